@@ -1,0 +1,472 @@
+//! axum integration (feature `axum`): extractors, guards and their rejections.
+//!
+//! The [`Auth`] value (a [`Verifier`] plus token-source settings) reaches extractors through
+//! [`FromRef`] state, never a global:
+//!
+//! ```
+//! use axum::{Router, extract::FromRef, routing::get};
+//! use ssoguard::axum::{Auth, CurrentUser, RequireRole, RequireLayer, Admin};
+//!
+//! #[derive(Clone, FromRef)]
+//! struct AppState { auth: Auth }
+//!
+//! async fn me(user: CurrentUser) -> String { user.id }
+//! async fn admin_only(RequireRole(user, ..): RequireRole<Admin>) -> String { user.id }
+//!
+//! # fn build(verifier: ssoguard::Verifier) -> Router {
+//! let state = AppState { auth: Auth::new(verifier) };
+//! Router::new()
+//!     .route("/api/me", get(me))
+//!     .route("/api/admin", get(admin_only))
+//!     .route("/api/admin/stats", get(|| async { "ok" }).route_layer(RequireLayer::role(&state, "admin")))
+//!     .with_state(state)
+//! # }
+//! ```
+
+mod rejection;
+
+pub use rejection::AuthRejection;
+
+use crate::claims::TokenClaims;
+use crate::error::VerifyError;
+use crate::verify::Verifier;
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Request, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::convert::Infallible;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+/// What the extractors need: the verifier and where tokens may come from.
+#[derive(Clone, Debug)]
+pub struct Auth {
+    verifier: Verifier,
+    cookie_name: Option<Arc<str>>,
+    realm: Arc<str>,
+}
+
+impl Auth {
+    /// Bearer tokens only, realm `api`.
+    #[must_use]
+    pub fn new(verifier: Verifier) -> Self {
+        Auth {
+            verifier,
+            cookie_name: None,
+            realm: Arc::from("api"),
+        }
+    }
+
+    /// Also accepts the token from this httpOnly cookie when no `Authorization` header is sent
+    /// (the seed's Next.js client sends `credentials: 'include'`). Default: cookies are ignored.
+    #[must_use]
+    pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
+        self.cookie_name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The realm named in `WWW-Authenticate`. Default: `api`.
+    #[must_use]
+    pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = Arc::from(realm.into());
+        self
+    }
+
+    /// The verifier.
+    #[must_use]
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
+    }
+
+    /// Finds the token in a request: `Authorization: Bearer` (scheme case-insensitive, exactly
+    /// one), else the configured cookie.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::MissingToken`] when there is none; [`VerifyError::Malformed`] for several
+    /// Authorization headers or a Bearer value that is not exactly one token.
+    pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, VerifyError> {
+        let mut values = headers.get_all(header::AUTHORIZATION).iter();
+        if let Some(value) = values.next() {
+            if values.next().is_some() {
+                return Err(VerifyError::Malformed("more than one Authorization header"));
+            }
+            let value = value
+                .to_str()
+                .map_err(|_| VerifyError::Malformed("Authorization header is not ASCII"))?;
+            if let Some((scheme, rest)) = value.split_once(' ') {
+                if scheme.eq_ignore_ascii_case("bearer") {
+                    let token = rest.trim_matches(' ');
+                    if token.is_empty() {
+                        return Err(VerifyError::MissingToken);
+                    }
+                    if token.contains(' ') {
+                        return Err(VerifyError::Malformed("expected exactly one bearer token"));
+                    }
+                    return Ok(token);
+                }
+            } else if value.eq_ignore_ascii_case("bearer") {
+                return Err(VerifyError::MissingToken);
+            }
+            // Another scheme (Basic, DPoP, …): not a bearer credential; fall through to cookies.
+        }
+        if let Some(name) = &self.cookie_name {
+            for value in headers.get_all(header::COOKIE) {
+                let Ok(value) = value.to_str() else { continue };
+                for pair in value.split(';') {
+                    if let Some((k, v)) = pair.trim().split_once('=') {
+                        if k == &**name && !v.is_empty() {
+                            return Ok(v.trim_matches('"'));
+                        }
+                    }
+                }
+            }
+        }
+        Err(VerifyError::MissingToken)
+    }
+
+    /// Extracts and verifies the request's token.
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthRejection`] (401 or 503).
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Arc<TokenClaims>, AuthRejection> {
+        let result = match self.token_from_headers(headers) {
+            Ok(token) => self.verifier.verify(token).await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| {
+            if e.is_unavailable() {
+                tracing::warn!(reason = e.kind(), "authentication unavailable");
+            } else {
+                tracing::debug!(reason = e.kind(), "token refused");
+            }
+            AuthRejection::verify(e, self.realm.clone())
+        })
+    }
+}
+
+/// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors.
+#[derive(Clone, Debug)]
+struct VerifiedClaims(Arc<TokenClaims>);
+
+async fn claims_from_parts<S>(
+    parts: &mut Parts,
+    state: &S,
+) -> Result<(Arc<TokenClaims>, Auth), AuthRejection>
+where
+    Auth: FromRef<S>,
+{
+    let auth = Auth::from_ref(state);
+    if let Some(VerifiedClaims(claims)) = parts.extensions.get::<VerifiedClaims>() {
+        return Ok((claims.clone(), auth));
+    }
+    let claims = auth.authenticate(&parts.headers).await?;
+    parts.extensions.insert(VerifiedClaims(claims.clone()));
+    Ok((claims, auth))
+}
+
+/// The authenticated user, as the seed's `get_current_user` returns it, plus roles,
+/// organization and permissions.
+#[derive(Debug, Clone, Serialize)]
+pub struct CurrentUser {
+    /// `sub`.
+    pub id: String,
+    /// `email`.
+    pub email: Option<String>,
+    /// `name`.
+    pub name: Option<String>,
+    /// `role` as sent; `"user"` when absent (the seed's default).
+    pub role: String,
+    /// `email_verified`; `false` when absent.
+    pub email_verified: bool,
+    /// Roles split from `role`.
+    pub roles: Vec<String>,
+    /// `organization_id`.
+    pub organization_id: Option<String>,
+    /// `permissions`.
+    pub permissions: Vec<String>,
+    /// All verified claims.
+    #[serde(skip)]
+    pub claims: Arc<TokenClaims>,
+}
+
+impl CurrentUser {
+    /// Builds the user from verified claims.
+    #[must_use]
+    pub fn from_claims(claims: Arc<TokenClaims>) -> Self {
+        let roles = if claims.roles().is_empty() {
+            vec!["user".to_string()]
+        } else {
+            claims.roles().to_vec()
+        };
+        CurrentUser {
+            id: claims.sub.clone(),
+            email: claims.email.clone(),
+            name: claims.name.clone(),
+            role: claims.role.clone().unwrap_or_else(|| "user".into()),
+            email_verified: claims.email_verified.unwrap_or(false),
+            roles,
+            organization_id: claims.organization_id.clone(),
+            permissions: claims.permissions.clone(),
+            claims,
+        }
+    }
+
+    /// True when the user has `role`.
+    #[must_use]
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+impl<S> FromRequestParts<S> for CurrentUser
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (claims, _) = claims_from_parts(parts, state).await?;
+        Ok(CurrentUser::from_claims(claims))
+    }
+}
+
+/// The verified claims deserialized into an application's own type.
+///
+/// ```
+/// use ssoguard::axum::Claims;
+///
+/// #[derive(serde::Deserialize)]
+/// struct MyClaims { sub: String, tenant: Option<String> }
+///
+/// async fn handler(Claims(c): Claims<MyClaims>) -> String { c.sub }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Claims<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for Claims<T>
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (claims, auth) = claims_from_parts(parts, state).await?;
+        claims
+            .deserialize_into()
+            .map(Claims)
+            .map_err(|e| AuthRejection::verify(e, auth.realm.clone()))
+    }
+}
+
+/// A role name for [`RequireRole`]. Declare your own with [`role!`](crate::role).
+pub trait RoleName: Send + Sync + 'static {
+    /// The role, as it appears in the `role` claim.
+    const NAME: &'static str;
+}
+
+/// The `admin` role of Better Auth's admin plugin.
+#[derive(Debug, Clone, Copy)]
+pub struct Admin;
+
+impl RoleName for Admin {
+    const NAME: &'static str = "admin";
+}
+
+/// Declares a role marker type for [`RequireRole`].
+///
+/// ```
+/// ssoguard::role!(Editor, "editor");
+/// async fn edit(ssoguard::axum::RequireRole(user, ..): ssoguard::axum::RequireRole<Editor>) {}
+/// ```
+#[macro_export]
+macro_rules! role {
+    ($name:ident, $role:literal) => {
+        #[doc = concat!("The `", $role, "` role.")]
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name;
+        impl $crate::axum::RoleName for $name {
+            const NAME: &'static str = $role;
+        }
+    };
+}
+
+/// Extractor: the current user, who must have role `R` (403 otherwise).
+#[derive(Debug, Clone)]
+pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
+
+impl<S, R> FromRequestParts<S> for RequireRole<R>
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+    R: RoleName,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (claims, auth) = claims_from_parts(parts, state).await?;
+        let requirement = Requirement::Role(R::NAME.into());
+        requirement.check(&claims, &auth)?;
+        Ok(RequireRole(CurrentUser::from_claims(claims), PhantomData))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Requirement {
+    Role(String),
+    AnyRole(Vec<String>),
+    Permission(String),
+    Scope(String),
+}
+
+impl Requirement {
+    fn check(&self, claims: &TokenClaims, auth: &Auth) -> Result<(), AuthRejection> {
+        let (ok, detail) = match self {
+            Requirement::Role(role) => (claims.has_role(role), format!("Role '{role}' required")),
+            Requirement::AnyRole(roles) => (
+                roles.iter().any(|r| claims.has_role(r)),
+                format!("One of roles {} required", roles.join(", ")),
+            ),
+            Requirement::Permission(p) => (
+                claims.has_permission(p),
+                format!("Permission '{p}' required"),
+            ),
+            Requirement::Scope(s) => (claims.has_scope(s), format!("Scope '{s}' required")),
+        };
+        if ok {
+            Ok(())
+        } else {
+            tracing::debug!(requirement = ?self, "authorization refused");
+            Err(AuthRejection::forbidden(detail, auth.realm.clone()))
+        }
+    }
+}
+
+/// A `route_layer` guard: authenticates, checks a role, permission or scope, and lets the
+/// request through with its verified claims attached (extractors then reuse them).
+#[derive(Clone, Debug)]
+pub struct RequireLayer {
+    auth: Auth,
+    requirement: Arc<Requirement>,
+}
+
+impl RequireLayer {
+    fn new<S>(state: &S, requirement: Requirement) -> Self
+    where
+        Auth: FromRef<S>,
+    {
+        RequireLayer {
+            auth: Auth::from_ref(state),
+            requirement: Arc::new(requirement),
+        }
+    }
+
+    /// Requires `role` (403 `{"detail": "Role 'admin' required"}` otherwise).
+    pub fn role<S>(state: &S, role: impl Into<String>) -> Self
+    where
+        Auth: FromRef<S>,
+    {
+        Self::new(state, Requirement::Role(role.into()))
+    }
+
+    /// Requires one of `roles`.
+    pub fn any_role<S, I>(state: &S, roles: I) -> Self
+    where
+        Auth: FromRef<S>,
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        Self::new(
+            state,
+            Requirement::AnyRole(roles.into_iter().map(Into::into).collect()),
+        )
+    }
+
+    /// Requires a permission in the `permissions` claim.
+    pub fn permission<S>(state: &S, permission: impl Into<String>) -> Self
+    where
+        Auth: FromRef<S>,
+    {
+        Self::new(state, Requirement::Permission(permission.into()))
+    }
+
+    /// Requires a scope in the `scope` claim (client-credentials tokens).
+    pub fn scope<S>(state: &S, scope: impl Into<String>) -> Self
+    where
+        Auth: FromRef<S>,
+    {
+        Self::new(state, Requirement::Scope(scope.into()))
+    }
+}
+
+impl<Svc> tower_layer::Layer<Svc> for RequireLayer {
+    type Service = RequireService<Svc>;
+
+    fn layer(&self, inner: Svc) -> Self::Service {
+        RequireService {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// The service of a [`RequireLayer`].
+#[derive(Clone, Debug)]
+pub struct RequireService<Svc> {
+    inner: Svc,
+    layer: RequireLayer,
+}
+
+impl<Svc, B> tower_service::Service<Request<B>> for RequireService<Svc>
+where
+    Svc: tower_service::Service<Request<B>, Response = Response, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    Svc::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        // The clone is not ready; swap so the ready one handles this request.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let layer = self.layer.clone();
+        Box::pin(async move {
+            let claims = match req.extensions().get::<VerifiedClaims>() {
+                Some(VerifiedClaims(c)) => c.clone(),
+                None => match layer.auth.authenticate(req.headers()).await {
+                    Ok(c) => c,
+                    Err(rejection) => return Ok(rejection.into_response()),
+                },
+            };
+            if let Err(rejection) = layer.requirement.check(&claims, &layer.auth) {
+                return Ok(rejection.into_response());
+            }
+            req.extensions_mut().insert(VerifiedClaims(claims));
+            inner.call(req).await
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,234 @@
+//! Errors: [`ConfigError`] when a verifier is built, [`VerifyError`] for each token.
+//!
+//! Every message is safe to show to a client: none contains the token or any part of it. Each
+//! [`VerifyError`] knows its HTTP meaning ([`VerifyError::status_code`]): an invalid token is a
+//! 401 with the RFC 6750 `invalid_token` code, a missing one a 401 without a code, and keys that
+//! cannot be obtained a 503 — never a 401, since the client did nothing wrong.
+
+use std::time::Duration;
+
+/// A verifier could not be built from its configuration.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A URL setting could not be parsed or has a scheme other than http/https.
+    #[error("{setting} is not a valid http(s) URL: {reason}")]
+    InvalidUrl {
+        /// Which setting (e.g. `issuer`, `jwks_url`).
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// No audience was configured and the audience check was not explicitly turned off.
+    #[error(
+        "no audience configured: set the client id(s) tokens are issued for (e.g. SSO_CLIENT_ID)"
+    )]
+    MissingAudience,
+    /// Neither an issuer/authority nor a JWKS URL was given.
+    #[error("no issuer configured: set the SSO issuer or its origin (e.g. AUTH_SERVER_URL)")]
+    MissingIssuer,
+    /// The algorithm allowlist is empty.
+    #[error("the algorithm allowlist is empty")]
+    NoAlgorithms,
+    /// The HTTP client could not be built.
+    #[error("could not build the HTTP client")]
+    HttpClient(#[source] reqwest::Error),
+    /// A duration or size setting is out of range.
+    #[error("invalid setting {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Why signing keys are not available (the service side of a 503).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeysUnavailable {
+    /// No key set has been loaded yet (first fetch failed or still running past the wait bound).
+    NotLoaded,
+    /// The last good key set is older than the staleness bound and refreshing it fails.
+    Stale,
+}
+
+/// Why a token was refused, or why it could not be checked.
+///
+/// `Display` gives a short message that is safe to return to the client.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// No credentials were sent (401 without an error code, RFC 6750 §3.1).
+    #[error("not authenticated")]
+    MissingToken,
+    /// The token is larger than the configured cap.
+    #[error("token too large")]
+    TokenTooLarge,
+    /// The token is a JWE (five segments); only signed tokens are accepted.
+    #[error("encrypted tokens (JWE) are not accepted")]
+    Encrypted,
+    /// The token is not a well-formed compact JWS; the reason names the part.
+    #[error("malformed token: {0}")]
+    Malformed(&'static str),
+    /// The header's `alg` is not an allowed asymmetric algorithm (`none`, `HS256`, …).
+    #[error("unsupported or disallowed signing algorithm")]
+    UnsupportedAlgorithm,
+    /// The header's `alg` does not fit the key its `kid` names.
+    #[error("algorithm does not match the signing key")]
+    AlgorithmMismatch,
+    /// The header names a critical extension (`crit`) this verifier does not implement.
+    #[error("unsupported critical header parameter")]
+    UnsupportedCritical,
+    /// No key in the issuer's key set has this `kid` (also after a permitted refetch).
+    #[error("signing key not found")]
+    UnknownKey,
+    /// The token has no `kid` and several keys could have signed it.
+    #[error("token has no key id and several keys match")]
+    AmbiguousKey,
+    /// The signature does not verify.
+    #[error("invalid signature")]
+    InvalidSignature,
+    /// `exp` is in the past (beyond the leeway).
+    #[error("token expired")]
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    #[error("token not yet valid")]
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued in the future")]
+    IssuedInFuture,
+    /// A required claim is absent.
+    #[error("missing claim: {0}")]
+    MissingClaim(&'static str),
+    /// A claim has the wrong type (e.g. `exp` as a string).
+    #[error("invalid claim: {0}")]
+    InvalidClaim(&'static str),
+    /// `iss` is not the configured issuer.
+    #[error("issuer mismatch")]
+    IssuerMismatch,
+    /// `aud` contains none of the configured audiences.
+    #[error("audience mismatch")]
+    AudienceMismatch,
+    /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
+    #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
+    SenderConstrained,
+    /// Signing keys could not be obtained: a service failure, answered with 503.
+    #[error("authentication service unavailable")]
+    KeysUnavailable {
+        /// What is missing.
+        reason: KeysUnavailable,
+        /// When a retry may succeed (the refetch cooldown).
+        retry_after: Duration,
+    },
+}
+
+impl VerifyError {
+    /// The HTTP status this error maps to: 401, or 503 for [`VerifyError::KeysUnavailable`].
+    #[must_use]
+    pub fn status_code(&self) -> u16 {
+        match self {
+            VerifyError::KeysUnavailable { .. } => 503,
+            _ => 401,
+        }
+    }
+
+    /// The RFC 6750 error code: `None` for a missing token, `invalid_token` otherwise
+    /// (and `None` for a 503, which is not an authentication failure).
+    #[must_use]
+    pub fn oauth_error_code(&self) -> Option<&'static str> {
+        match self {
+            VerifyError::MissingToken | VerifyError::KeysUnavailable { .. } => None,
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// True when the failure is the service's, not the token's (503).
+    #[must_use]
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, VerifyError::KeysUnavailable { .. })
+    }
+
+    /// A stable snake_case label for metrics and machine-readable reports.
+    #[must_use]
+    pub fn kind(&self) -> &'static str {
+        match self {
+            VerifyError::MissingToken => "missing_token",
+            VerifyError::TokenTooLarge => "token_too_large",
+            VerifyError::Encrypted => "encrypted",
+            VerifyError::Malformed(_) => "malformed",
+            VerifyError::UnsupportedAlgorithm => "unsupported_algorithm",
+            VerifyError::AlgorithmMismatch => "algorithm_mismatch",
+            VerifyError::UnsupportedCritical => "unsupported_critical",
+            VerifyError::UnknownKey => "unknown_key",
+            VerifyError::AmbiguousKey => "ambiguous_key",
+            VerifyError::InvalidSignature => "invalid_signature",
+            VerifyError::Expired => "expired",
+            VerifyError::NotYetValid => "not_yet_valid",
+            VerifyError::IssuedInFuture => "issued_in_future",
+            VerifyError::MissingClaim(_) => "missing_claim",
+            VerifyError::InvalidClaim(_) => "invalid_claim",
+            VerifyError::IssuerMismatch => "issuer_mismatch",
+            VerifyError::AudienceMismatch => "audience_mismatch",
+            VerifyError::SenderConstrained => "sender_constrained",
+            VerifyError::KeysUnavailable { .. } => "keys_unavailable",
+        }
+    }
+
+    /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
+    pub const KINDS: [&'static str; 19] = [
+        "missing_token",
+        "token_too_large",
+        "encrypted",
+        "malformed",
+        "unsupported_algorithm",
+        "algorithm_mismatch",
+        "unsupported_critical",
+        "unknown_key",
+        "ambiguous_key",
+        "invalid_signature",
+        "expired",
+        "not_yet_valid",
+        "issued_in_future",
+        "missing_claim",
+        "invalid_claim",
+        "issuer_mismatch",
+        "audience_mismatch",
+        "sender_constrained",
+        "keys_unavailable",
+    ];
+
+    pub(crate) fn kind_index(&self) -> usize {
+        let kind = self.kind();
+        Self::KINDS.iter().position(|k| *k == kind).unwrap_or(0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_meaning() {
+        assert_eq!(VerifyError::MissingToken.status_code(), 401);
+        assert_eq!(VerifyError::MissingToken.oauth_error_code(), None);
+        assert_eq!(
+            VerifyError::Expired.oauth_error_code(),
+            Some("invalid_token")
+        );
+        let unavailable = VerifyError::KeysUnavailable {
+            reason: KeysUnavailable::NotLoaded,
+            retry_after: Duration::from_secs(30),
+        };
+        assert_eq!(unavailable.status_code(), 503);
+        assert!(unavailable.is_unavailable());
+        assert_eq!(
+            VerifyError::KINDS[unavailable.kind_index()],
+            "keys_unavailable"
+        );
+        assert_eq!(
+            VerifyError::KINDS[VerifyError::Expired.kind_index()],
+            "expired"
+        );
+    }
+}

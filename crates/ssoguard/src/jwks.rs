@@ -1,0 +1,581 @@
+//! The JWKS cache: keys parsed once, read lock-free, refreshed by one fetch at a time.
+//!
+//! Guarantees:
+//! - The hot path is an `ArcSwap` load and a `HashMap` lookup; no lock is taken for a known kid
+//!   and no request for a known kid ever waits on a fetch.
+//! - At most one fetch is in flight. It runs in its own task; callers that need its result wait
+//!   on a shared future with a bound ([`JwksConfig::wait_timeout`]). No lock is held across I/O.
+//! - An unknown `kid` triggers at most one refetch per [`JwksConfig::refetch_cooldown`]; kids
+//!   still unknown after a refetch are remembered until the next successful refresh.
+//! - A failed refresh keeps the last good set for [`JwksConfig::max_stale`] past its expiry, then
+//!   fails closed with [`VerifyError::KeysUnavailable`] (a 503, never a 401).
+
+use crate::algorithm::Algorithm;
+use crate::discovery::{self, ProviderMetadata};
+use crate::error::{KeysUnavailable, VerifyError};
+use crate::fetch::HttpFetcher;
+use crate::jwk::{ParsedKeySet, SkippedKey, VerifyingKey, parse_jwks};
+use crate::metrics::Metrics;
+use arc_swap::ArcSwapOption;
+use futures_util::FutureExt as _;
+use futures_util::future::{BoxFuture, Shared};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+/// Settings of the key cache. Every default is chosen for a Better Auth deployment and can be
+/// changed through [`crate::VerifierBuilder`].
+#[derive(Debug, Clone)]
+pub struct JwksConfig {
+    /// How long a key set is fresh when the response has no `Cache-Control: max-age`.
+    /// Default: 1 hour.
+    pub ttl: Duration,
+    /// Use the response's `Cache-Control: max-age`, clamped to
+    /// [`JwksConfig::min_ttl`]..=[`JwksConfig::max_ttl`]. Default: `true`.
+    pub respect_cache_control: bool,
+    /// Lower clamp for `max-age`. Default: 30 s (a provider saying `no-cache` must not make every
+    /// request fetch).
+    pub min_ttl: Duration,
+    /// Upper clamp for `max-age`. Default: 24 h (rotation must be noticed within a day).
+    pub max_ttl: Duration,
+    /// Refresh in the background this long before expiry (at most a tenth of the TTL).
+    /// Default: 5 min.
+    pub refresh_ahead: Duration,
+    /// Minimum time between refetches caused by unknown kids, and between retries after a failed
+    /// fetch. Default: 30 s. Lowering it lets forged kids drive more traffic to the SSO.
+    pub refetch_cooldown: Duration,
+    /// How long a request waits for an in-flight fetch before giving up. Default: 5 s.
+    pub wait_timeout: Duration,
+    /// Total timeout of one HTTP fetch. Default: 5 s.
+    pub fetch_timeout: Duration,
+    /// Connect timeout of one HTTP fetch. Default: 2 s.
+    pub connect_timeout: Duration,
+    /// Largest accepted JWKS or discovery response. Default: 1 MiB.
+    pub max_response_bytes: usize,
+    /// Most keys accepted in one JWKS. Default: 100.
+    pub max_keys: usize,
+    /// How long past expiry the last good set is still used while refreshes fail.
+    /// Default: 24 h. After that, verification fails closed (503).
+    pub max_stale: Duration,
+}
+
+impl Default for JwksConfig {
+    fn default() -> Self {
+        JwksConfig {
+            ttl: Duration::from_secs(3600),
+            respect_cache_control: true,
+            min_ttl: Duration::from_secs(30),
+            max_ttl: Duration::from_secs(24 * 3600),
+            refresh_ahead: Duration::from_secs(300),
+            refetch_cooldown: Duration::from_secs(30),
+            wait_timeout: Duration::from_secs(5),
+            fetch_timeout: Duration::from_secs(5),
+            connect_timeout: Duration::from_secs(2),
+            max_response_bytes: 1024 * 1024,
+            max_keys: 100,
+            max_stale: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Cap on remembered unknown kids per key set, so forged kids cannot grow memory without bound.
+const MAX_UNKNOWN_KIDS: usize = 4096;
+
+/// One fetched, parsed key set.
+#[derive(Debug)]
+pub(crate) struct KeySet {
+    pub(crate) generation: u64,
+    by_kid: HashMap<String, Arc<VerifyingKey>>,
+    keys: Vec<Arc<VerifyingKey>>,
+    skipped: Vec<SkippedKey>,
+    fetched_at: Instant,
+    expires_at: Instant,
+    unknown_kids: Mutex<HashSet<String>>,
+}
+
+enum Lookup {
+    Found(Arc<VerifyingKey>),
+    Mismatch,
+    Ambiguous,
+    NotFound,
+}
+
+impl KeySet {
+    fn find(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
+        match kid {
+            Some(kid) => match self.by_kid.get(kid) {
+                Some(key) if key.fits(alg) => Lookup::Found(key.clone()),
+                Some(_) => Lookup::Mismatch,
+                None => Lookup::NotFound,
+            },
+            None => {
+                let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
+                match (fitting.next(), fitting.next()) {
+                    (Some(key), None) => Lookup::Found(key.clone()),
+                    (Some(_), Some(_)) => Lookup::Ambiguous,
+                    (None, _) => Lookup::NotFound,
+                }
+            }
+        }
+    }
+
+    /// True when this set still holds this exact key under `kid` (used by the token cache).
+    pub(crate) fn holds(&self, kid: Option<&str>, key: &Arc<VerifyingKey>) -> bool {
+        match kid {
+            Some(kid) => self.by_kid.get(kid).is_some_and(|k| Arc::ptr_eq(k, key)),
+            None => self.keys.iter().any(|k| Arc::ptr_eq(k, key)),
+        }
+    }
+
+    fn remember_unknown(&self, kid: Option<&str>) {
+        if let Some(kid) = kid {
+            if let Ok(mut unknown) = self.unknown_kids.lock() {
+                if unknown.len() < MAX_UNKNOWN_KIDS {
+                    unknown.insert(kid.to_owned());
+                }
+            }
+        }
+    }
+
+    fn is_known_unknown(&self, kid: Option<&str>) -> bool {
+        kid.is_some_and(|kid| {
+            self.unknown_kids
+                .lock()
+                .map(|u| u.contains(kid))
+                .unwrap_or(false)
+        })
+    }
+}
+
+type SharedFetch = Shared<BoxFuture<'static, Result<Arc<KeySet>, String>>>;
+
+/// Where keys and the issuer come from.
+#[derive(Debug, Clone)]
+pub(crate) struct KeySource {
+    /// Origin or issuer to run discovery against.
+    pub(crate) discovery_base: Option<String>,
+    /// Configured issuer (overrides discovery's).
+    pub(crate) issuer: Option<String>,
+    /// Configured JWKS URL (overrides discovery's).
+    pub(crate) jwks_url: Option<String>,
+    /// Whether the issuer is needed (false only when the issuer check is disabled).
+    pub(crate) need_issuer: bool,
+}
+
+/// Status of the key cache, for readiness probes and diagnostics.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct KeyStatus {
+    /// A key set is loaded and within its staleness bound.
+    pub ready: bool,
+    /// Usable keys in the current set.
+    pub keys: usize,
+    /// Keys skipped in the current set.
+    pub skipped: usize,
+    /// Seconds since the current set was fetched.
+    pub age_secs: Option<u64>,
+    /// The current set is past its TTL (being refreshed or served stale).
+    pub expired: bool,
+    /// The last fetch error, if the last fetch failed.
+    pub last_error: Option<String>,
+}
+
+pub(crate) struct JwksCache {
+    inner: Arc<CacheInner>,
+}
+
+struct CacheInner {
+    cfg: JwksConfig,
+    allowed: Vec<Algorithm>,
+    http: HttpFetcher,
+    source: KeySource,
+    current: ArcSwapOption<KeySet>,
+    metadata: ArcSwapOption<ProviderMetadata>,
+    inflight: Mutex<Option<SharedFetch>>,
+    last_forced: Mutex<Option<Instant>>,
+    last_failure: Mutex<Option<(Instant, String)>>,
+    refresher_started: AtomicBool,
+    generation: AtomicU64,
+    installed: Arc<tokio::sync::Notify>,
+    metrics: Arc<Metrics>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        cfg: JwksConfig,
+        allowed: Vec<Algorithm>,
+        http: HttpFetcher,
+        source: KeySource,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        JwksCache {
+            inner: Arc::new(CacheInner {
+                cfg,
+                allowed,
+                http,
+                source,
+                current: ArcSwapOption::empty(),
+                metadata: ArcSwapOption::empty(),
+                inflight: Mutex::new(None),
+                last_forced: Mutex::new(None),
+                last_failure: Mutex::new(None),
+                refresher_started: AtomicBool::new(false),
+                generation: AtomicU64::new(0),
+                installed: Arc::new(tokio::sync::Notify::new()),
+                metrics,
+            }),
+        }
+    }
+
+    /// The issuer tokens are checked against: configured, or learned by discovery.
+    pub(crate) fn issuer(&self) -> Option<Arc<str>> {
+        if let Some(issuer) = &self.inner.source.issuer {
+            return Some(Arc::from(issuer.as_str()));
+        }
+        self.inner
+            .metadata
+            .load()
+            .as_ref()
+            .map(|m| Arc::from(m.issuer.as_str()))
+    }
+
+    pub(crate) fn metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.inner.metadata.load_full()
+    }
+
+    pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
+        self.inner.current.load_full()
+    }
+
+    pub(crate) fn current_generation(&self) -> u64 {
+        self.inner.generation.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn status(&self) -> KeyStatus {
+        let set = self.inner.current.load_full();
+        let now = Instant::now();
+        let last_error = self
+            .inner
+            .last_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|(_, e)| e.clone()));
+        match set {
+            Some(set) => KeyStatus {
+                ready: now < set.expires_at + self.inner.cfg.max_stale,
+                keys: set.keys.len(),
+                skipped: set.skipped.len(),
+                age_secs: Some(now.duration_since(set.fetched_at).as_secs()),
+                expired: now >= set.expires_at,
+                last_error,
+            },
+            None => KeyStatus {
+                ready: false,
+                keys: 0,
+                skipped: 0,
+                age_secs: None,
+                expired: false,
+                last_error,
+            },
+        }
+    }
+
+    /// Loads the keys now (waiting up to the wait bound) and starts the background refresher.
+    pub(crate) async fn warm_up(&self) -> Result<(), VerifyError> {
+        self.ensure_refresher();
+        if self.inner.current.load().is_some() {
+            return Ok(());
+        }
+        self.load_initial().await.map(|_| ())
+    }
+
+    /// Finds the key for a token header, fetching as the rules allow.
+    pub(crate) async fn key_for(
+        &self,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<(Arc<VerifyingKey>, u64), VerifyError> {
+        self.ensure_refresher();
+        let mut set = match self.inner.current.load_full() {
+            Some(set) => set,
+            None => self.load_initial().await?,
+        };
+        let now = Instant::now();
+        if now >= set.expires_at {
+            if now >= set.expires_at + self.inner.cfg.max_stale {
+                set = self.refresh_stale().await?;
+            } else if self.inner.retry_allowed(now) {
+                // Expired but within the staleness bound: serve it, refresh behind the request.
+                drop(self.inner.start_or_join());
+            }
+        }
+        match set.find(kid, alg) {
+            Lookup::Found(key) => Ok((key, set.generation)),
+            Lookup::Mismatch => Err(VerifyError::AlgorithmMismatch),
+            Lookup::Ambiguous => Err(VerifyError::AmbiguousKey),
+            Lookup::NotFound => self.unknown_kid(set, kid, alg).await,
+        }
+    }
+
+    async fn unknown_kid(
+        &self,
+        set: Arc<KeySet>,
+        kid: Option<&str>,
+        alg: Algorithm,
+    ) -> Result<(Arc<VerifyingKey>, u64), VerifyError> {
+        if set.is_known_unknown(kid) {
+            return Err(VerifyError::UnknownKey);
+        }
+        let inflight = self.inner.inflight.lock().ok().and_then(|s| s.clone());
+        let fetch = match inflight {
+            Some(fetch) => fetch,
+            None if self.inner.take_forced_slot() => self.inner.start_or_join(),
+            None => {
+                set.remember_unknown(kid);
+                return Err(VerifyError::UnknownKey);
+            }
+        };
+        match tokio::time::timeout(self.inner.cfg.wait_timeout, fetch).await {
+            Ok(Ok(new)) => match new.find(kid, alg) {
+                Lookup::Found(key) => Ok((key, new.generation)),
+                Lookup::Mismatch => Err(VerifyError::AlgorithmMismatch),
+                Lookup::Ambiguous => Err(VerifyError::AmbiguousKey),
+                Lookup::NotFound => {
+                    new.remember_unknown(kid);
+                    Err(VerifyError::UnknownKey)
+                }
+            },
+            _ => {
+                set.remember_unknown(kid);
+                Err(VerifyError::UnknownKey)
+            }
+        }
+    }
+
+    async fn load_initial(&self) -> Result<Arc<KeySet>, VerifyError> {
+        self.wait_for_fresh(KeysUnavailable::NotLoaded).await
+    }
+
+    async fn refresh_stale(&self) -> Result<Arc<KeySet>, VerifyError> {
+        let set = self.wait_for_fresh(KeysUnavailable::Stale).await?;
+        if Instant::now() >= set.expires_at + self.inner.cfg.max_stale {
+            return Err(self.unavailable(KeysUnavailable::Stale));
+        }
+        Ok(set)
+    }
+
+    /// Joins the in-flight fetch, or starts one unless the last failure is within the cooldown.
+    async fn wait_for_fresh(&self, reason: KeysUnavailable) -> Result<Arc<KeySet>, VerifyError> {
+        let inflight = self.inner.inflight.lock().ok().and_then(|s| s.clone());
+        let fetch = match inflight {
+            Some(fetch) => fetch,
+            None if self.inner.retry_allowed(Instant::now()) => self.inner.start_or_join(),
+            None => return Err(self.unavailable(reason)),
+        };
+        match tokio::time::timeout(self.inner.cfg.wait_timeout, fetch).await {
+            Ok(Ok(set)) => Ok(set),
+            _ => Err(self.unavailable(reason)),
+        }
+    }
+
+    fn unavailable(&self, reason: KeysUnavailable) -> VerifyError {
+        VerifyError::KeysUnavailable {
+            reason,
+            retry_after: self.inner.cfg.refetch_cooldown,
+        }
+    }
+
+    fn ensure_refresher(&self) {
+        if self.inner.refresher_started.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(refresh_loop(weak));
+    }
+}
+
+impl Drop for JwksCache {
+    fn drop(&mut self) {
+        tracing::trace!("JWKS cache dropped");
+    }
+}
+
+async fn refresh_loop(weak: Weak<CacheInner>) {
+    loop {
+        let (delay, installed) = match weak.upgrade() {
+            Some(inner) => (inner.next_refresh_delay(), inner.installed.clone()),
+            None => return,
+        };
+        // A set installed by someone else (first load, unknown-kid refetch) reschedules us.
+        let notified = installed.notified();
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = notified => continue,
+        }
+        let fetch = match weak.upgrade() {
+            Some(inner) => inner.start_or_join(),
+            None => return,
+        };
+        let _ = fetch.await;
+    }
+}
+
+impl CacheInner {
+    fn next_refresh_delay(&self) -> Duration {
+        let now = Instant::now();
+        let floor = Duration::from_millis(100);
+        let failed_since_fetch = self
+            .last_failure
+            .lock()
+            .ok()
+            .and_then(|f| f.as_ref().map(|(t, _)| *t));
+        match self.current.load_full() {
+            Some(set) if failed_since_fetch.is_none_or(|t| t < set.fetched_at) => {
+                let ttl = set.expires_at.duration_since(set.fetched_at);
+                let ahead = self.cfg.refresh_ahead.min(ttl / 10);
+                (set.expires_at - ahead)
+                    .saturating_duration_since(now)
+                    .max(floor)
+            }
+            _ => self.cfg.refetch_cooldown.max(floor),
+        }
+    }
+
+    /// A fetch after a failure waits for the cooldown.
+    fn retry_allowed(&self, now: Instant) -> bool {
+        self.last_failure
+            .lock()
+            .map(|f| {
+                f.as_ref()
+                    .is_none_or(|(t, _)| now.duration_since(*t) >= self.cfg.refetch_cooldown)
+            })
+            .unwrap_or(true)
+    }
+
+    /// Claims the once-per-cooldown unknown-kid refetch.
+    fn take_forced_slot(&self) -> bool {
+        let now = Instant::now();
+        let Ok(mut last) = self.last_forced.lock() else {
+            return false;
+        };
+        if last.is_some_and(|t| now.duration_since(t) < self.cfg.refetch_cooldown) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    fn start_or_join(self: &Arc<Self>) -> SharedFetch {
+        let Ok(mut slot) = self.inflight.lock() else {
+            return futures_util::future::ready(Err("fetch state poisoned".to_string()))
+                .boxed()
+                .shared();
+        };
+        if let Some(fetch) = slot.as_ref() {
+            return fetch.clone();
+        }
+        let inner = self.clone();
+        let task = tokio::spawn(async move {
+            let result = inner.fetch_and_install().await;
+            if let Ok(mut slot) = inner.inflight.lock() {
+                *slot = None;
+            }
+            result
+        });
+        let fetch = async move {
+            task.await
+                .unwrap_or_else(|_| Err("the JWKS fetch task failed".to_string()))
+        }
+        .boxed()
+        .shared();
+        *slot = Some(fetch.clone());
+        fetch
+    }
+
+    async fn fetch_and_install(&self) -> Result<Arc<KeySet>, String> {
+        let result = self.fetch_set().await;
+        match result {
+            Ok((parsed, max_age)) => Ok(self.install(parsed, max_age)),
+            Err(message) => {
+                Metrics::incr(&self.metrics.jwks_fetch_failures);
+                let stale_for = self.current.load().as_ref().map(|s| {
+                    Instant::now()
+                        .saturating_duration_since(s.expires_at)
+                        .as_secs()
+                });
+                tracing::warn!(error = %message, stale_for_secs = ?stale_for, "JWKS refresh failed; keeping the last good key set");
+                if let Ok(mut f) = self.last_failure.lock() {
+                    *f = Some((Instant::now(), message.clone()));
+                }
+                Err(message)
+            }
+        }
+    }
+
+    async fn fetch_set(&self) -> Result<(ParsedKeySet, Option<Duration>), String> {
+        let need_metadata = self.source.jwks_url.is_none()
+            || (self.source.need_issuer && self.source.issuer.is_none());
+        if need_metadata && self.metadata.load().is_none() {
+            let base = self
+                .source
+                .discovery_base
+                .as_deref()
+                .or(self.source.issuer.as_deref())
+                .ok_or_else(|| "no discovery URL configured".to_string())?;
+            Metrics::incr(&self.metrics.discovery_fetches);
+            let meta = discovery::discover(&self.http, base, self.source.issuer.as_deref())
+                .await
+                .map_err(|e| e.to_string())?;
+            self.metadata.store(Some(Arc::new(meta)));
+        }
+        let url = match &self.source.jwks_url {
+            Some(url) => url.clone(),
+            None => self
+                .metadata
+                .load()
+                .as_ref()
+                .map(|m| m.jwks_uri.clone())
+                .ok_or_else(|| "no JWKS URL known".to_string())?,
+        };
+        Metrics::incr(&self.metrics.jwks_fetches);
+        tracing::debug!(url = %url, "fetching JWKS");
+        let fetched = self.http.get(&url).await.map_err(|e| e.to_string())?;
+        let parsed = parse_jwks(&fetched.bytes, &self.allowed, self.cfg.max_keys)
+            .map_err(|e| format!("{url}: {e}"))?;
+        Ok((parsed, fetched.max_age))
+    }
+
+    fn install(&self, parsed: ParsedKeySet, max_age: Option<Duration>) -> Arc<KeySet> {
+        for skipped in &parsed.skipped {
+            tracing::warn!(kid = ?skipped.kid, reason = %skipped.reason, "skipping unusable JWKS key");
+        }
+        let ttl = match (self.cfg.respect_cache_control, max_age) {
+            (true, Some(age)) => age.clamp(self.cfg.min_ttl, self.cfg.max_ttl),
+            _ => self.cfg.ttl,
+        };
+        let now = Instant::now();
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let set = Arc::new(KeySet {
+            generation,
+            by_kid: parsed.by_kid(),
+            keys: parsed.keys,
+            skipped: parsed.skipped,
+            fetched_at: now,
+            expires_at: now + ttl,
+            unknown_kids: Mutex::new(HashSet::new()),
+        });
+        self.current.store(Some(set.clone()));
+        if let Ok(mut f) = self.last_failure.lock() {
+            *f = None;
+        }
+        self.installed.notify_waiters();
+        tracing::info!(
+            keys = set.keys.len(),
+            skipped = set.skipped.len(),
+            ttl_secs = ttl.as_secs(),
+            generation,
+            "JWKS loaded"
+        );
+        set
+    }
+}

@@ -1,0 +1,566 @@
+//! The [`Verifier`]: a bearer JWT in, verified [`TokenClaims`] or a precise [`VerifyError`] out.
+
+use crate::algorithm::Algorithm;
+use crate::claims::TokenClaims;
+use crate::discovery::{ProviderMetadata, trim_slash};
+use crate::error::{ConfigError, KeysUnavailable, VerifyError};
+use crate::fetch::HttpFetcher;
+use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
+use crate::jws;
+use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::token_cache::{TokenCache, TokenCacheConfig};
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Verifies SSO tokens. Cheap to clone (one `Arc`); clones share keys, caches and metrics.
+///
+/// Build one with [`Verifier::builder`] at start-up and share it (axum: through `FromRef`).
+/// Building does no I/O: keys are fetched on first use or by [`Verifier::warm_up`], so a
+/// service starts even while the SSO is down and answers 503 until keys arrive.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use ssoguard::Verifier;
+///
+/// let verifier = Verifier::builder()
+///     .authority("http://localhost:3001") // origin or issuer; discovery finds /api/auth
+///     .audience("rust-backend")           // SSO_CLIENT_ID
+///     .build()?;
+/// # let token = "";
+/// let claims = verifier.verify(token).await?;
+/// println!("user {} roles {:?}", claims.sub, claims.roles());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    keys: JwksCache,
+    audiences: Vec<String>,
+    allowed: Vec<Algorithm>,
+    leeway: i64,
+    max_token_bytes: usize,
+    check_issuer: bool,
+    check_audience: bool,
+    allow_sender_constrained: bool,
+    token_cache: TokenCache,
+    purged_generation: AtomicU64,
+    metrics: Arc<Metrics>,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("issuer", &self.issuer())
+            .field("audiences", &self.inner.audiences)
+            .field("algorithms", &self.inner.allowed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Verifier {
+    /// Starts a builder with safe defaults.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+
+    /// Verifies a compact JWS and returns its claims.
+    ///
+    /// Checks, in order: size and shape, `crit`, algorithm allowlist, key (by `kid`, pinned to
+    /// the key's type and `alg`), signature, then `exp`, `nbf`, `iat`, `iss`, `aud`, `sub`.
+    ///
+    /// # Errors
+    ///
+    /// A [`VerifyError`] naming the first failed check; [`VerifyError::KeysUnavailable`] when the
+    /// SSO's keys cannot be obtained (a 503 condition, not the token's fault).
+    pub async fn verify(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
+        let result = self.verify_inner(token).await;
+        match &result {
+            Ok(_) => Metrics::incr(&self.inner.metrics.verified),
+            Err(e) => self.inner.metrics.record_failure(e),
+        }
+        result
+    }
+
+    async fn verify_inner(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_bytes {
+            return Err(VerifyError::TokenTooLarge);
+        }
+        let now = unix_now();
+        let hash = inner.token_cache.enabled().then(|| TokenCache::hash(token));
+        if let Some(hash) = &hash {
+            if let Some(hit) = inner.token_cache.get(hash) {
+                let still_held = hit.generation == inner.keys.current_generation()
+                    || inner
+                        .keys
+                        .current()
+                        .is_some_and(|set| set.holds(hit.kid.as_deref(), &hit.key));
+                if still_held {
+                    self.check_times(&hit.claims, now)?;
+                    Metrics::incr(&inner.metrics.cache_hits);
+                    return Ok(hit.claims);
+                }
+                inner.token_cache.remove(hash);
+            }
+        }
+
+        let jws = jws::split(token, inner.max_token_bytes)?;
+        if jws.header.crit.is_some() {
+            return Err(VerifyError::UnsupportedCritical);
+        }
+        let alg = jws
+            .alg
+            .filter(|a| inner.allowed.contains(a))
+            .ok_or(VerifyError::UnsupportedAlgorithm)?;
+        let (key, generation) = inner.keys.key_for(jws.header.kid.as_deref(), alg).await?;
+        match key.verify(alg, jws.signing_input, &jws.signature) {
+            Some(true) => {}
+            Some(false) => return Err(VerifyError::InvalidSignature),
+            None => return Err(VerifyError::AlgorithmMismatch),
+        }
+        let payload = jws::decode_payload(jws.payload_b64)?;
+        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload)
+            .map_err(|_| VerifyError::Malformed("claims are not a JSON object"))?;
+        let claims = TokenClaims::from_map(map)?;
+        self.check_claims(&claims, now)?;
+        let claims = Arc::new(claims);
+        if let Some(hash) = hash {
+            self.purge_if_rotated(generation);
+            inner.token_cache.insert(
+                hash,
+                claims.clone(),
+                jws.header.kid,
+                key,
+                generation,
+                claims.exp.saturating_sub(now),
+            );
+        }
+        Ok(claims)
+    }
+
+    /// Once per new key set, drops cached verifications whose key left the set.
+    fn purge_if_rotated(&self, generation: u64) {
+        let seen = self.inner.purged_generation.load(Ordering::Acquire);
+        if seen == generation
+            || self
+                .inner
+                .purged_generation
+                .compare_exchange(seen, generation, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+        {
+            return;
+        }
+        if seen != 0 {
+            if let Some(set) = self.inner.keys.current() {
+                self.inner
+                    .token_cache
+                    .retain_keys(|kid, key| set.holds(kid, key));
+            }
+        }
+    }
+
+    fn check_times(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
+        let leeway = self.inner.leeway;
+        if now >= claims.exp.saturating_add(leeway) {
+            return Err(VerifyError::Expired);
+        }
+        if claims
+            .nbf
+            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::NotYetValid);
+        }
+        if claims
+            .iat
+            .is_some_and(|iat| iat > now.saturating_add(leeway))
+        {
+            return Err(VerifyError::IssuedInFuture);
+        }
+        Ok(())
+    }
+
+    fn check_claims(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
+        self.check_times(claims, now)?;
+        if self.inner.check_issuer {
+            let issuer = self
+                .inner
+                .keys
+                .issuer()
+                .ok_or(VerifyError::KeysUnavailable {
+                    reason: KeysUnavailable::NotLoaded,
+                    retry_after: Duration::from_secs(1),
+                })?;
+            if claims.iss != *issuer {
+                return Err(VerifyError::IssuerMismatch);
+            }
+        }
+        if self.inner.check_audience && !self.inner.audiences.iter().any(|a| claims.aud.contains(a))
+        {
+            return Err(VerifyError::AudienceMismatch);
+        }
+        if !self.inner.allow_sender_constrained && claims.extra.contains_key("cnf") {
+            return Err(VerifyError::SenderConstrained);
+        }
+        Ok(())
+    }
+
+    /// Fetches the keys now (bounded by the wait timeout) and starts background refresh.
+    ///
+    /// Services call it at start-up, in the background, so the first request is warm.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::KeysUnavailable`] when the keys could not be loaded; the verifier keeps
+    /// trying in the background.
+    pub async fn warm_up(&self) -> Result<(), VerifyError> {
+        self.inner.keys.warm_up().await
+    }
+
+    /// The issuer tokens are checked against (configured, or from discovery once it ran).
+    #[must_use]
+    pub fn issuer(&self) -> Option<Arc<str>> {
+        self.inner.keys.issuer()
+    }
+
+    /// The accepted audiences.
+    #[must_use]
+    pub fn audiences(&self) -> &[String] {
+        &self.inner.audiences
+    }
+
+    /// The allowed algorithms.
+    #[must_use]
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.inner.allowed
+    }
+
+    /// The discovered provider metadata, once discovery has run.
+    #[must_use]
+    pub fn provider_metadata(&self) -> Option<Arc<ProviderMetadata>> {
+        self.inner.keys.metadata()
+    }
+
+    /// Key cache status (for `/ready`).
+    #[must_use]
+    pub fn key_status(&self) -> KeyStatus {
+        self.inner.keys.status()
+    }
+
+    /// Counters: JWKS fetches, verifications by outcome.
+    #[must_use]
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.inner.metrics.snapshot()
+    }
+
+    /// Entries currently in the verified-token cache.
+    #[must_use]
+    pub fn token_cache_len(&self) -> usize {
+        self.inner.token_cache.len()
+    }
+}
+
+pub(crate) fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// Builds a [`Verifier`]. Defaults are safe; each setter documents its default.
+#[must_use = "a builder does nothing until .build() is called"]
+#[derive(Debug, Clone)]
+pub struct VerifierBuilder {
+    authority: Option<String>,
+    issuer: Option<String>,
+    jwks_url: Option<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    max_token_bytes: usize,
+    jwks: JwksConfig,
+    token_cache: TokenCacheConfig,
+    http_client: Option<reqwest::Client>,
+    pub(crate) check_issuer: bool,
+    pub(crate) check_audience: bool,
+    pub(crate) allow_sender_constrained: bool,
+}
+
+impl Default for VerifierBuilder {
+    fn default() -> Self {
+        VerifierBuilder {
+            authority: None,
+            issuer: None,
+            jwks_url: None,
+            audiences: Vec::new(),
+            algorithms: Algorithm::ALL.to_vec(),
+            leeway: Duration::from_secs(60),
+            max_token_bytes: 8 * 1024,
+            jwks: JwksConfig::default(),
+            token_cache: TokenCacheConfig::default(),
+            http_client: None,
+            check_issuer: true,
+            check_audience: true,
+            allow_sender_constrained: false,
+        }
+    }
+}
+
+impl VerifierBuilder {
+    /// The SSO's origin (`http://localhost:3001`) or issuer (`…/api/auth`): discovery tries
+    /// `<url>/.well-known/openid-configuration` and `<url>/api/auth/.well-known/…`.
+    /// Default: none (set this, or [`issuer`](Self::issuer)).
+    pub fn authority(mut self, url: impl Into<String>) -> Self {
+        self.authority = Some(url.into());
+        self
+    }
+
+    /// The exact issuer tokens must carry in `iss`; overrides the discovered one, and the
+    /// discovery document must name it. Default: learned from discovery.
+    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// An explicit JWKS URL (the seed's `JWKS_URL`); overrides discovery's `jwks_uri`.
+    /// Default: from discovery.
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Adds an accepted audience (the OAuth client id, `SSO_CLIENT_ID`). A token passes when its
+    /// `aud` contains any accepted audience. Default: none, and building fails without one.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Adds several accepted audiences.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Restricts the accepted algorithms. Default: all of [`Algorithm::ALL`]; a key still
+    /// pins the algorithm by its type and `alg`.
+    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
+        self.algorithms = algorithms.into_iter().collect();
+        self
+    }
+
+    /// Clock-skew allowance for `exp`, `nbf` and `iat`. Default: 60 s.
+    pub fn leeway(mut self, leeway: Duration) -> Self {
+        self.leeway = leeway;
+        self
+    }
+
+    /// Largest token accepted, in bytes. Default: 8 KiB.
+    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_token_bytes = bytes;
+        self
+    }
+
+    /// Replaces all key-cache settings at once. Default: [`JwksConfig::default`].
+    pub fn jwks_config(mut self, config: JwksConfig) -> Self {
+        self.jwks = config;
+        self
+    }
+
+    /// Key-set lifetime without `Cache-Control`. Default: 1 h.
+    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
+        self.jwks.ttl = ttl;
+        self
+    }
+
+    /// Minimum interval between unknown-kid refetches and between retries. Default: 30 s.
+    pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
+        self.jwks.refetch_cooldown = cooldown;
+        self
+    }
+
+    /// How long past expiry a key set is still used while refreshes fail. Default: 24 h.
+    pub fn max_stale(mut self, max_stale: Duration) -> Self {
+        self.jwks.max_stale = max_stale;
+        self
+    }
+
+    /// Verified-token cache settings. Default: [`TokenCacheConfig::default`] (on, 10,000
+    /// entries, 5 min).
+    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
+        self.token_cache = config;
+        self
+    }
+
+    /// Uses this HTTP client for discovery and JWKS (its own timeouts then apply).
+    /// Default: a rustls client with the [`JwksConfig`] timeouts.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Builds the verifier. Does no I/O.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for a missing audience or issuer, a bad URL, an empty algorithm list or
+    /// an out-of-range setting.
+    pub fn build(self) -> Result<Verifier, ConfigError> {
+        for (setting, url) in [
+            ("authority", &self.authority),
+            ("issuer", &self.issuer),
+            ("jwks_url", &self.jwks_url),
+        ] {
+            if let Some(url) = url {
+                check_url(setting, url)?;
+            }
+        }
+        if self.check_audience && self.audiences.iter().all(|a| a.trim().is_empty()) {
+            return Err(ConfigError::MissingAudience);
+        }
+        if self.algorithms.is_empty() {
+            return Err(ConfigError::NoAlgorithms);
+        }
+        if self.authority.is_none()
+            && self.issuer.is_none()
+            && (self.jwks_url.is_none() || self.check_issuer)
+        {
+            return Err(ConfigError::MissingIssuer);
+        }
+        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
+        for (setting, value) in [
+            ("jwks ttl", self.jwks.ttl),
+            ("max_stale", self.jwks.max_stale),
+            ("max_ttl", self.jwks.max_ttl),
+            ("leeway", self.leeway),
+        ] {
+            if value > ten_years {
+                return Err(ConfigError::InvalidSetting {
+                    setting,
+                    reason: "longer than ten years".into(),
+                });
+            }
+        }
+        if self.jwks.ttl.is_zero() {
+            return Err(ConfigError::InvalidSetting {
+                setting: "jwks ttl",
+                reason: "must be positive".into(),
+            });
+        }
+        let metrics = Arc::new(Metrics::default());
+        let http = HttpFetcher::new(
+            self.http_client,
+            self.jwks.connect_timeout,
+            self.jwks.fetch_timeout,
+            self.jwks.max_response_bytes,
+        )
+        .map_err(ConfigError::HttpClient)?;
+        let source = KeySource {
+            discovery_base: self.authority.map(|a| trim_slash(&a).to_string()),
+            issuer: self.issuer,
+            jwks_url: self.jwks_url,
+            need_issuer: self.check_issuer,
+        };
+        let mut audiences: Vec<String> = self
+            .audiences
+            .into_iter()
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect();
+        audiences.dedup();
+        let mut algorithms = self.algorithms;
+        algorithms.sort();
+        algorithms.dedup();
+        let keys = JwksCache::new(self.jwks, algorithms.clone(), http, source, metrics.clone());
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                keys,
+                audiences,
+                allowed: algorithms,
+                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(60),
+                max_token_bytes: self.max_token_bytes,
+                check_issuer: self.check_issuer,
+                check_audience: self.check_audience,
+                allow_sender_constrained: self.allow_sender_constrained,
+                token_cache: TokenCache::new(self.token_cache),
+                purged_generation: AtomicU64::new(0),
+                metrics,
+            }),
+        })
+    }
+}
+
+fn check_url(setting: &'static str, url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .ok_or_else(|| ConfigError::InvalidUrl {
+            setting,
+            reason: "must start with http:// or https://".into(),
+        })?;
+    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
+        return Err(ConfigError::InvalidUrl {
+            setting,
+            reason: "missing host".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_refuses_unsafe_or_incomplete_configs() {
+        let err = Verifier::builder()
+            .authority("http://x")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingAudience));
+        let err = Verifier::builder().audience("a").build().unwrap_err();
+        assert!(matches!(err, ConfigError::MissingIssuer));
+        let err = Verifier::builder()
+            .audience("a")
+            .jwks_url("http://x/jwks")
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::MissingIssuer));
+        let err = Verifier::builder()
+            .audience("a")
+            .authority("localhost:3001")
+            .build()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::InvalidUrl {
+                setting: "authority",
+                ..
+            }
+        ));
+        let err = Verifier::builder()
+            .audience("a")
+            .authority("http://x")
+            .algorithms([])
+            .build()
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::NoAlgorithms));
+        assert!(
+            Verifier::builder()
+                .audience("a")
+                .authority("http://x")
+                .build()
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,508 @@
+//! Table-driven verification tests against the in-process test issuer: real keys, real
+//! signatures, real HTTP discovery and JWKS fetches.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::json;
+use ssoguard::testing::{SigningKey, TestIssuer};
+use ssoguard::{Algorithm, Verifier, VerifyError};
+use std::time::Duration;
+
+fn verifier(issuer: &TestIssuer) -> Verifier {
+    Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("valid config")
+}
+
+fn b64(s: &str) -> String {
+    URL_SAFE_NO_PAD.encode(s)
+}
+
+fn parts(token: &str) -> Vec<String> {
+    token.split('.').map(str::to_owned).collect()
+}
+
+#[tokio::test]
+async fn every_algorithm_verifies_and_rejects_tampering() {
+    let issuer = TestIssuer::start_all_algorithms().await.expect("issuer");
+    let v = verifier(&issuer);
+    for alg in Algorithm::ALL {
+        let token = issuer.token().sub("alice").alg(alg).sign();
+        let claims = v
+            .verify(&token)
+            .await
+            .unwrap_or_else(|e| panic!("{alg}: {e}"));
+        assert_eq!(claims.sub, "alice", "{alg}");
+
+        // Payload altered, signature kept.
+        let p = parts(&token);
+        let forged_payload = b64(
+            &json!({"iss": issuer.issuer(), "sub": "mallory", "aud": "test-client",
+            "exp": 4_000_000_000_i64})
+            .to_string(),
+        );
+        let forged = format!("{}.{}.{}", p[0], forged_payload, p[2]);
+        assert_eq!(
+            v.verify(&forged).await.unwrap_err(),
+            VerifyError::InvalidSignature,
+            "{alg}"
+        );
+
+        // One flipped signature bit.
+        let mut sig = URL_SAFE_NO_PAD.decode(&p[2]).expect("b64");
+        sig[3] ^= 0x01;
+        let flipped = format!("{}.{}.{}", p[0], p[1], URL_SAFE_NO_PAD.encode(sig));
+        assert_eq!(
+            v.verify(&flipped).await.unwrap_err(),
+            VerifyError::InvalidSignature,
+            "{alg}"
+        );
+
+        // Signature stripped.
+        let stripped = format!("{}.{}.", p[0], p[1]);
+        assert_eq!(
+            v.verify(&stripped).await.unwrap_err(),
+            VerifyError::InvalidSignature,
+            "{alg}"
+        );
+    }
+    // Discovery once, JWKS once, for all of that.
+    assert_eq!(issuer.jwks_fetches(), 1);
+    assert_eq!(issuer.discovery_fetches(), 1);
+}
+
+#[tokio::test]
+async fn ed25519_alg_name_is_accepted() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = verifier(&issuer);
+    let key = issuer.key(Algorithm::EdDSA).expect("key");
+    let now = chrono_now();
+    let header = json!({"alg": "Ed25519", "kid": key.kid()});
+    let payload =
+        json!({"iss": issuer.issuer(), "sub": "u", "aud": "test-client", "exp": now + 60});
+    let token = key.sign_compact(&header, &payload);
+    assert_eq!(v.verify(&token).await.expect("Ed25519 name").sub, "u");
+}
+
+fn chrono_now() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs(),
+    )
+    .expect("fits")
+}
+
+#[tokio::test]
+async fn claim_rules() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = verifier(&issuer);
+    let iss = issuer.issuer().to_string();
+    let cases: Vec<(&str, String, Result<(), VerifyError>)> = vec![
+        ("valid", issuer.token().sign(), Ok(())),
+        (
+            "expired",
+            issuer.token().exp_in(-120).sign(),
+            Err(VerifyError::Expired),
+        ),
+        (
+            "expired within leeway",
+            issuer.token().exp_in(-30).sign(),
+            Ok(()),
+        ),
+        (
+            "not yet valid",
+            issuer.token().nbf_in(600).sign(),
+            Err(VerifyError::NotYetValid),
+        ),
+        (
+            "nbf within leeway",
+            issuer.token().nbf_in(30).sign(),
+            Ok(()),
+        ),
+        (
+            "issued in the future",
+            issuer.token().iat_in(600).sign(),
+            Err(VerifyError::IssuedInFuture),
+        ),
+        (
+            "exp missing",
+            issuer.token().without("exp").sign(),
+            Err(VerifyError::MissingClaim("exp")),
+        ),
+        (
+            "exp a string",
+            issuer.token().claim("exp", json!("4000000000")).sign(),
+            Err(VerifyError::InvalidClaim("exp")),
+        ),
+        (
+            "nbf a string",
+            issuer.token().claim("nbf", json!("1")).sign(),
+            Err(VerifyError::InvalidClaim("nbf")),
+        ),
+        (
+            "wrong issuer",
+            issuer.token().iss("http://evil.example/api/auth").sign(),
+            Err(VerifyError::IssuerMismatch),
+        ),
+        (
+            "origin as issuer",
+            issuer.token().iss(issuer.origin()).sign(),
+            Err(VerifyError::IssuerMismatch),
+        ),
+        (
+            "trailing-slash issuer",
+            issuer.token().iss(&format!("{iss}/")).sign(),
+            Err(VerifyError::IssuerMismatch),
+        ),
+        (
+            "missing issuer",
+            issuer.token().without("iss").sign(),
+            Err(VerifyError::MissingClaim("iss")),
+        ),
+        (
+            "wrong audience",
+            issuer.token().aud("web").sign(),
+            Err(VerifyError::AudienceMismatch),
+        ),
+        (
+            "missing audience",
+            issuer.token().without("aud").sign(),
+            Err(VerifyError::MissingClaim("aud")),
+        ),
+        (
+            "audience array with ours",
+            issuer
+                .token()
+                .claim("aud", json!(["x", "test-client"]))
+                .sign(),
+            Ok(()),
+        ),
+        (
+            "audience array without ours",
+            issuer.token().claim("aud", json!(["x", "y"])).sign(),
+            Err(VerifyError::AudienceMismatch),
+        ),
+        (
+            "missing sub",
+            issuer.token().without("sub").sign(),
+            Err(VerifyError::MissingClaim("sub")),
+        ),
+        (
+            "DPoP-bound",
+            issuer.token().claim("cnf", json!({"jkt": "abc"})).sign(),
+            Err(VerifyError::SenderConstrained),
+        ),
+        (
+            "unknown crit",
+            issuer
+                .token()
+                .header("crit", json!(["exp-ext"]))
+                .header("exp-ext", json!(1))
+                .sign(),
+            Err(VerifyError::UnsupportedCritical),
+        ),
+    ];
+    for (name, token, expected) in cases {
+        let got = v.verify(&token).await.map(|_| ());
+        assert_eq!(got, expected, "{name}");
+        if let Err(e) = got {
+            assert_eq!(e.status_code(), 401, "{name}");
+            assert!(
+                !e.to_string().contains(&token[..20]),
+                "{name}: message echoes the token"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn header_and_shape_rules() {
+    let issuer = TestIssuer::start_all_algorithms().await.expect("issuer");
+    let v = verifier(&issuer);
+    let ed = issuer.key(Algorithm::EdDSA).expect("ed key");
+    let rsa = issuer.key(Algorithm::RS256).expect("rsa key");
+    let valid = issuer.token().sign();
+    let p = parts(&valid);
+    let claims = json!({"iss": issuer.issuer(), "sub": "u", "aud": "test-client", "exp": chrono_now() + 600});
+    let claims_b64 = b64(&claims.to_string());
+
+    let attacker = SigningKey::generate(Algorithm::EdDSA, ed.kid()).expect("attacker key");
+    let other_ed = issuer.token().sub("other").sign();
+
+    // HS256 with the public key as the secret: refused before any key is used.
+    let hs_header = b64(&json!({"alg": "HS256", "kid": rsa.kid()}).to_string());
+    let hs = format!("{hs_header}.{claims_b64}.{}", b64("mac"));
+
+    let rs_as_ps = {
+        let header = json!({"alg": "PS256", "kid": rsa.kid()});
+        let input = format!("{}.{}", b64(&header.to_string()), claims_b64);
+        let sig = rsa
+            .sign_as(Algorithm::PS256, input.as_bytes())
+            .expect("sign");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let es_on_ed_kid = {
+        let es = issuer.key(Algorithm::ES256).expect("es key");
+        let header = json!({"alg": "ES256", "kid": ed.kid()});
+        let input = format!("{}.{}", b64(&header.to_string()), claims_b64);
+        format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(es.sign(input.as_bytes()))
+        )
+    };
+
+    let cases: Vec<(&str, String, VerifyError)> = vec![
+        (
+            "alg none",
+            format!("{}.{claims_b64}.", b64(r#"{"alg":"none"}"#)),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "alg None",
+            format!("{}.{claims_b64}.{}", b64(r#"{"alg":"None"}"#), b64("x")),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "alg NONE",
+            format!("{}.{claims_b64}.{}", b64(r#"{"alg":"NONE"}"#), b64("x")),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "HS256 with public key",
+            hs,
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "RS256 key, PS256 header",
+            rs_as_ps,
+            VerifyError::AlgorithmMismatch,
+        ),
+        (
+            "alg not fitting key",
+            es_on_ed_kid,
+            VerifyError::AlgorithmMismatch,
+        ),
+        (
+            "right kid, attacker key",
+            issuer.token().sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "signature from another token",
+            format!("{}.{}.{}", p[0], p[1], parts(&other_ed)[2]),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "embedded jwk",
+            issuer
+                .token()
+                .header("jwk", attacker.public_jwk())
+                .sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "jku",
+            issuer
+                .token()
+                .header("jku", json!("http://evil/jwks"))
+                .sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "two segments",
+            format!("{}.{}", p[0], p[1]),
+            VerifyError::Malformed("a JWS has three dot-separated parts"),
+        ),
+        ("JWE", "a.b.c.d.e".to_string(), VerifyError::Encrypted),
+        (
+            "non-base64 header",
+            format!("!!.{}.{}", p[1], p[2]),
+            VerifyError::Malformed("header is not base64url"),
+        ),
+        (
+            "non-JSON header",
+            format!("{}.{}.{}", b64("nope"), p[1], p[2]),
+            VerifyError::Malformed("header is not a JSON object with a string alg"),
+        ),
+        (
+            "array header",
+            format!("{}.{}.{}", b64(r#"["EdDSA"]"#), p[1], p[2]),
+            VerifyError::Malformed("header is not a JSON object with a string alg"),
+        ),
+        (
+            "duplicate alg",
+            format!(
+                "{}.{}.{}",
+                b64(&format!(
+                    r#"{{"alg":"EdDSA","kid":"{}","alg":"none"}}"#,
+                    ed.kid()
+                )),
+                p[1],
+                p[2]
+            ),
+            VerifyError::Malformed("duplicate header member"),
+        ),
+        (
+            "oversized",
+            format!("{}.{}.{}", p[0], "A".repeat(9000), p[2]),
+            VerifyError::TokenTooLarge,
+        ),
+        (
+            "unknown kid",
+            issuer.token().kid("nope").sign(),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "kid path traversal",
+            issuer.token().kid("../../etc/passwd").sign(),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "kid SQL",
+            issuer.token().kid("' OR 1=1 --").sign(),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "kid 10k",
+            issuer.token().kid(&"k".repeat(10_000)).sign(),
+            VerifyError::TokenTooLarge,
+        ),
+        ("empty", String::new(), VerifyError::MissingToken),
+    ];
+    for (name, token, expected) in cases {
+        let got = v.verify(&token).await.map(|_| ());
+        assert_eq!(got, Err(expected), "{name}");
+    }
+
+    // Non-JSON, array-shaped and deeply nested claims, validly signed.
+    let deep = format!(
+        r#"{{"iss":"{}","sub":"u","aud":"test-client","exp":{},"deep":{}1{}}}"#,
+        issuer.issuer(),
+        chrono_now() + 600,
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    for (name, payload) in [
+        ("non-JSON claims", "not json"),
+        ("array claims", "[1,2]"),
+        ("deeply nested claims", deep.as_str()),
+    ] {
+        let header = json!({"alg": "EdDSA", "kid": ed.kid()});
+        let input = format!("{}.{}", b64(&header.to_string()), b64(payload));
+        let token = format!(
+            "{input}.{}",
+            URL_SAFE_NO_PAD.encode(ed.sign(input.as_bytes()))
+        );
+        assert_eq!(
+            v.verify(&token).await.unwrap_err(),
+            VerifyError::Malformed("claims are not a JSON object"),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn missing_kid_is_accepted_only_when_one_key_fits() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = verifier(&issuer);
+    assert!(v.verify(&issuer.token().no_kid().sign()).await.is_ok());
+
+    let issuer = TestIssuer::start().await.expect("issuer");
+    issuer.rotate(Algorithm::EdDSA).expect("second key");
+    let v = verifier(&issuer);
+    assert_eq!(
+        v.verify(&issuer.token().no_kid().sign()).await.unwrap_err(),
+        VerifyError::AmbiguousKey
+    );
+}
+
+#[tokio::test]
+async fn algorithm_allowlist_is_enforced() {
+    let issuer = TestIssuer::start_all_algorithms().await.expect("issuer");
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .algorithms([Algorithm::RS256])
+        .build()
+        .expect("config");
+    assert!(
+        v.verify(&issuer.token().alg(Algorithm::RS256).sign())
+            .await
+            .is_ok()
+    );
+    // The seed's RS256-only setup against a default (EdDSA) Better Auth token.
+    assert_eq!(
+        v.verify(&issuer.token().alg(Algorithm::EdDSA).sign())
+            .await
+            .unwrap_err(),
+        VerifyError::UnsupportedAlgorithm
+    );
+}
+
+#[tokio::test]
+async fn discovery_requires_the_issuer_to_match() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    // Configured issuer differs from what the document says: keys never load, 503-class error.
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .issuer(issuer.origin()) // the classic mistake: origin instead of <origin>/api/auth
+        .audience("test-client")
+        .build()
+        .expect("config");
+    let err = v.verify(&issuer.token().sign()).await.unwrap_err();
+    assert!(err.is_unavailable(), "{err:?}");
+    assert!(
+        v.key_status()
+            .last_error
+            .unwrap_or_default()
+            .contains("names issuer")
+    );
+
+    // Explicit issuer + JWKS URL: discovery is skipped entirely.
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .jwks_url(issuer.jwks_url())
+        .audience("test-client")
+        .build()
+        .expect("config");
+    let before = issuer.discovery_fetches();
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    assert_eq!(issuer.discovery_fetches(), before);
+
+    // The issuer URL itself works as the authority too.
+    let v = Verifier::builder()
+        .authority(issuer.issuer())
+        .audience("test-client")
+        .build()
+        .expect("config");
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    assert_eq!(v.issuer().as_deref(), Some(issuer.issuer()));
+}
+
+#[tokio::test]
+async fn verified_token_cache_hits_and_rechecks_expiry() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .leeway(Duration::ZERO)
+        .build()
+        .expect("config");
+    let token = issuer.token().exp_in(2).sign();
+    for _ in 0..5 {
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert_eq!(v.metrics().cache_hits, 4);
+    assert_eq!(v.token_cache_len(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Expired);
+    // Failures are never cached as successes.
+    let bad = format!("{}x", &token[..token.len() - 1]);
+    for _ in 0..2 {
+        assert!(v.verify(&bad).await.is_err());
+    }
+}

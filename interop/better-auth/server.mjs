@@ -1,0 +1,253 @@
+// A real Better Auth server (better-auth 1.7.5 + @better-auth/oauth-provider 1.7.5)
+// for ssoguard's integration tests. Configuration is by environment variables;
+// see README.md in this folder.
+//
+// Prints exactly one line `READY <origin>` on stdout once it accepts requests
+// (migrations done, OAuth client and admin user seeded). Everything else goes
+// to stderr.
+import http from "node:http";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { betterAuth } from "better-auth";
+import { admin, bearer, jwt } from "better-auth/plugins";
+import { toNodeHandler } from "better-auth/node";
+import { getMigrations } from "better-auth/db/migration";
+import { oauthProvider } from "@better-auth/oauth-provider";
+
+const env = process.env;
+const log = (...a) => console.error("[better-auth-server]", ...a);
+// stdout is reserved for the single READY line: a harness that reads that line
+// and then stops reading must never block this process on a full pipe.
+console.log = console.info = console.debug = (...a) => console.error(...a);
+
+const PORT = Number(env.PORT ?? 3001); // 0 = pick a free port
+const HOST = env.BA_HOST || "127.0.0.1";
+const ALGS = ["EdDSA", "ES256", "ES512", "RS256", "PS256"];
+const ALG = env.BA_ALG || "EdDSA";
+if (!ALGS.includes(ALG)) {
+  log(`BA_ALG must be one of ${ALGS.join(", ")}, got ${ALG}`);
+  process.exit(2);
+}
+const ROTATION = env.BA_ROTATION_SECONDS ? Number(env.BA_ROTATION_SECONDS) : undefined;
+const GRACE = env.BA_GRACE_SECONDS ? Number(env.BA_GRACE_SECONDS) : undefined;
+const SECRET = env.BA_SECRET || "ssoguard-dev-secret-0123456789abcdef0123456789";
+const CLIENT_ID = env.BA_CLIENT_ID || "rust-backend";
+const CLIENT_SECRET = env.BA_CLIENT_SECRET || "rust-backend-secret";
+const RESOURCE = env.BA_RESOURCE || "http://localhost:8000";
+const REDIRECT_URI = env.BA_REDIRECT_URI || "http://localhost:8976/callback";
+const ADMIN_EMAIL = "admin@example.com";
+const ADMIN_PASSWORD = "admin-password-123";
+// Scopes a client may get through client_credentials (user-delegated scopes
+// such as openid/profile/email/offline_access are refused for that grant).
+const M2M_SCOPES = ["api:read", "api:write"];
+
+let dbPath = env.BA_DB;
+let tmpDir;
+if (!dbPath) {
+  tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "better-auth-"));
+  dbPath = path.join(tmpDir, "auth.db");
+}
+
+// Listen first so PORT=0 works: the origin (issuer) is only known afterwards.
+let handler = null;
+const server = http.createServer((req, res) => {
+  if (handler) return handler(req, res);
+  res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
+  res.end('{"error":"starting"}');
+});
+await new Promise((resolve, reject) => {
+  server.once("error", reject);
+  server.listen(PORT, HOST, resolve);
+});
+const port = server.address().port;
+const origin = (env.BA_BASE_URL || `http://${HOST.includes(":") ? `[${HOST}]` : HOST}:${port}`).replace(/\/+$/, "");
+
+// The fixed client id/secret are handed out exactly once, to the seed call.
+let fixedClient = null;
+const takeFixed = (key) => {
+  const v = fixedClient?.[key];
+  if (fixedClient) fixedClient[key] = undefined;
+  return v;
+};
+
+const roleList = (user) => String(user?.role ?? "").split(",").map((r) => r.trim()).filter(Boolean);
+const permissionList = (p) => {
+  if (p == null || p === "") return undefined;
+  if (Array.isArray(p)) return p;
+  try {
+    const parsed = JSON.parse(p);
+    if (Array.isArray(parsed)) return parsed;
+  } catch {}
+  return String(p).split(",").map((s) => s.trim()).filter(Boolean);
+};
+// Claims derived from the Better Auth user row (admin plugin `role`, plus the
+// optional additional fields organizationId / permissions).
+const userClaims = (user) => {
+  if (!user) return {};
+  const claims = {
+    email: user.email,
+    email_verified: Boolean(user.emailVerified),
+    name: user.name,
+    role: user.role ?? "user",
+  };
+  if (user.organizationId) claims.organization_id = user.organizationId;
+  const perms = permissionList(user.permissions);
+  if (perms) claims.permissions = perms;
+  return claims;
+};
+
+const db = new Database(dbPath);
+const auth = betterAuth({
+  appName: "ssoguard-interop",
+  baseURL: origin,
+  basePath: "/api/auth",
+  secret: SECRET,
+  database: db,
+  logger: {
+    level: env.BA_LOG_LEVEL || "warn",
+    log: (level, message, ...args) => {
+      // SQLite stores string[] columns as TEXT; on a reused BA_DB getMigrations
+      // warns about every such column although nothing is wrong.
+      if (/has a different type in the database\. Expected string\[\] but got TEXT/.test(message)) return;
+      console.error(`[better-auth] ${level.toUpperCase()} ${message}`, ...args);
+    },
+  },
+  trustedOrigins: [origin, new URL(REDIRECT_URI).origin, "http://localhost:3000"],
+  rateLimit: { enabled: false },
+  telemetry: { enabled: false },
+  emailAndPassword: { enabled: true, requireEmailVerification: false },
+  user: {
+    additionalFields: {
+      organizationId: { type: "string", required: false, input: false },
+      permissions: { type: "string", required: false, input: false },
+    },
+  },
+  plugins: [
+    jwt({
+      jwks: {
+        keyPairConfig: { alg: ALG },
+        ...(ROTATION ? { rotationInterval: ROTATION } : {}),
+        ...(GRACE != null ? { gracePeriod: GRACE } : {}),
+      },
+      ...(env.BA_JWT_ISSUER || env.BA_JWT_AUDIENCE
+        ? {
+            jwt: {
+              ...(env.BA_JWT_ISSUER ? { issuer: env.BA_JWT_ISSUER } : {}),
+              ...(env.BA_JWT_AUDIENCE ? { audience: env.BA_JWT_AUDIENCE } : {}),
+            },
+          }
+        : {}),
+    }),
+    oauthProvider({
+      loginPage: `${origin}/login`,
+      consentPage: `${origin}/consent`,
+      scopes: ["openid", "profile", "email", "offline_access", ...M2M_SCOPES],
+      resources: [RESOURCE],
+      generateClientId: () => takeFixed("id") ?? undefined,
+      generateClientSecret: () => takeFixed("secret") ?? undefined,
+      // Only admins may create/update clients and set client_credentials scopes.
+      clientPrivileges: ({ user }) => roleList(user).includes("admin"),
+      customIdTokenClaims: ({ user }) => userClaims(user),
+      customAccessTokenClaims: ({ user }) => userClaims(user),
+      customUserInfoClaims: ({ user }) => userClaims(user),
+    }),
+    admin(),
+    bearer(),
+  ],
+});
+
+// ---- migrations ----------------------------------------------------------
+const t0 = Date.now();
+const { runMigrations } = await getMigrations(auth.options);
+await runMigrations();
+
+const ctx = await auth.$context;
+const adapter = ctx.adapter;
+
+// Better Auth keeps signing with an existing key of another algorithm when
+// keyPairConfig.alg changes, so a reused BA_DB would silently ignore BA_ALG.
+const otherAlgs = (await adapter.findMany({ model: "jwks" }))
+  .map((k) => k.alg)
+  .filter((a) => a && a !== ALG);
+if (otherAlgs.length) {
+  log(`BA_DB ${dbPath} already holds signing keys for ${[...new Set(otherAlgs)].join(", ")}; BA_ALG=${ALG} needs a fresh database`);
+  process.exit(2);
+}
+
+// ---- seed: admin user ------------------------------------------------------
+if (!(await ctx.internalAdapter.findUserByEmail(ADMIN_EMAIL))) {
+  // Server-side call without headers: allowed by the admin plugin, sets role.
+  await auth.api.createUser({
+    body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, name: "Seed Admin", role: "admin" },
+  });
+}
+const signIn = await auth.api.signInEmail({
+  body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
+  returnHeaders: true,
+});
+const adminHeaders = new Headers({ authorization: `Bearer ${signIn.response.token}` });
+
+// ---- seed: OAuth client + resource -------------------------------------------
+const existing = await adapter.findOne({ model: "oauthClient", where: [{ field: "clientId", value: CLIENT_ID }] });
+if (existing) {
+  // Recreate so that a changed BA_CLIENT_SECRET (or config) always applies.
+  await adapter.deleteMany({ model: "oauthClientResource", where: [{ field: "clientId", value: CLIENT_ID }] });
+  await adapter.delete({ model: "oauthClient", where: [{ field: "clientId", value: CLIENT_ID }] });
+}
+fixedClient = { id: CLIENT_ID, secret: CLIENT_SECRET };
+const created = await auth.api.adminCreateOAuthClient({
+  headers: adminHeaders,
+  body: {
+    client_name: "ssoguard rust backend",
+    redirect_uris: [REDIRECT_URI],
+    // http://localhost redirect URIs are only accepted for native clients.
+    application_type: "native",
+    token_endpoint_auth_method: "client_secret_basic",
+    grant_types: ["authorization_code", "refresh_token", "client_credentials"],
+    response_types: ["code"],
+    scope: ["openid", "profile", "email", "offline_access", ...M2M_SCOPES].join(" "),
+    client_credentials_scopes: M2M_SCOPES,
+    skip_consent: true,
+  },
+});
+fixedClient = null;
+if (created.client_id !== CLIENT_ID || created.client_secret !== CLIENT_SECRET) {
+  throw new Error(`seeded client came back as ${created.client_id}`);
+}
+const resourceRow = await adapter.findOne({ model: "oauthResource", where: [{ field: "identifier", value: RESOURCE }] });
+if (!resourceRow) {
+  await auth.api.adminCreateOAuthResource({ headers: adminHeaders, body: { identifier: RESOURCE, name: "ssoguard API" } });
+}
+await auth.api.adminLinkClientResource({
+  headers: adminHeaders,
+  params: { identifier: RESOURCE, client_id: CLIENT_ID },
+});
+// The admin's seed session is not needed any more.
+await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
+
+handler = toNodeHandler(auth);
+log(`db=${dbPath} alg=${ALG} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
+process.stdout.write(`READY ${origin}\n`);
+
+// ---- shutdown ----------------------------------------------------------------
+let stopping = false;
+const stop = (sig) => {
+  if (stopping) return;
+  stopping = true;
+  log(`${sig}: shutting down`);
+  server.close(() => {
+    try {
+      db.close();
+    } catch {}
+    try {
+      if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+    } catch {}
+    process.exit(0);
+  });
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 3000).unref();
+};
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("SIGINT", () => stop("SIGINT"));

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Start the Better Auth interop server.
+#
+#   bash interop/better-auth/start.sh        (from anywhere)
+#
+# Installs the pinned dependencies with `npm ci` when node_modules is missing
+# or was installed from a different package-lock.json, then execs
+# `node server.mjs`. All install output goes to stderr; stdout carries only the
+# server's single `READY <origin>` line. Environment: see README.md (PORT,
+# BA_DB, BA_ALG, BA_ROTATION_SECONDS, BA_GRACE_SECONDS, BA_SECRET,
+# BA_CLIENT_ID, BA_CLIENT_SECRET, BA_RESOURCE, ...).
+set -euo pipefail
+
+dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+cd "$dir"
+
+command -v node >/dev/null || { echo "start.sh: node not found (Node.js 20+ needed)" >&2; exit 127; }
+
+stamp="node_modules/.ssoguard-lock.sha256"
+want="$(sha256sum package-lock.json | cut -d' ' -f1)"
+
+installed() { [[ -f "$stamp" && "$(cat "$stamp")" == "$want" && -d node_modules/better-auth ]]; }
+
+if ! installed; then
+  # Several test processes may start at once: only one installs.
+  exec 9>"$dir/.install.lock"
+  flock 9
+  if ! installed; then
+    echo "start.sh: npm ci (node_modules missing or stale; compiling better-sqlite3 takes ~1 min)" >&2
+    t0=$(date +%s)
+    npm ci --no-audit --no-fund --loglevel=error >&2
+    echo "$want" > "$stamp"
+    echo "start.sh: npm ci done in $(( $(date +%s) - t0 ))s" >&2
+  fi
+  flock -u 9
+  exec 9>&-
+fi
+
+exec node server.mjs
