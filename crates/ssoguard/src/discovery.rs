@@ -174,3 +174,25 @@ mod tests {
         assert_eq!(c[0].1, "http://localhost:3001/api/auth");
     }
 }
+
+/// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
+///
+/// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
+/// `issuer`. Uses a client with a 5 s timeout and a 1 MiB response cap.
+///
+/// # Errors
+///
+/// [`DiscoveryError`] as for a verifier's discovery.
+pub async fn fetch_provider_metadata(
+    base: &str,
+    expected_issuer: Option<&str>,
+) -> Result<ProviderMetadata, DiscoveryError> {
+    let http = HttpFetcher::new(
+        None,
+        std::time::Duration::from_secs(2),
+        std::time::Duration::from_secs(5),
+        1024 * 1024,
+    )
+    .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
+    discover(&http, base, expected_issuer).await
+}

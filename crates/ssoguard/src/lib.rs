@@ -47,3 +47,11 @@ pub use jwks::{JwksConfig, KeyStatus};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use token_cache::TokenCacheConfig;
 pub use verify::{Verifier, VerifierBuilder};
+
+/// The token of an `Authorization: Bearer` header (scheme case-insensitive), without axum.
+#[cfg(feature = "testing")]
+pub(crate) fn axum_free_bearer(headers: &::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}

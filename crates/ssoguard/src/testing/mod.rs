@@ -878,3 +878,5 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
     }
     resp
 }
+
+pub mod dev;

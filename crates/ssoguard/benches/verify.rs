@@ -1,0 +1,194 @@
+//! Verification cost per algorithm: the library against the bare `aws-lc-rs` signature check.
+//!
+//! For each algorithm (`verify/<alg>`), on a warm key cache:
+//!
+//! - `library_distinct`: [`Verifier::verify`] with the verified-token cache **disabled**, cycling
+//!   through 1,000 distinct pre-minted tokens (every call does the full work: size and shape
+//!   checks, header JSON, signature base64 decode, key lookup, signature check, payload decode,
+//!   claims JSON, claim checks, metrics);
+//! - `bare_sig`: `ParsedPublicKey::verify_sig` on the same tokens' signing inputs and
+//!   **pre-decoded** signatures, with a key parsed once (the crypto floor; base64 decoding of
+//!   the signature is *excluded*);
+//! - `bare_sig_b64`: the same plus the base64url decoding of the signature segment, so the
+//!   remaining library overhead can be told apart from the decode every JWT library must do;
+//! - `library_cached`: [`Verifier::verify`] with the default token cache, one repeated token.
+//!
+//! Run: `cargo bench -p ssoguard --features testing --bench verify -- --warm-up-time 1 --measurement-time 3`
+//! (results and analysis in `docs/BENCHMARKS.md`).
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BenchmarkId, Criterion, Throughput, black_box, criterion_group, criterion_main};
+use ssoguard::testing::TestIssuer;
+use ssoguard::{Algorithm, TokenCacheConfig, Verifier};
+use std::time::Duration;
+
+/// Distinct tokens per algorithm (cycled through by the distinct-token benches).
+const TOKENS: usize = 1_000;
+
+/// The algorithms Better Auth signs with.
+const ALGS: [Algorithm; 5] = [
+    Algorithm::EdDSA,
+    Algorithm::RS256,
+    Algorithm::ES256,
+    Algorithm::ES512,
+    Algorithm::PS256,
+];
+
+/// One token split for the bare check: signing input, signature segment, decoded signature.
+struct Split {
+    signing_input: Vec<u8>,
+    sig_b64: String,
+    sig: Vec<u8>,
+}
+
+fn split(token: &str) -> Split {
+    let dot = token.rfind('.').expect("a compact JWS");
+    let sig_b64 = token[dot + 1..].to_string();
+    Split {
+        signing_input: token.as_bytes()[..dot].to_vec(),
+        sig: URL_SAFE_NO_PAD.decode(&sig_b64).expect("base64url signature"),
+        sig_b64,
+    }
+}
+
+/// The issuer's public key for `alg`, parsed once, as ssoguard parses JWKS keys.
+fn bare_key(issuer: &TestIssuer, alg: Algorithm) -> ParsedPublicKey {
+    let key = issuer.key(alg).expect("the issuer has a key per algorithm");
+    let jwk = key.public_jwk();
+    let b64 = |member: &str| {
+        URL_SAFE_NO_PAD
+            .decode(jwk[member].as_str().expect("JWK member"))
+            .expect("base64url JWK member")
+    };
+    let rsa = |params: &'static signature::RsaParameters| {
+        let (n, e) = (b64("n"), b64("e"));
+        RsaPublicKeyComponents { n: &n, e: &e }
+            .to_parsed_public_key(params)
+            .expect("RSA key")
+    };
+    let raw = |alg: &'static dyn signature::VerificationAlgorithm| {
+        ParsedPublicKey::new(alg, key.public_key_bytes()).expect("public key")
+    };
+    match alg {
+        Algorithm::EdDSA => raw(&signature::ED25519),
+        Algorithm::ES256 => raw(&signature::ECDSA_P256_SHA256_FIXED),
+        Algorithm::ES512 => raw(&signature::ECDSA_P521_SHA512_FIXED),
+        Algorithm::RS256 => rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+        Algorithm::PS256 => rsa(&signature::RSA_PSS_2048_8192_SHA256),
+        other => panic!("no bare key for {other}"),
+    }
+}
+
+fn verify_benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let issuer = rt
+        .block_on(TestIssuer::start_all_algorithms())
+        .expect("test issuer");
+    let uncached = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .token_cache(TokenCacheConfig {
+            enabled: false,
+            ..TokenCacheConfig::default()
+        })
+        .build()
+        .expect("verifier");
+    let cached = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("verifier");
+    rt.block_on(async {
+        uncached.warm_up().await.expect("keys load");
+        cached.warm_up().await.expect("keys load");
+    });
+
+    for alg in ALGS {
+        // Better-Auth-shaped id_tokens: iss, sub, aud, iat, exp, email, name, role.
+        let tokens: Vec<String> = (0..TOKENS)
+            .map(|i| {
+                issuer
+                    .token()
+                    .alg(alg)
+                    .sub(&format!("user-{i:05}"))
+                    .email(&format!("user{i}@example.com"))
+                    .name(&format!("User {i}"))
+                    .role("user")
+                    .sign()
+            })
+            .collect();
+        let splits: Vec<Split> = tokens.iter().map(|t| split(t)).collect();
+        let key = bare_key(&issuer, alg);
+        for (token, s) in tokens.iter().zip(&splits) {
+            assert!(key.verify_sig(&s.signing_input, &s.sig).is_ok());
+            rt.block_on(uncached.verify(token)).expect("token verifies");
+        }
+        let repeated = tokens[0].clone();
+        rt.block_on(cached.verify(&repeated)).expect("token verifies");
+
+        let mut group = c.benchmark_group(format!("verify/{alg}"));
+        group.throughput(Throughput::Elements(1));
+
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter("library_distinct"), |b| {
+            b.to_async(&rt).iter(|| {
+                i = (i + 1) % TOKENS;
+                let token = &tokens[i];
+                let verifier = &uncached;
+                async move { verifier.verify(black_box(token)).await.expect("verifies") }
+            });
+        });
+
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter("bare_sig"), |b| {
+            b.iter(|| {
+                i = (i + 1) % TOKENS;
+                let s = &splits[i];
+                key.verify_sig(black_box(&s.signing_input), black_box(&s.sig))
+                    .expect("verifies");
+            });
+        });
+
+        let mut i = 0usize;
+        group.bench_function(BenchmarkId::from_parameter("bare_sig_b64"), |b| {
+            b.iter(|| {
+                i = (i + 1) % TOKENS;
+                let s = &splits[i];
+                let sig = URL_SAFE_NO_PAD
+                    .decode(black_box(&s.sig_b64))
+                    .expect("base64url");
+                key.verify_sig(black_box(&s.signing_input), &sig)
+                    .expect("verifies");
+            });
+        });
+
+        group.bench_function(BenchmarkId::from_parameter("library_cached"), |b| {
+            b.to_async(&rt).iter(|| {
+                let verifier = &cached;
+                let token = repeated.as_str();
+                async move { verifier.verify(black_box(token)).await.expect("verifies") }
+            });
+        });
+        group.finish();
+    }
+    assert!(
+        cached.metrics().cache_hits > 0,
+        "the cached bench must hit the token cache"
+    );
+    assert_eq!(uncached.metrics().cache_hits, 0);
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default()
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    targets = verify_benches
+}
+criterion_main!(benches);
