@@ -153,28 +153,6 @@ pub(crate) async fn discover(
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn candidates_cover_origin_and_issuer() {
-        let c = candidate_locations("http://localhost:3001/");
-        assert_eq!(
-            c[0].0,
-            "http://localhost:3001/.well-known/openid-configuration"
-        );
-        assert_eq!(
-            c[1].0,
-            "http://localhost:3001/api/auth/.well-known/openid-configuration"
-        );
-        assert_eq!(c[1].1, "http://localhost:3001/api/auth");
-        let c = candidate_locations("http://localhost:3001/api/auth");
-        assert_eq!(c.len(), 1);
-        assert_eq!(c[0].1, "http://localhost:3001/api/auth");
-    }
-}
-
 /// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
 ///
 /// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
@@ -195,4 +173,26 @@ pub async fn fetch_provider_metadata(
     )
     .map_err(|e| DiscoveryError::Unreachable(e.to_string()))?;
     discover(&http, base, expected_issuer).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn candidates_cover_origin_and_issuer() {
+        let c = candidate_locations("http://localhost:3001/");
+        assert_eq!(
+            c[0].0,
+            "http://localhost:3001/.well-known/openid-configuration"
+        );
+        assert_eq!(
+            c[1].0,
+            "http://localhost:3001/api/auth/.well-known/openid-configuration"
+        );
+        assert_eq!(c[1].1, "http://localhost:3001/api/auth");
+        let c = candidate_locations("http://localhost:3001/api/auth");
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].1, "http://localhost:3001/api/auth");
+    }
 }

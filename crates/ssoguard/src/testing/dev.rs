@@ -78,11 +78,15 @@ struct KeysFile {
 /// # Errors
 ///
 /// [`TestIssuerError`] when the file cannot be read, parsed or written.
-pub fn load_or_create_keys(path: &Path, alg: Algorithm) -> Result<Vec<SigningKey>, TestIssuerError> {
+pub fn load_or_create_keys(
+    path: &Path,
+    alg: Algorithm,
+) -> Result<Vec<SigningKey>, TestIssuerError> {
     let mut keys = if path.exists() {
         let text = std::fs::read_to_string(path)?;
-        let file: KeysFile = serde_json::from_str(&text)
-            .map_err(|e| TestIssuerError::Key(format!("{}: not a keys file ({e})", path.display())))?;
+        let file: KeysFile = serde_json::from_str(&text).map_err(|e| {
+            TestIssuerError::Key(format!("{}: not a keys file ({e})", path.display()))
+        })?;
         file.keys
             .iter()
             .map(SigningKey::from_stored)
@@ -106,8 +110,8 @@ fn save_keys(path: &Path, keys: &[SigningKey]) -> Result<(), TestIssuerError> {
     let file = KeysFile {
         keys: keys.iter().map(SigningKey::to_stored).collect(),
     };
-    let text = serde_json::to_string_pretty(&file)
-        .map_err(|e| TestIssuerError::Key(e.to_string()))?;
+    let text =
+        serde_json::to_string_pretty(&file).map_err(|e| TestIssuerError::Key(e.to_string()))?;
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent)?;
     }
@@ -201,7 +205,9 @@ impl DevIssuer {
     /// [`TestIssuerError`] when the address cannot be bound or there is no key.
     pub async fn start(config: DevIssuerConfig) -> Result<Self, TestIssuerError> {
         if config.keys.is_empty() {
-            return Err(TestIssuerError::Key("the dev issuer needs a signing key".into()));
+            return Err(TestIssuerError::Key(
+                "the dev issuer needs a signing key".into(),
+            ));
         }
         let state = Arc::new(DevState {
             users: config.users,
@@ -217,7 +223,8 @@ impl DevIssuer {
             .route("/api/auth/oauth2/userinfo", get(userinfo))
             .route("/api/auth/admin/get-user", get(get_user))
             .with_state(state.clone());
-        let issuer = Arc::new(TestIssuer::start_with_keys(&config.addr, config.keys, routes).await?);
+        let issuer =
+            Arc::new(TestIssuer::start_with_keys(&config.addr, config.keys, routes).await?);
         issuer.set_default_audience(state.client_id.clone());
         let verifier = Verifier::builder()
             .issuer(issuer.issuer())
@@ -309,13 +316,25 @@ async fn token_endpoint(
     match form.get("grant_type").map(String::as_str) {
         Some("client_credentials") => {
             let creds = basic_credentials(&headers).or_else(|| {
-                Some((form.get("client_id")?.clone(), form.get("client_secret")?.clone()))
+                Some((
+                    form.get("client_id")?.clone(),
+                    form.get("client_secret")?.clone(),
+                ))
             });
             match creds {
                 Some((id, secret)) if id == state.client_id && secret == state.client_secret => {}
-                _ => return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", "unknown client or wrong secret"),
+                _ => {
+                    return oauth_error(
+                        StatusCode::UNAUTHORIZED,
+                        "invalid_client",
+                        "unknown client or wrong secret",
+                    );
+                }
             }
-            let aud = form.get("resource").cloned().unwrap_or_else(|| state.client_id.clone());
+            let aud = form
+                .get("resource")
+                .cloned()
+                .unwrap_or_else(|| state.client_id.clone());
             let mut builder = issuer
                 .token()
                 .sub(&state.client_id)
@@ -357,13 +376,21 @@ async fn userinfo(State(state): State<Arc<DevState>>, headers: HeaderMap) -> Res
     };
     let auth = crate::axum_free_bearer(&headers);
     let Some(token) = auth else {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_token", "bearer token required");
+        return oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+            "bearer token required",
+        );
     };
     match verifier.verify(token).await {
         Ok(claims) => {
             let mut out = Map::new();
             out.insert("sub".into(), json!(claims.sub));
-            for (k, v) in [("email", &claims.email), ("name", &claims.name), ("role", &claims.role)] {
+            for (k, v) in [
+                ("email", &claims.email),
+                ("name", &claims.name),
+                ("role", &claims.role),
+            ] {
                 if let Some(v) = v {
                     out.insert(k.into(), json!(v));
                 }
@@ -395,7 +422,11 @@ async fn get_user(
             .into_response();
     }
     let Some(id) = query.id else {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"message": "id is required"}))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"message": "id is required"})),
+        )
+            .into_response();
     };
     match find_user(&state.users, &id) {
         Some(user) => axum::Json(json!({

@@ -1,0 +1,308 @@
+//! Typed configuration from the environment (and `.env`), with the seed's variable names.
+//!
+//! Secrets (`SSO_API_KEY`, the database password) live in [`Secret`], whose `Debug` is redacted,
+//! so logging the config never leaks them.
+
+use std::fmt;
+use std::time::Duration;
+
+/// A string that must not appear in logs. `Debug` and `Display` print `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    #[must_use]
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret itself, for the one place that needs it.
+    #[must_use]
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Log output format (`LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines (default).
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The service configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AUTH_SERVER_URL`: the SSO origin or issuer. Default `http://localhost:3001`.
+    pub auth_server_url: String,
+    /// `SSO_ISSUER`: exact issuer; default from discovery.
+    pub sso_issuer: Option<String>,
+    /// `JWKS_URL`: explicit key-set URL; default from discovery.
+    pub jwks_url: Option<String>,
+    /// `SSO_CLIENT_ID`: accepted audiences (comma-separated). Required outside dev mode.
+    pub sso_client_ids: Vec<String>,
+    /// `SSO_API_KEY`: bearer key for the SSO admin API (M2M). Optional.
+    pub sso_api_key: Option<Secret>,
+    /// `SSO_ADMIN_USER_PATH`: path template of the SSO's get-user endpoint, relative to the
+    /// origin. Default Better Auth's `/api/auth/admin/get-user?id={user_id}`.
+    pub sso_admin_user_path: String,
+    /// `DATABASE_URL`. Default `sqlite://tasks.db` (created if missing).
+    pub database_url: Secret,
+    /// `HOST`. Default `127.0.0.1`.
+    pub host: String,
+    /// `PORT`. Default 8000 (0 picks a free port).
+    pub port: u16,
+    /// `CORS_ORIGINS` (comma-separated). Default: the auth server's origin and
+    /// `http://localhost:3000`, credentials allowed.
+    pub cors_origins: Vec<String>,
+    /// `AUTH_COOKIE_NAME`: accept the token from this cookie too. Unset: cookies ignored.
+    pub auth_cookie_name: Option<String>,
+    /// `JWKS_CACHE_TTL` (`3600`, `1h`, `30m`). Default: the library's 1 h.
+    pub jwks_cache_ttl: Option<Duration>,
+    /// `JWKS_REFETCH_COOLDOWN` (`30s`): minimum time between unknown-kid refetches and between
+    /// retries while the SSO is down. Default: the library's 30 s.
+    pub jwks_refetch_cooldown: Option<Duration>,
+    /// `LOG_FORMAT`: `pretty` (default) or `json`.
+    pub log_format: LogFormat,
+    /// `--dev`: run an in-process dev issuer and trust it.
+    pub dev: bool,
+    /// `DEV_ISSUER_ADDR`: where the dev issuer listens. Default `127.0.0.1:3001`.
+    pub dev_issuer_addr: String,
+    /// `DEV_KEYS_FILE`: the dev issuer's keys file. Default `.ssoguard/dev-keys.json`.
+    pub dev_keys_file: String,
+}
+
+/// A configuration value is missing or invalid.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// A required variable is not set.
+    #[error(
+        "{0} is required: set it to the OAuth client id your tokens are issued for (the `aud` claim), or run with --dev"
+    )]
+    Missing(&'static str),
+    /// A variable has a value that cannot be used.
+    #[error("{name} is invalid: {reason}")]
+    Invalid {
+        /// The variable.
+        name: &'static str,
+        /// Why.
+        reason: String,
+    },
+}
+
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Parses `3600`, `45s`, `30m`, `1h`, `2d`.
+pub fn parse_duration(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => value.split_at(i),
+        None => (value, "s"),
+    };
+    let n: u64 = number.parse().ok()?;
+    let secs = match unit.trim() {
+        "s" | "" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+/// The origin (`scheme://host[:port]`) of a URL.
+#[must_use]
+pub fn origin_of(url: &str) -> String {
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    match url[after_scheme..].find('/') {
+        Some(i) => url[..after_scheme + i].to_string(),
+        None => url.trim_end_matches('/').to_string(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment (after loading `.env` if present).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the variable at fault.
+    pub fn from_env(dev: bool) -> Result<Self, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Self::from_lookup(dev, |name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get` (tests pass a map).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the variable at fault.
+    pub fn from_lookup(
+        dev: bool,
+        get: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        let auth_server_url = get("AUTH_SERVER_URL")
+            .unwrap_or_else(|| "http://localhost:3001".into())
+            .trim_end_matches('/')
+            .to_string();
+        let sso_client_ids = get("SSO_CLIENT_ID").map(|v| list(&v)).unwrap_or_default();
+        if sso_client_ids.is_empty() && !dev {
+            return Err(ConfigError::Missing("SSO_CLIENT_ID"));
+        }
+        let port = match get("PORT") {
+            None => 8000,
+            Some(p) => p.trim().parse().map_err(|_| ConfigError::Invalid {
+                name: "PORT",
+                reason: format!("\"{p}\" is not a port number"),
+            })?,
+        };
+        let jwks_cache_ttl = match get("JWKS_CACHE_TTL") {
+            None => None,
+            Some(v) => Some(parse_duration(&v).filter(|d| !d.is_zero()).ok_or_else(|| {
+                ConfigError::Invalid {
+                    name: "JWKS_CACHE_TTL",
+                    reason: "use seconds or a value like 30m, 1h".into(),
+                }
+            })?),
+        };
+        let jwks_refetch_cooldown = match get("JWKS_REFETCH_COOLDOWN") {
+            None => None,
+            Some(v) => Some(parse_duration(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "JWKS_REFETCH_COOLDOWN",
+                reason: "use seconds or a value like 30s".into(),
+            })?),
+        };
+        let log_format = match get("LOG_FORMAT")
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("pretty") => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "LOG_FORMAT",
+                    reason: format!("\"{other}\" (use pretty or json)"),
+                });
+            }
+        };
+        let cors_origins = get("CORS_ORIGINS").map(|v| list(&v)).unwrap_or_else(|| {
+            vec![
+                origin_of(&auth_server_url),
+                "http://localhost:3000".to_string(),
+            ]
+        });
+        Ok(Config {
+            sso_issuer: get("SSO_ISSUER"),
+            jwks_url: get("JWKS_URL"),
+            sso_client_ids,
+            sso_api_key: get("SSO_API_KEY").map(Secret::new),
+            sso_admin_user_path: get("SSO_ADMIN_USER_PATH")
+                .unwrap_or_else(|| "/api/auth/admin/get-user?id={user_id}".into()),
+            database_url: Secret::new(
+                get("DATABASE_URL").unwrap_or_else(|| "sqlite://tasks.db".into()),
+            ),
+            host: get("HOST").unwrap_or_else(|| "127.0.0.1".into()),
+            port,
+            cors_origins,
+            auth_cookie_name: get("AUTH_COOKIE_NAME"),
+            jwks_cache_ttl,
+            jwks_refetch_cooldown,
+            log_format,
+            dev,
+            dev_issuer_addr: get("DEV_ISSUER_ADDR").unwrap_or_else(|| "127.0.0.1:3001".into()),
+            dev_keys_file: get("DEV_KEYS_FILE").unwrap_or_else(|| ".ssoguard/dev-keys.json".into()),
+            auth_server_url,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)], dev: bool) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        Config::from_lookup(dev, |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_follow_the_seed() {
+        let c = config(&[("SSO_CLIENT_ID", "web, rust-backend")], false).expect("config");
+        assert_eq!(c.auth_server_url, "http://localhost:3001");
+        assert_eq!(c.sso_client_ids, ["web", "rust-backend"]);
+        assert_eq!(c.database_url.expose(), "sqlite://tasks.db");
+        assert_eq!((c.host.as_str(), c.port), ("127.0.0.1", 8000));
+        assert_eq!(
+            c.cors_origins,
+            ["http://localhost:3001", "http://localhost:3000"]
+        );
+        assert_eq!(c.auth_cookie_name, None);
+        assert_eq!(c.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn missing_client_id_is_named_and_secrets_are_redacted() {
+        let err = config(&[], false).unwrap_err();
+        assert_eq!(err, ConfigError::Missing("SSO_CLIENT_ID"));
+        assert!(err.to_string().contains("SSO_CLIENT_ID"));
+        assert!(config(&[], true).is_ok(), "dev mode needs no client id");
+        let c = config(
+            &[
+                ("SSO_CLIENT_ID", "a"),
+                ("SSO_API_KEY", "super-secret-key"),
+                ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ],
+            false,
+        )
+        .expect("config");
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("super-secret-key") && !debug.contains("pw@"),
+            "{debug}"
+        );
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = config(&[("SSO_CLIENT_ID", "a"), ("PORT", "eighty")], false).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { name: "PORT", .. }));
+        let err = config(&[("SSO_CLIENT_ID", "a"), ("JWKS_CACHE_TTL", "soon")], false).unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                name: "JWKS_CACHE_TTL",
+                ..
+            }
+        ));
+        let c = config(&[("SSO_CLIENT_ID", "a"), ("JWKS_CACHE_TTL", "30m")], false).expect("ok");
+        assert_eq!(c.jwks_cache_ttl, Some(Duration::from_secs(1800)));
+        assert_eq!(origin_of("http://h:1/api/auth"), "http://h:1");
+    }
+}

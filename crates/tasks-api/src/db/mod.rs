@@ -1,0 +1,334 @@
+//! The task repository, one code path for SQLite and Postgres (`sqlx::Any`).
+//!
+//! Every query is scoped by `user_id`: a task of another user is indistinguishable from a task
+//! that does not exist. Each write is a single statement, so a task is created fully or not at
+//! all, whatever happens to the connection.
+
+use serde::Serialize;
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
+use std::time::Duration;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Which database a pool talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DbKind {
+    /// SQLite (the embedded default).
+    Sqlite,
+    /// Postgres.
+    Postgres,
+}
+
+/// A database handle.
+#[derive(Debug, Clone)]
+pub struct Db {
+    pool: AnyPool,
+    kind: DbKind,
+}
+
+/// A task.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Task {
+    /// Task id (UUID).
+    pub id: String,
+    /// Owner (the SSO user id).
+    pub user_id: String,
+    /// Title.
+    pub title: String,
+    /// Optional description.
+    pub description: Option<String>,
+    /// Done or not.
+    pub done: bool,
+    /// Creation time, RFC 3339.
+    pub created_at: String,
+    /// Last update, RFC 3339.
+    pub updated_at: String,
+    #[serde(skip)]
+    #[schema(ignore)]
+    created_micros: i64,
+}
+
+/// A new task (validated).
+#[derive(Debug, Clone)]
+pub struct NewTask {
+    /// Title.
+    pub title: String,
+    /// Description.
+    pub description: Option<String>,
+    /// Done.
+    pub done: bool,
+}
+
+/// A partial update (validated); `description: Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct TaskPatch {
+    /// New title.
+    pub title: Option<String>,
+    /// New description (`Some(None)` clears).
+    pub description: Option<Option<String>>,
+    /// New done flag.
+    pub done: Option<bool>,
+}
+
+/// Where a page starts.
+#[derive(Debug, Clone)]
+pub enum PageStart {
+    /// Skip this many.
+    Offset(i64),
+    /// Continue after this (created_at, id).
+    After(i64, String),
+}
+
+fn now_micros() -> i64 {
+    let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
+    i64::try_from(nanos / 1000).unwrap_or(i64::MAX)
+}
+
+fn rfc3339(micros: i64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn task_from_row(row: &AnyRow) -> Result<Task, sqlx::Error> {
+    let created: i64 = row.try_get("created_at")?;
+    let updated: i64 = row.try_get("updated_at")?;
+    Ok(Task {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        title: row.try_get("title")?,
+        description: row.try_get("description")?,
+        done: row.try_get::<i64, _>("done")? != 0,
+        created_at: rfc3339(created),
+        updated_at: rfc3339(updated),
+        created_micros: created,
+    })
+}
+
+impl Task {
+    /// The pagination cursor pointing after this task.
+    #[must_use]
+    pub fn cursor(&self) -> String {
+        format!("{}_{}", self.created_micros, self.id)
+    }
+}
+
+/// Parses a cursor made by [`Task::cursor`].
+#[must_use]
+pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
+    let (micros, id) = cursor.split_once('_')?;
+    let micros = micros.parse().ok()?;
+    uuid::Uuid::parse_str(id).ok()?;
+    Some((micros, id.to_string()))
+}
+
+const COLUMNS: &str = "id, user_id, title, description, done, created_at, updated_at";
+
+impl Db {
+    /// Connects (creating a SQLite file if missing) and runs the embedded migrations.
+    ///
+    /// # Errors
+    ///
+    /// The database error when it cannot be reached or migrated.
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        sqlx::any::install_default_drivers();
+        let (url, kind) = if url.starts_with("sqlite:") {
+            let url = if url.contains("mode=") || url.contains(":memory:") {
+                url.to_string()
+            } else if url.contains('?') {
+                format!("{url}&mode=rwc")
+            } else {
+                format!("{url}?mode=rwc")
+            };
+            (url, DbKind::Sqlite)
+        } else {
+            (url.to_string(), DbKind::Postgres)
+        };
+        let pool = AnyPoolOptions::new()
+            .max_connections(if kind == DbKind::Sqlite { 4 } else { 10 })
+            .acquire_timeout(Duration::from_secs(3))
+            .connect(&url)
+            .await?;
+        sqlx::migrate!("./migrations")
+            .run(&pool)
+            .await
+            .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?;
+        Ok(Db { pool, kind })
+    }
+
+    /// Which database this is.
+    #[must_use]
+    pub fn kind(&self) -> DbKind {
+        self.kind
+    }
+
+    /// True when the database answers a trivial query.
+    pub async fn ping(&self) -> bool {
+        sqlx::query("SELECT 1").execute(&self.pool).await.is_ok()
+    }
+
+    /// Creates a task for `user_id`.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn create(&self, user_id: &str, new: NewTask) -> Result<Task, sqlx::Error> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let now = now_micros();
+        sqlx::query(
+            "INSERT INTO tasks (id, user_id, title, description, done, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&id)
+        .bind(user_id)
+        .bind(&new.title)
+        .bind(new.description.clone())
+        .bind(i64::from(new.done))
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(Task {
+            id,
+            user_id: user_id.to_string(),
+            title: new.title,
+            description: new.description,
+            done: new.done,
+            created_at: rfc3339(now),
+            updated_at: rfc3339(now),
+            created_micros: now,
+        })
+    }
+
+    /// Lists `user_id`'s tasks, newest first.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn list(
+        &self,
+        user_id: &str,
+        limit: i64,
+        start: PageStart,
+    ) -> Result<Vec<Task>, sqlx::Error> {
+        let rows = match start {
+            PageStart::Offset(offset) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 \
+                     ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
+                ))
+                .bind(user_id)
+                .bind(limit)
+                .bind(offset)
+                .fetch_all(&self.pool)
+                .await?
+            }
+            PageStart::After(micros, id) => {
+                sqlx::query(&format!(
+                    "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 \
+                     AND (created_at < $2 OR (created_at = $3 AND id < $4)) \
+                     ORDER BY created_at DESC, id DESC LIMIT $5"
+                ))
+                .bind(user_id)
+                .bind(micros)
+                .bind(micros)
+                .bind(id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?
+            }
+        };
+        rows.iter().map(task_from_row).collect()
+    }
+
+    /// One of `user_id`'s tasks.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn get(&self, user_id: &str, id: &str) -> Result<Option<Task>, sqlx::Error> {
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"
+        ))
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Applies a patch to one of `user_id`'s tasks; `None` when it is not theirs or absent.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn update(
+        &self,
+        user_id: &str,
+        id: &str,
+        patch: TaskPatch,
+    ) -> Result<Option<Task>, sqlx::Error> {
+        let Some(current) = self.get(user_id, id).await? else {
+            return Ok(None);
+        };
+        let title = patch.title.unwrap_or(current.title);
+        let description = patch.description.unwrap_or(current.description);
+        let done = patch.done.unwrap_or(current.done);
+        let now = now_micros();
+        let row = sqlx::query(&format!(
+            "UPDATE tasks SET title = $1, description = $2, done = $3, updated_at = $4 \
+             WHERE id = $5 AND user_id = $6 RETURNING {COLUMNS}"
+        ))
+        .bind(title)
+        .bind(description)
+        .bind(i64::from(done))
+        .bind(now)
+        .bind(id)
+        .bind(user_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(task_from_row).transpose()
+    }
+
+    /// Deletes one of `user_id`'s tasks; false when it is not theirs or absent.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn delete(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
+        let result = sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+            .bind(id)
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    /// How many tasks `user_id` has.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn count_for_user(&self, user_id: &str) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+
+    /// Deletes all of `user_id`'s tasks.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn delete_all_for_user(&self, user_id: &str) -> Result<u64, sqlx::Error> {
+        let result = sqlx::query("DELETE FROM tasks WHERE user_id = $1")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(result.rows_affected())
+    }
+}

@@ -1,0 +1,55 @@
+//! `/health` (no dependencies) and `/ready` (database answers and signing keys are loaded).
+
+use super::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+
+/// The health routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+}
+
+/// Liveness: always 200 while the process serves.
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, description = "Alive")))]
+pub async fn health() -> Json<serde_json::Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// Readiness: 200 when the database answers and signing keys are loaded; 503 naming what is not.
+#[utoipa::path(get, path = "/ready", tag = "health", responses(
+    (status = 200, description = "Ready"),
+    (status = 503, description = "Not ready; `not_ready` lists what")))]
+pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
+    let database = state.db.ping().await;
+    let keys = state.auth.verifier().key_status();
+    let mut not_ready = Vec::new();
+    if !database {
+        not_ready.push("database");
+    }
+    if !keys.ready {
+        not_ready.push("signing_keys");
+    }
+    let body = json!({
+        "status": if not_ready.is_empty() { "ready" } else { "not_ready" },
+        "not_ready": not_ready,
+        "database": if database { "ok" } else { "unreachable" },
+        "signing_keys": {
+            "loaded": keys.ready,
+            "keys": keys.keys,
+            "age_secs": keys.age_secs,
+            "last_error": keys.last_error,
+        },
+    });
+    let status = if not_ready.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
+}

@@ -1,0 +1,23 @@
+//! HTTP routes, one module per resource; each exposes `router()`.
+
+pub mod admin;
+pub mod docs;
+pub mod health;
+pub mod me;
+pub mod tasks;
+
+use crate::db::Db;
+use crate::sso::SsoAdmin;
+use axum::extract::FromRef;
+use ssoguard::axum::Auth;
+
+/// Shared state; extractors reach the verifier through `FromRef<AppState> for Auth`.
+#[derive(Clone, FromRef)]
+pub struct AppState {
+    /// The verifier and token sources.
+    pub auth: Auth,
+    /// The task repository.
+    pub db: Db,
+    /// The SSO admin client.
+    pub sso: SsoAdmin,
+}

@@ -1,0 +1,246 @@
+//! Building and running the service: `App::build` → bound port → `run_until_stopped`.
+
+use crate::config::{Config, origin_of};
+use crate::db::Db;
+use crate::routes::{self, AppState};
+use crate::sso::SsoAdmin;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use ssoguard::axum::Auth;
+use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
+use ssoguard::{Algorithm, Verifier};
+use std::net::SocketAddr;
+use std::path::Path;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
+
+/// Largest accepted request body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The service failed to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// Configuration rejected by the verifier.
+    #[error("invalid SSO configuration: {0}")]
+    Sso(#[from] ssoguard::ConfigError),
+    /// The database could not be reached or migrated at start.
+    #[error("cannot open the database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The dev issuer could not start.
+    #[error("cannot start the dev issuer: {0}")]
+    DevIssuer(#[from] ssoguard::testing::TestIssuerError),
+    /// A CORS origin is not a valid header value.
+    #[error("CORS_ORIGINS has an invalid origin: {0}")]
+    Cors(String),
+}
+
+/// A built, bound service.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    addr: SocketAddr,
+    dev: Option<DevIssuer>,
+    state: AppState,
+}
+
+impl App {
+    /// Builds the service: dev issuer (in dev mode), verifier, database, router, listener.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] naming what failed.
+    pub async fn build(mut config: Config) -> Result<App, StartupError> {
+        let dev = if config.dev {
+            Some(start_dev_issuer(&mut config).await?)
+        } else {
+            None
+        };
+        let state = build_state(&config).await?;
+        let router = build_router(state.clone(), &config)?;
+        let addr = format!("{}:{}", config.host, config.port);
+        let listener = TcpListener::bind(&addr)
+            .await
+            .map_err(|source| StartupError::Bind { addr, source })?;
+        let addr = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: format!("{}:{}", config.host, config.port),
+            source,
+        })?;
+        // Load keys in the background: the service answers 503 until they arrive, never blocks.
+        let verifier = state.auth.verifier().clone();
+        tokio::spawn(async move {
+            if let Err(e) = verifier.warm_up().await {
+                tracing::warn!(error = %e, "signing keys not loaded yet; retrying in the background");
+            }
+        });
+        Ok(App {
+            listener,
+            router,
+            addr,
+            dev,
+            state,
+        })
+    }
+
+    /// The bound address (port 0 resolved).
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The dev issuer, in dev mode.
+    #[must_use]
+    pub fn dev_issuer(&self) -> Option<&DevIssuer> {
+        self.dev.as_ref()
+    }
+
+    /// The shared state (tests use its database handle).
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until Ctrl-C or SIGTERM, then drains in-flight requests.
+    ///
+    /// # Errors
+    ///
+    /// The server's I/O error.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let _dev = self.dev;
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    }
+}
+
+async fn start_dev_issuer(config: &mut Config) -> Result<DevIssuer, StartupError> {
+    let keys = load_or_create_keys(Path::new(&config.dev_keys_file), Algorithm::EdDSA)?;
+    let mut dev_config = DevIssuerConfig::with_keys(keys);
+    dev_config.addr = config.dev_issuer_addr.clone();
+    let dev = DevIssuer::start(dev_config).await?;
+    tracing::warn!(
+        issuer = dev.issuer().issuer(),
+        "DEV MODE: trusting the built-in development issuer; never use --dev in production"
+    );
+    config.auth_server_url = dev.issuer().origin().to_string();
+    config.sso_issuer = None;
+    config.jwks_url = None;
+    config.sso_client_ids = vec![dev.client_id().to_string()];
+    config.sso_api_key = Some(crate::config::Secret::new(dev.api_key()));
+    let origin = dev.issuer().origin().to_string();
+    if !config.cors_origins.contains(&origin) {
+        config.cors_origins.push(origin);
+    }
+    Ok(dev)
+}
+
+/// Builds the verifier, database and SSO client from the configuration.
+///
+/// # Errors
+///
+/// [`StartupError`] for an invalid SSO configuration or an unreachable database.
+pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
+    let mut builder = Verifier::builder()
+        .authority(&config.auth_server_url)
+        .audiences(config.sso_client_ids.iter().cloned());
+    if let Some(issuer) = &config.sso_issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(url) = &config.jwks_url {
+        builder = builder.jwks_url(url);
+    }
+    if let Some(ttl) = config.jwks_cache_ttl {
+        builder = builder.jwks_ttl(ttl);
+    }
+    if let Some(cooldown) = config.jwks_refetch_cooldown {
+        builder = builder.refetch_cooldown(cooldown);
+    }
+    let verifier = builder.build()?;
+    let mut auth = Auth::new(verifier).with_realm("tasks-api");
+    if let Some(cookie) = &config.auth_cookie_name {
+        auth = auth.with_cookie(cookie);
+    }
+    let db = Db::connect(config.database_url.expose()).await?;
+    let sso = SsoAdmin::new(
+        &origin_of(&config.auth_server_url),
+        &config.sso_admin_user_path,
+        config.sso_api_key.clone(),
+    );
+    Ok(AppState { auth, db, sso })
+}
+
+/// The full router with CORS, body limit and header-redacting tracing.
+///
+/// # Errors
+///
+/// [`StartupError::Cors`] for an origin that is not a valid header value.
+pub fn build_router(state: AppState, config: &Config) -> Result<Router, StartupError> {
+    let origins = config
+        .cors_origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::Cors(o.clone())))
+        .collect::<Result<Vec<_>, _>>()?;
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .expose_headers([HeaderName::from_static("x-next-cursor")]);
+    let admin = routes::admin::router(&state);
+    Ok(Router::new()
+        .merge(routes::health::router())
+        .merge(routes::me::router())
+        .merge(routes::tasks::router())
+        .merge(admin)
+        .merge(routes::docs::router())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(cors)
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .with_state(state))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,492 @@
+//! Whole-app tests: the real service on port 0 with its own database and a dev issuer minting
+//! real tokens. Each test runs on SQLite, and on Postgres when `TEST_DATABASE_URL` is set.
+
+mod common;
+
+use common::{Backend, TestApp};
+use serde_json::{Value, json};
+
+async fn health_ready_and_docs(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"status": "ok"})
+    );
+    // Keys load in the background; the first authenticated call also waits for them.
+    assert_eq!(
+        app.get("/api/me", &app.token("alice", "user"))
+            .await
+            .status(),
+        200
+    );
+    let resp = app.http.get(app.url("/ready")).send().await.expect("ready");
+    assert_eq!(resp.status(), 200);
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["status"], "ready");
+
+    let spec: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("spec")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        spec["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert!(spec["paths"]["/api/tasks/{id}"]["patch"].is_object());
+    let docs = app.http.get(app.url("/docs/")).send().await.expect("docs");
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.expect("html").contains("swagger"));
+}
+on_both_databases!(health_ready_and_docs);
+
+async fn me_and_auth_failures(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let resp = app.get("/api/me", &app.token("alice", "user")).await;
+    assert_eq!(resp.status(), 200);
+    let me: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (me["id"].as_str(), me["email"].as_str(), me["role"].as_str()),
+        (Some("alice"), Some("alice@example.com"), Some("user"))
+    );
+
+    let resp = app
+        .http
+        .get(app.url("/api/me"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(
+        resp.headers()["www-authenticate"],
+        "Bearer realm=\"tasks-api\""
+    );
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"detail": "Not authenticated"})
+    );
+
+    let wrong_aud = app.issuer().token().aud("someone-else").sign();
+    let resp = app.get("/api/me", &wrong_aud).await;
+    assert_eq!(resp.status(), 401);
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .expect("ascii")
+        .to_string();
+    assert!(
+        challenge.contains("error=\"invalid_token\"") && challenge.contains("audience mismatch"),
+        "{challenge}"
+    );
+    let body = resp.text().await.expect("body");
+    assert!(!body.contains(&wrong_aud[10..40]));
+}
+on_both_databases!(me_and_auth_failures);
+
+async fn tasks_crud_and_pagination(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.token("alice", "user");
+    let resp = app
+        .post_json(
+            "/api/tasks",
+            &alice,
+            &json!({"title": "Buy milk", "description": "2 litres", "done": false}),
+        )
+        .await;
+    assert_eq!(resp.status(), 201);
+    let task: Value = resp.json().await.expect("json");
+    let id = task["id"].as_str().expect("id").to_string();
+    assert_eq!(task["title"], "Buy milk");
+    assert_eq!(task["user_id"], "alice");
+
+    let got: Value = app
+        .get(&format!("/api/tasks/{id}"), &alice)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got, task);
+
+    let resp = app
+        .http
+        .patch(app.url(&format!("/api/tasks/{id}")))
+        .bearer_auth(&alice)
+        .json(&json!({"done": true, "description": null}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(resp.status(), 200);
+    let patched: Value = resp.json().await.expect("json");
+    assert_eq!(
+        (
+            patched["done"].as_bool(),
+            patched["description"].is_null(),
+            patched["title"].as_str()
+        ),
+        (Some(true), true, Some("Buy milk"))
+    );
+
+    for i in 0..5 {
+        app.create_task(&alice, &format!("task {i}")).await;
+    }
+    let list: Vec<Value> = app
+        .get("/api/tasks", &alice)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(list.len(), 6);
+    assert_eq!(list[0]["title"], "task 4", "newest first");
+    assert_eq!(list[5]["title"], "Buy milk");
+
+    let resp = app.get("/api/tasks?limit=2&offset=1", &alice).await;
+    assert!(resp.headers().get("x-next-cursor").is_some());
+    let page: Vec<Value> = resp.json().await.expect("json");
+    assert_eq!(
+        page.iter()
+            .map(|t| t["title"].as_str().unwrap_or(""))
+            .collect::<Vec<_>>(),
+        ["task 3", "task 2"]
+    );
+
+    // Cursor pagination walks every task exactly once.
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/tasks?limit=4&cursor={c}"),
+            None => "/api/tasks?limit=4".to_string(),
+        };
+        let resp = app.get(&path, &alice).await;
+        cursor = resp
+            .headers()
+            .get("x-next-cursor")
+            .map(|v| v.to_str().expect("ascii").to_string());
+        let page: Vec<Value> = resp.json().await.expect("json");
+        seen.extend(
+            page.into_iter()
+                .map(|t| t["id"].as_str().unwrap_or("").to_string()),
+        );
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 6);
+
+    let resp = app
+        .http
+        .delete(app.url(&format!("/api/tasks/{id}")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 204);
+    let resp = app.get(&format!("/api/tasks/{id}"), &alice).await;
+    assert_eq!(resp.status(), 404);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"detail": "Task not found"})
+    );
+}
+on_both_databases!(tasks_crud_and_pagination);
+
+async fn cross_user_isolation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.token("alice", "user");
+    let bob = app.token("bob", "user");
+    let task = app.create_task(&alice, "alice's secret").await;
+    let id = task["id"].as_str().expect("id");
+    let path = format!("/api/tasks/{id}");
+
+    let resp = app.get(&path, &bob).await;
+    assert_eq!(resp.status(), 404);
+    assert!(!resp.text().await.expect("body").contains("secret"));
+    let resp = app
+        .http
+        .patch(app.url(&path))
+        .bearer_auth(&bob)
+        .json(&json!({"title": "pwned"}))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(resp.status(), 404);
+    let resp = app
+        .http
+        .delete(app.url(&path))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 404);
+    let list: Vec<Value> = app
+        .get("/api/tasks", &bob)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(list.is_empty());
+    // Alice's task is untouched.
+    let still: Value = app.get(&path, &alice).await.json().await.expect("json");
+    assert_eq!(still["title"], "alice's secret");
+}
+on_both_databases!(cross_user_isolation);
+
+async fn validation_and_limits(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.token("alice", "user");
+    let resp = app
+        .post_json("/api/tasks", &alice, &json!({"description": "no title"}))
+        .await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"detail": [{"loc": ["body", "title"], "msg": "Field required", "type": "missing"}]})
+    );
+    let resp = app
+        .http
+        .post(app.url("/api/tasks"))
+        .bearer_auth(&alice)
+        .header("content-type", "application/json")
+        .body("{\"title\": ")
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["detail"][0]["type"],
+        "json_invalid"
+    );
+    let resp = app
+        .post_json("/api/tasks", &alice, &json!({"title": "x".repeat(70_000)}))
+        .await;
+    assert_eq!(resp.status(), 413);
+    let resp = app
+        .post_json("/api/tasks", &alice, &json!({"title": "x".repeat(201)}))
+        .await;
+    assert_eq!(resp.status(), 422);
+    let resp = app.get("/api/tasks?limit=1000", &alice).await;
+    assert_eq!(resp.status(), 422);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json")["detail"][0]["loc"],
+        json!(["query", "limit"])
+    );
+
+    // SQL metacharacters and Unicode are stored and returned verbatim.
+    let title = "Robert'); DROP TABLE tasks;-- ✓ 日本語 🎉";
+    let task = app.create_task(&alice, title).await;
+    let got: Value = app
+        .get(
+            &format!("/api/tasks/{}", task["id"].as_str().expect("id")),
+            &alice,
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(got["title"], title);
+}
+on_both_databases!(validation_and_limits);
+
+async fn admin_routes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let alice = app.token("alice", "user");
+    let admin = app.token("admin", "admin");
+    let both = app.token("boss", "user,admin");
+    app.create_task(&alice, "one").await;
+    app.create_task(&alice, "two").await;
+
+    let resp = app.get("/api/admin/users/alice", &alice).await;
+    assert_eq!(resp.status(), 403);
+    assert!(
+        resp.headers()["www-authenticate"]
+            .to_str()
+            .expect("ascii")
+            .contains("insufficient_scope")
+    );
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"detail": "Role 'admin' required"})
+    );
+
+    for token in [&admin, &both] {
+        let resp = app.get("/api/admin/users/alice", token).await;
+        assert_eq!(resp.status(), 200);
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(body["task_count"], 2);
+        assert_eq!(
+            body["sso_profile"]["email"], "alice@example.com",
+            "M2M profile from the SSO"
+        );
+    }
+    let body: Value = app
+        .get("/api/admin/users/nobody", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(body["sso_profile"].is_null());
+    assert_eq!(body["task_count"], 0);
+
+    let resp = app
+        .http
+        .delete(app.url("/api/admin/users/alice"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 403);
+    let resp = app
+        .http
+        .delete(app.url("/api/admin/users/alice"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"deleted_tasks": 2})
+    );
+    let list: Vec<Value> = app
+        .get("/api/tasks", &alice)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(list.is_empty());
+}
+on_both_databases!(admin_routes);
+
+async fn cookie_tokens_only_when_configured(backend: Backend) {
+    let off = TestApp::spawn(backend).await;
+    let token = off.token("alice", "user");
+    let resp = off
+        .http
+        .get(off.url("/api/me"))
+        .header("cookie", format!("id_token={token}"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), 401);
+
+    let on = TestApp::spawn_with(backend, &[("AUTH_COOKIE_NAME", "id_token")]).await;
+    let token = on.token("alice", "user");
+    let resp = on
+        .http
+        .get(on.url("/api/me"))
+        .header("cookie", format!("theme=dark; id_token={token}"))
+        .send()
+        .await
+        .expect("req");
+    assert_eq!(resp.status(), 200);
+}
+on_both_databases!(cookie_tokens_only_when_configured);
+
+async fn cors_preflight(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/api/tasks"))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
+            .send()
+    };
+    let resp = preflight("http://localhost:3000").await.expect("preflight");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "http://localhost:3000"
+    );
+    assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let resp = preflight("http://evil.example").await.expect("preflight");
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+}
+on_both_databases!(cors_preflight);
+
+async fn sso_down_at_start_then_recovers(backend: Backend) {
+    let app = TestApp::spawn_with(backend, &[]).await;
+    // Take the SSO down before any key was loaded by this app's verifier... the background
+    // warm-up may already have run, so use a second, fresh app whose SSO is down from the start.
+    drop(app);
+    let app = {
+        let probe = TestApp::spawn(backend).await;
+        probe
+            .issuer()
+            .set_fault(Some(ssoguard::testing::Fault::Down));
+        let url = probe.issuer().origin().to_string();
+        let client = probe.dev.client_id().to_string();
+        let db = common::fresh_database(backend).await;
+        let vars = [
+            ("AUTH_SERVER_URL", url.as_str()),
+            ("SSO_CLIENT_ID", client.as_str()),
+            ("DATABASE_URL", db.as_str()),
+            ("PORT", "0"),
+            ("JWKS_REFETCH_COOLDOWN", "1s"),
+        ];
+        let config = tasks_api::config::Config::from_lookup(false, |k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_string())
+        })
+        .expect("config");
+        let built = tasks_api::startup::App::build(config)
+            .await
+            .expect("starts with the SSO down");
+        let base = format!("http://{}", built.local_addr());
+        tokio::spawn(async move {
+            let _ = built.run_until_stopped().await;
+        });
+        (probe, base)
+    };
+    let (probe, base) = app;
+    let http = reqwest::Client::new();
+    let token = probe.token("alice", "user");
+    let resp = http
+        .get(format!("{base}/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().get("retry-after").is_some());
+    let ready = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 503);
+    let body: Value = ready.json().await.expect("json");
+    assert_eq!(body["not_ready"], json!(["signing_keys"]));
+
+    probe.issuer().set_fault(None);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let resp = http
+        .get(format!("{base}/api/me"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("me");
+    assert_eq!(resp.status(), 200, "recovers without a restart");
+    assert_eq!(
+        http.get(format!("{base}/ready"))
+            .send()
+            .await
+            .expect("ready")
+            .status(),
+        200
+    );
+}
+on_both_databases!(sso_down_at_start_then_recovers);

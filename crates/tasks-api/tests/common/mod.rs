@@ -1,0 +1,186 @@
+//! Whole-app test harness: the real service on port 0, its own database (a SQLite file, or a
+//! fresh Postgres schema when `TEST_DATABASE_URL` is set), and a dev issuer minting real tokens.
+
+#![allow(dead_code, unreachable_pub)]
+
+use ssoguard::Algorithm;
+use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
+use ssoguard::testing::{SigningKey, TestIssuer};
+use std::collections::HashMap;
+use tasks_api::config::Config;
+use tasks_api::startup::App;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub dev: DevIssuer,
+    pub http: reqwest::Client,
+    pub backend: Backend,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The Postgres URL for tests, if configured.
+pub fn postgres_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// A database URL of its own for one test.
+pub async fn fresh_database(backend: Backend) -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    match backend {
+        Backend::Sqlite => {
+            let path = std::env::temp_dir().join(format!("tasks-api-test-{id}.db"));
+            format!("sqlite://{}", path.display())
+        }
+        Backend::Postgres => {
+            let url = postgres_url().expect("TEST_DATABASE_URL");
+            let schema = format!("t_{id}");
+            use sqlx::Connection as _;
+            let mut conn = sqlx::PgConnection::connect(&url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            sqlx::query(&format!("CREATE SCHEMA {schema}"))
+                .execute(&mut conn)
+                .await
+                .expect("create schema");
+            let sep = if url.contains('?') { '&' } else { '?' };
+            format!("{url}{sep}options=-c%20search_path%3D{schema}")
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// Spawns with extra environment variables (they override the defaults here).
+    pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+        let keys = Algorithm::ALL
+            .iter()
+            .map(|alg| {
+                SigningKey::generate(*alg, format!("k-{}", alg.as_str().to_lowercase()))
+                    .expect("key")
+            })
+            .collect();
+        let mut dev_config = DevIssuerConfig::with_keys(keys);
+        dev_config.addr = "127.0.0.1:0".into();
+        let dev = DevIssuer::start(dev_config).await.expect("dev issuer");
+        let database_url = fresh_database(backend).await;
+        let mut vars: HashMap<String, String> = [
+            ("AUTH_SERVER_URL", dev.issuer().origin().to_string()),
+            ("SSO_CLIENT_ID", dev.client_id().to_string()),
+            ("SSO_API_KEY", dev.api_key().to_string()),
+            ("DATABASE_URL", database_url),
+            ("PORT", "0".to_string()),
+            ("JWKS_REFETCH_COOLDOWN", "1s".to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        for (k, v) in extra {
+            vars.insert((*k).to_string(), (*v).to_string());
+        }
+        let config = Config::from_lookup(false, |k| vars.get(k).cloned()).expect("config");
+        let app = App::build(config).await.expect("app builds");
+        let base = format!("http://{}", app.local_addr());
+        let server = tokio::spawn(async move {
+            let _ = app.run_until_stopped().await;
+        });
+        TestApp {
+            base,
+            dev,
+            http: reqwest::Client::new(),
+            backend,
+            server,
+        }
+    }
+
+    pub fn issuer(&self) -> &TestIssuer {
+        self.dev.issuer()
+    }
+
+    /// A token for `sub` with `role`.
+    pub fn token(&self, sub: &str, role: &str) -> String {
+        self.issuer()
+            .token()
+            .sub(sub)
+            .email(&format!("{sub}@example.com"))
+            .role(role)
+            .sign()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> reqwest::Response {
+        self.http
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.http
+            .post(self.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn create_task(&self, token: &str, title: &str) -> serde_json::Value {
+        let resp = self
+            .post_json("/api/tasks", token, &serde_json::json!({"title": title}))
+            .await;
+        assert_eq!(resp.status(), 201);
+        resp.json().await.expect("json")
+    }
+}
+
+/// Runs an async test body against SQLite, and against Postgres when configured.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::common::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::common::postgres_url().is_none() {
+                    if std::env::var("CI").is_ok() {
+                        panic!("TEST_DATABASE_URL must be set in CI");
+                    }
+                    eprintln!("SKIPPED: set TEST_DATABASE_URL to run the Postgres variant");
+                    return;
+                }
+                super::$name($crate::common::Backend::Postgres).await;
+            }
+        }
+    };
+}
