@@ -52,6 +52,7 @@ if (!dbPath) {
 
 // Listen first so PORT=0 works: the origin (issuer) is only known afterwards.
 let handler = null;
+let db = null;
 const server = http.createServer((req, res) => {
   if (handler) return handler(req, res);
   res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
@@ -63,6 +64,27 @@ await new Promise((resolve, reject) => {
 });
 const port = server.address().port;
 const origin = (env.BA_BASE_URL || `http://${HOST.includes(":") ? `[${HOST}]` : HOST}:${port}`).replace(/\/+$/, "");
+
+// ---- shutdown ----------------------------------------------------------------
+let stopping = false;
+const stop = (sig) => {
+  if (stopping) return;
+  stopping = true;
+  log(`${sig}: shutting down`);
+  server.close(() => {
+    try {
+      db?.close();
+    } catch {}
+    try {
+      if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
+    } catch {}
+    process.exit(0);
+  });
+  server.closeAllConnections?.();
+  setTimeout(() => process.exit(0), 3000).unref();
+};
+process.on("SIGTERM", () => stop("SIGTERM"));
+process.on("SIGINT", () => stop("SIGINT"));
 
 // The fixed client id/secret are handed out exactly once, to the seed call.
 let fixedClient = null;
@@ -98,7 +120,7 @@ const userClaims = (user) => {
   return claims;
 };
 
-const db = new Database(dbPath);
+db = new Database(dbPath);
 const auth = betterAuth({
   appName: "ssoguard-interop",
   baseURL: origin,
@@ -230,24 +252,3 @@ await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
 handler = toNodeHandler(auth);
 log(`db=${dbPath} alg=${ALG} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);
-
-// ---- shutdown ----------------------------------------------------------------
-let stopping = false;
-const stop = (sig) => {
-  if (stopping) return;
-  stopping = true;
-  log(`${sig}: shutting down`);
-  server.close(() => {
-    try {
-      db.close();
-    } catch {}
-    try {
-      if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
-    } catch {}
-    process.exit(0);
-  });
-  server.closeAllConnections?.();
-  setTimeout(() => process.exit(0), 3000).unref();
-};
-process.on("SIGTERM", () => stop("SIGTERM"));
-process.on("SIGINT", () => stop("SIGINT"));

@@ -879,4 +879,5 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
     resp
 }
 
+pub mod attacks;
 pub mod dev;

@@ -1,0 +1,448 @@
+//! A catalogue of forged and malformed tokens, each with the error the verifier must answer.
+//!
+//! Shared by the library's tests and the service's whole-app attack suite, so both check the
+//! same list. Tokens are built against a [`TestIssuer`] started with
+//! [`TestIssuer::start_all_algorithms`] and a verifier expecting audience `audience`.
+
+use super::{SigningKey, TestIssuer};
+use crate::algorithm::Algorithm;
+use crate::error::VerifyError;
+use crate::verify::unix_now;
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::{Value, json};
+
+/// One forged token and the error it must produce.
+#[derive(Debug, Clone)]
+pub struct AttackCase {
+    /// What the attack is.
+    pub name: &'static str,
+    /// The token.
+    pub token: String,
+    /// The error the verifier must answer with.
+    pub expected: VerifyError,
+}
+
+fn b64(s: &str) -> String {
+    URL_SAFE_NO_PAD.encode(s)
+}
+
+fn signed_raw(key: &SigningKey, header: &Value, payload: &str) -> String {
+    let input = format!("{}.{}", b64(&header.to_string()), b64(payload));
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(key.sign(input.as_bytes()))
+    )
+}
+
+fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
+    let input = format!("{}.{}", b64(&header.to_string()), b64(&claims.to_string()));
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let tag = hmac::sign(&key, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(tag.as_ref()))
+}
+
+fn rsa_public_der_and_pem(key: &SigningKey) -> (Vec<u8>, Vec<u8>) {
+    let der = key.public_key_bytes();
+    let spki = aws_lc_rs::rsa::PublicEncryptingKey::from_der(&der)
+        .ok()
+        .and_then(|k| k.as_der().ok().map(|d| d.as_ref().to_vec()))
+        .unwrap_or_else(|| der.clone());
+    let body = STANDARD.encode(&spki);
+    let lines: Vec<String> = body
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    let pem = format!(
+        "-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n",
+        lines.join("\n")
+    );
+    (spki, pem.into_bytes())
+}
+
+/// Every attack of the hardening suite. `None` if the issuer lacks an RSA, PS256, ES256 or
+/// EdDSA key.
+#[must_use]
+#[allow(clippy::too_many_lines)]
+pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCase>> {
+    let ed = issuer.key(Algorithm::EdDSA)?;
+    let rs = issuer.key(Algorithm::RS256)?;
+    let ps = issuer.key(Algorithm::PS256)?;
+    let es = issuer.key(Algorithm::ES256)?;
+    let iss = issuer.issuer().to_string();
+    let now = unix_now();
+    let claims =
+        json!({"iss": iss, "sub": "mallory", "aud": audience, "exp": now + 600, "iat": now});
+    let claims_b64 = b64(&claims.to_string());
+    let valid = issuer.token().aud(audience).sign();
+    let parts: Vec<&str> = valid.split('.').collect();
+    let other = issuer.token().aud(audience).sub("someone-else").sign();
+    let other_sig = other.split('.').nth(2)?.to_string();
+    let attacker = SigningKey::generate(Algorithm::EdDSA, ed.kid()).ok()?;
+    let attacker_own = SigningKey::generate(Algorithm::EdDSA, "attacker").ok()?;
+    let (rsa_der, rsa_pem) = rsa_public_der_and_pem(&rs);
+    let tok = || issuer.token().aud(audience);
+    let with_header = |alg: &str, sig: &str| {
+        format!(
+            "{}.{claims_b64}.{sig}",
+            b64(&json!({"alg": alg}).to_string())
+        )
+    };
+    let sign_as = |key: &SigningKey, header: Value, alg: Algorithm| {
+        let input = format!("{}.{claims_b64}", b64(&header.to_string()));
+        let sig = key.sign_as(alg, input.as_bytes()).unwrap_or_default();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let deep = format!(
+        r#"{{"iss":"{iss}","sub":"u","aud":"{audience}","exp":{},"deep":{}1{}}}"#,
+        now + 600,
+        "[".repeat(300),
+        "]".repeat(300)
+    );
+    let malformed_header = VerifyError::Malformed("header is not a JSON object with a string alg");
+    let not_object = VerifyError::Malformed("claims are not a JSON object");
+    let mut cases = vec![
+        (
+            "alg none",
+            with_header("none", ""),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "alg None",
+            with_header("None", &b64("sig")),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "alg NONE",
+            with_header("NONE", ""),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "alg nOnE",
+            with_header("nOnE", &b64("sig")),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "HS256, RSA public key PEM as secret",
+            hs256(&rsa_pem, &json!({"alg": "HS256", "kid": rs.kid()}), &claims),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "HS256, RSA public key DER as secret",
+            hs256(&rsa_der, &json!({"alg": "HS256", "kid": rs.kid()}), &claims),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "HS256, Ed25519 public key as secret",
+            hs256(
+                &ed.public_key_bytes(),
+                &json!({"alg": "HS256", "kid": ed.kid()}),
+                &claims,
+            ),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "HS512 without kid",
+            hs256(b"secret", &json!({"alg": "HS512"}), &claims),
+            VerifyError::UnsupportedAlgorithm,
+        ),
+        (
+            "signature stripped",
+            format!("{}.{}.", parts[0], parts[1]),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "payload altered, signature kept",
+            format!("{}.{claims_b64}.{}", parts[0], parts[2]),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "signature from another token",
+            format!("{}.{}.{other_sig}", parts[0], parts[1]),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "RS256 key, header says PS256",
+            sign_as(
+                &rs,
+                json!({"alg": "PS256", "kid": rs.kid()}),
+                Algorithm::PS256,
+            ),
+            VerifyError::AlgorithmMismatch,
+        ),
+        (
+            "PS256 key, header says RS256",
+            sign_as(
+                &ps,
+                json!({"alg": "RS256", "kid": ps.kid()}),
+                Algorithm::RS256,
+            ),
+            VerifyError::AlgorithmMismatch,
+        ),
+        (
+            "ES256 header on the Ed25519 key",
+            {
+                let input = format!(
+                    "{}.{claims_b64}",
+                    b64(&json!({"alg": "ES256", "kid": ed.kid()}).to_string())
+                );
+                format!(
+                    "{input}.{}",
+                    URL_SAFE_NO_PAD.encode(es.sign(input.as_bytes()))
+                )
+            },
+            VerifyError::AlgorithmMismatch,
+        ),
+        (
+            "right kid, attacker's key",
+            tok().sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "embedded jwk of the attacker",
+            tok()
+                .header("jwk", attacker_own.public_jwk())
+                .sign_with(&attacker_own),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "jku to the attacker",
+            tok()
+                .header("jku", json!("https://evil.example/jwks"))
+                .sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "x5u to the attacker",
+            tok()
+                .header("x5u", json!("https://evil.example/cert.pem"))
+                .sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "x5c of the attacker",
+            tok()
+                .header("x5c", json!(["MIIBszCCAVmgAwIBAgIU"]))
+                .sign_with(&attacker),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "kid path traversal",
+            tok().kid("../../../../etc/passwd").sign(),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "kid SQL injection",
+            tok().kid("x' UNION SELECT 'key' --").sign(),
+            VerifyError::UnknownKey,
+        ),
+        (
+            "kid of 10k characters",
+            tok().kid(&"k".repeat(10_000)).sign(),
+            VerifyError::TokenTooLarge,
+        ),
+        (
+            "unknown kid",
+            tok().kid("no-such-key").sign(),
+            VerifyError::UnknownKey,
+        ),
+        ("expired", tok().exp_in(-3600).sign(), VerifyError::Expired),
+        (
+            "not yet valid",
+            tok().nbf_in(3600).sign(),
+            VerifyError::NotYetValid,
+        ),
+        (
+            "issued in the future",
+            tok().iat_in(3600).sign(),
+            VerifyError::IssuedInFuture,
+        ),
+        (
+            "exp missing",
+            tok().without("exp").sign(),
+            VerifyError::MissingClaim("exp"),
+        ),
+        (
+            "exp a string",
+            tok().claim("exp", json!((now + 600).to_string())).sign(),
+            VerifyError::InvalidClaim("exp"),
+        ),
+        (
+            "wrong audience",
+            tok().aud("another-app").sign(),
+            VerifyError::AudienceMismatch,
+        ),
+        (
+            "audience missing",
+            tok().without("aud").sign(),
+            VerifyError::MissingClaim("aud"),
+        ),
+        (
+            "audience array without ours",
+            tok().claim("aud", json!(["a", "b"])).sign(),
+            VerifyError::AudienceMismatch,
+        ),
+        (
+            "wrong issuer",
+            tok().iss("https://evil.example/api/auth").sign(),
+            VerifyError::IssuerMismatch,
+        ),
+        (
+            "issuer missing",
+            tok().without("iss").sign(),
+            VerifyError::MissingClaim("iss"),
+        ),
+        (
+            "issuer with trailing slash",
+            tok().iss(&format!("{iss}/")).sign(),
+            VerifyError::IssuerMismatch,
+        ),
+        (
+            "issuer as bare origin",
+            tok().iss(issuer.origin()).sign(),
+            VerifyError::IssuerMismatch,
+        ),
+        (
+            "sub missing",
+            tok().without("sub").sign(),
+            VerifyError::MissingClaim("sub"),
+        ),
+        (
+            "unknown crit",
+            tok()
+                .header("crit", json!(["x-ext"]))
+                .header("x-ext", json!(true))
+                .sign(),
+            VerifyError::UnsupportedCritical,
+        ),
+        (
+            "JWE-shaped",
+            format!(
+                "{}.{}.{}.{}.{}",
+                b64(r#"{"alg":"RSA-OAEP","enc":"A256GCM"}"#),
+                "a",
+                "b",
+                "c",
+                "d"
+            ),
+            VerifyError::Encrypted,
+        ),
+        (
+            "two segments",
+            format!("{}.{}", parts[0], parts[1]),
+            VerifyError::Malformed("a JWS has three dot-separated parts"),
+        ),
+        (
+            "non-base64 header",
+            format!("%%%.{}.{}", parts[1], parts[2]),
+            VerifyError::Malformed("header is not base64url"),
+        ),
+        (
+            "non-JSON header",
+            format!("{}.{}.{}", b64("hello"), parts[1], parts[2]),
+            malformed_header.clone(),
+        ),
+        (
+            "array header",
+            format!("{}.{}.{}", b64(r#"[{"alg":"EdDSA"}]"#), parts[1], parts[2]),
+            malformed_header,
+        ),
+        (
+            "duplicate header members",
+            format!(
+                "{}.{}.{}",
+                b64(&format!(
+                    r#"{{"alg":"EdDSA","kid":"{}","kid":"other"}}"#,
+                    ed.kid()
+                )),
+                parts[1],
+                parts[2]
+            ),
+            VerifyError::Malformed("duplicate header member"),
+        ),
+        (
+            "non-JSON claims",
+            signed_raw(&ed, &json!({"alg": "EdDSA", "kid": ed.kid()}), "not json"),
+            not_object.clone(),
+        ),
+        (
+            "array claims",
+            signed_raw(&ed, &json!({"alg": "EdDSA", "kid": ed.kid()}), "[1,2,3]"),
+            not_object.clone(),
+        ),
+        (
+            "deeply nested claims",
+            signed_raw(&ed, &json!({"alg": "EdDSA", "kid": ed.kid()}), &deep),
+            not_object,
+        ),
+        (
+            "oversized token",
+            format!("{}.{}.{}", parts[0], "A".repeat(9000), parts[2]),
+            VerifyError::TokenTooLarge,
+        ),
+        (
+            "DPoP-bound token",
+            tok()
+                .claim(
+                    "cnf",
+                    json!({"jkt": "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I"}),
+                )
+                .sign(),
+            VerifyError::SenderConstrained,
+        ),
+    ];
+    // An unsigned copy of a valid header with `alg` swapped to none.
+    cases.push((
+        "valid header, alg none, no signature",
+        {
+            let header = json!({"alg": "none", "kid": ed.kid()});
+            format!("{}.{}.", b64(&header.to_string()), parts[1])
+        },
+        VerifyError::UnsupportedAlgorithm,
+    ));
+    Some(
+        cases
+            .into_iter()
+            .map(|(name, token, expected)| AttackCase {
+                name,
+                token,
+                expected,
+            })
+            .collect(),
+    )
+}
+
+/// Valid tokens that must pass: every algorithm, the `Ed25519` alg name, an `aud` array
+/// containing ours.
+#[must_use]
+pub fn valid_cases(issuer: &TestIssuer, audience: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Algorithm::ALL
+        .iter()
+        .filter(|alg| issuer.key(**alg).is_some())
+        .map(|alg| {
+            (
+                format!("valid {alg}"),
+                issuer.token().aud(audience).alg(*alg).sign(),
+            )
+        })
+        .collect();
+    if let Some(ed) = issuer.key(Algorithm::EdDSA) {
+        let now = unix_now();
+        let claims = json!({"iss": issuer.issuer(), "sub": "u", "aud": audience, "exp": now + 600});
+        out.push((
+            "alg named Ed25519".into(),
+            ed.sign_compact(&json!({"alg": "Ed25519", "kid": ed.kid()}), &claims),
+        ));
+    }
+    out.push((
+        "aud array containing ours".into(),
+        issuer
+            .token()
+            .claim("aud", json!(["other", audience]))
+            .sign(),
+    ));
+    out
+}
