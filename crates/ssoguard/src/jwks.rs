@@ -197,6 +197,8 @@ struct CacheInner {
     refresher_started: AtomicBool,
     generation: AtomicU64,
     installed: Arc<tokio::sync::Notify>,
+    /// Keys given at build time: never fetched, never expire.
+    fixed: bool,
     metrics: Arc<Metrics>,
 }
 
@@ -222,9 +224,39 @@ impl JwksCache {
                 refresher_started: AtomicBool::new(false),
                 generation: AtomicU64::new(0),
                 installed: Arc::new(tokio::sync::Notify::new()),
+                fixed: false,
                 metrics,
             }),
         }
+    }
+
+    /// A cache over a fixed key set (no fetching, no expiry).
+    pub(crate) fn fixed(
+        cfg: JwksConfig,
+        allowed: Vec<Algorithm>,
+        http: HttpFetcher,
+        source: KeySource,
+        metrics: Arc<Metrics>,
+        keys: ParsedKeySet,
+    ) -> Self {
+        let mut cache = Self::new(cfg, allowed, http, source, metrics);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.fixed = true;
+            inner.refresher_started = AtomicBool::new(true);
+        }
+        let now = Instant::now();
+        let far = Duration::from_secs(100 * 365 * 24 * 3600);
+        cache.inner.generation.store(1, Ordering::Release);
+        cache.inner.current.store(Some(Arc::new(KeySet {
+            generation: 1,
+            by_kid: keys.by_kid(),
+            keys: keys.keys,
+            skipped: keys.skipped,
+            fetched_at: now,
+            expires_at: now + far,
+            unknown_kids: Mutex::new(HashSet::new()),
+        })));
+        cache
     }
 
     /// The issuer tokens are checked against: configured, or learned by discovery.
@@ -323,7 +355,7 @@ impl JwksCache {
         kid: Option<&str>,
         alg: Algorithm,
     ) -> Result<(Arc<VerifyingKey>, u64), VerifyError> {
-        if set.is_known_unknown(kid) {
+        if self.inner.fixed || set.is_known_unknown(kid) {
             return Err(VerifyError::UnknownKey);
         }
         let inflight = self.inner.inflight.lock().ok().and_then(|s| s.clone());

@@ -287,6 +287,7 @@ pub struct VerifierBuilder {
     jwks: JwksConfig,
     token_cache: TokenCacheConfig,
     http_client: Option<reqwest::Client>,
+    static_jwks: Option<Vec<u8>>,
     pub(crate) check_issuer: bool,
     pub(crate) check_audience: bool,
     pub(crate) allow_sender_constrained: bool,
@@ -305,6 +306,7 @@ impl Default for VerifierBuilder {
             jwks: JwksConfig::default(),
             token_cache: TokenCacheConfig::default(),
             http_client: None,
+            static_jwks: None,
             check_issuer: true,
             check_audience: true,
             allow_sender_constrained: false,
@@ -409,6 +411,14 @@ impl VerifierBuilder {
         self
     }
 
+    /// Uses this JWKS document instead of fetching one: keys are pinned, never refreshed (for
+    /// air-gapped deployments, tests and fuzzing). Requires [`issuer`](Self::issuer).
+    /// Default: keys are fetched.
+    pub fn static_jwks(mut self, jwks_json: impl Into<Vec<u8>>) -> Self {
+        self.static_jwks = Some(jwks_json.into());
+        self
+    }
+
     /// Builds the verifier. Does no I/O.
     ///
     /// # Errors
@@ -433,7 +443,7 @@ impl VerifierBuilder {
         }
         if self.authority.is_none()
             && self.issuer.is_none()
-            && (self.jwks_url.is_none() || self.check_issuer)
+            && ((self.jwks_url.is_none() && self.static_jwks.is_none()) || self.check_issuer)
         {
             return Err(ConfigError::MissingIssuer);
         }
@@ -481,7 +491,26 @@ impl VerifierBuilder {
         let mut algorithms = self.algorithms;
         algorithms.sort();
         algorithms.dedup();
-        let keys = JwksCache::new(self.jwks, algorithms.clone(), http, source, metrics.clone());
+        let keys = match &self.static_jwks {
+            Some(doc) => {
+                let parsed =
+                    crate::jwk::parse_jwks(doc, &algorithms, self.jwks.max_keys).map_err(|e| {
+                        ConfigError::InvalidSetting {
+                            setting: "static_jwks",
+                            reason: e.to_string(),
+                        }
+                    })?;
+                JwksCache::fixed(
+                    self.jwks,
+                    algorithms.clone(),
+                    http,
+                    source,
+                    metrics.clone(),
+                    parsed,
+                )
+            }
+            None => JwksCache::new(self.jwks, algorithms.clone(), http, source, metrics.clone()),
+        };
         Ok(Verifier {
             inner: Arc::new(Inner {
                 keys,

@@ -335,3 +335,38 @@ async fn verified_token_cache_hits_and_rechecks_expiry() {
         assert!(v.verify(&bad).await.is_err());
     }
 }
+
+#[tokio::test]
+async fn static_jwks_pins_keys_without_fetching() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let key = issuer.key(Algorithm::EdDSA).expect("key");
+    let jwks = json!({"keys": [key.public_jwk()]}).to_string();
+    let v = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience("test-client")
+        .static_jwks(jwks)
+        .build()
+        .expect("config");
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    assert_eq!(
+        v.verify(&issuer.token().kid("rotated").sign())
+            .await
+            .unwrap_err(),
+        VerifyError::UnknownKey
+    );
+    assert_eq!((issuer.jwks_fetches(), issuer.discovery_fetches()), (0, 0));
+    assert!(v.key_status().ready);
+    let err = Verifier::builder()
+        .issuer(issuer.issuer())
+        .audience("a")
+        .static_jwks("{}")
+        .build()
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        ssoguard::ConfigError::InvalidSetting {
+            setting: "static_jwks",
+            ..
+        }
+    ));
+}
