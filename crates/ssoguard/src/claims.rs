@@ -228,6 +228,15 @@ impl TokenClaims {
         self.scopes().any(|s| s == scope)
     }
 
+    /// True for a machine-to-machine token from the `client_credentials` grant: its subject is
+    /// the client itself (`sub` equals `azp` or `client_id`), not a user.
+    #[must_use]
+    pub fn is_client_credentials(&self) -> bool {
+        ["azp", "client_id"]
+            .iter()
+            .any(|k| self.extra.get(*k).and_then(Value::as_str) == Some(self.sub.as_str()))
+    }
+
     /// Deserializes the whole claim set into an application's own type.
     ///
     /// # Errors
@@ -358,6 +367,12 @@ mod tests {
         v["scope"] = json!("api:read api:write");
         let c = TokenClaims::from_json(&v).expect("ok");
         assert_eq!(c.extra["tenant"], "acme");
+        assert!(!c.is_client_credentials());
+        let m2m = TokenClaims::from_json(
+            &json!({"iss": "i", "sub": "svc", "aud": "a", "exp": 1, "azp": "svc"}),
+        )
+        .expect("ok");
+        assert!(m2m.is_client_credentials());
         assert!(c.has_scope("api:write"));
 
         #[derive(Deserialize)]

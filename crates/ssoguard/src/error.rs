@@ -51,6 +51,8 @@ pub enum KeysUnavailable {
     NotLoaded,
     /// The last good key set is older than the staleness bound and refreshing it fails.
     Stale,
+    /// The token introspection endpoint could not be reached or answered badly.
+    Introspection,
 }
 
 /// Why a token was refused, or why it could not be checked.
@@ -110,6 +112,10 @@ pub enum VerifyError {
     /// `aud` contains none of the configured audiences.
     #[error("audience mismatch")]
     AudienceMismatch,
+    /// The SSO's introspection endpoint says the (opaque) token is not active: unknown, expired
+    /// or revoked.
+    #[error("token is not active")]
+    Inactive,
     /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
     #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
     SenderConstrained,
@@ -171,12 +177,13 @@ impl VerifyError {
             VerifyError::IssuerMismatch => "issuer_mismatch",
             VerifyError::AudienceMismatch => "audience_mismatch",
             VerifyError::SenderConstrained => "sender_constrained",
+            VerifyError::Inactive => "inactive",
             VerifyError::KeysUnavailable { .. } => "keys_unavailable",
         }
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 19] = [
+    pub const KINDS: [&'static str; 20] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -195,6 +202,7 @@ impl VerifyError {
         "issuer_mismatch",
         "audience_mismatch",
         "sender_constrained",
+        "inactive",
         "keys_unavailable",
     ];
 

@@ -5,6 +5,7 @@ use crate::claims::TokenClaims;
 use crate::discovery::{ProviderMetadata, trim_slash};
 use crate::error::{ConfigError, KeysUnavailable, VerifyError};
 use crate::fetch::HttpFetcher;
+use crate::introspection::{IntrospectionConfig, Introspector, looks_opaque};
 use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
 use crate::jws;
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -50,6 +51,7 @@ struct Inner {
     check_audience: bool,
     allow_sender_constrained: bool,
     token_cache: TokenCache,
+    introspector: Option<Arc<Introspector>>,
     purged_generation: AtomicU64,
     metrics: Arc<Metrics>,
 }
@@ -94,6 +96,11 @@ impl Verifier {
             return Err(VerifyError::TokenTooLarge);
         }
         let now = unix_now();
+        if let Some(introspector) = &inner.introspector {
+            if looks_opaque(token) {
+                return self.verify_opaque(introspector, token, now).await;
+            }
+        }
         let hash = inner.token_cache.enabled().then(|| TokenCache::hash(token));
         if let Some(hash) = &hash {
             if let Some(hit) = inner.token_cache.get(hash) {
@@ -143,6 +150,62 @@ impl Verifier {
             );
         }
         Ok(claims)
+    }
+
+    async fn verify_opaque(
+        &self,
+        introspector: &Arc<Introspector>,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<TokenClaims>, VerifyError> {
+        let endpoint = self.introspection_endpoint(introspector).await?;
+        let map = introspector.introspect(token, &endpoint).await?;
+        let claims = TokenClaims::from_map(map)?;
+        self.check_claims(&claims, now)?;
+        Ok(Arc::new(claims))
+    }
+
+    async fn introspection_endpoint(
+        &self,
+        introspector: &Introspector,
+    ) -> Result<String, VerifyError> {
+        if let Some(endpoint) = introspector.explicit_endpoint() {
+            return Ok(endpoint.to_string());
+        }
+        if self.inner.keys.metadata().is_none() || self.inner.keys.issuer().is_none() {
+            self.inner.keys.warm_up().await?;
+        }
+        if let Some(endpoint) = self
+            .inner
+            .keys
+            .metadata()
+            .and_then(|m| m.introspection_endpoint.clone())
+        {
+            return Ok(endpoint);
+        }
+        self.inner
+            .keys
+            .issuer()
+            .map(|issuer| format!("{issuer}/oauth2/introspect"))
+            .ok_or(VerifyError::KeysUnavailable {
+                reason: KeysUnavailable::Introspection,
+                retry_after: Duration::from_secs(5),
+            })
+    }
+
+    /// Introspection calls made so far (0 when introspection is off).
+    #[must_use]
+    pub fn introspection_calls(&self) -> u64 {
+        self.inner.introspector.as_ref().map_or(0, |i| i.calls())
+    }
+
+    /// Active introspection answers currently cached.
+    #[must_use]
+    pub fn introspection_cache_len(&self) -> usize {
+        self.inner
+            .introspector
+            .as_ref()
+            .map_or(0, |i| i.cached_entries())
     }
 
     /// Once per new key set, drops cached verifications whose key left the set.
@@ -288,6 +351,7 @@ pub struct VerifierBuilder {
     token_cache: TokenCacheConfig,
     http_client: Option<reqwest::Client>,
     static_jwks: Option<Vec<u8>>,
+    introspection: Option<IntrospectionConfig>,
     pub(crate) check_issuer: bool,
     pub(crate) check_audience: bool,
     pub(crate) allow_sender_constrained: bool,
@@ -307,6 +371,7 @@ impl Default for VerifierBuilder {
             token_cache: TokenCacheConfig::default(),
             http_client: None,
             static_jwks: None,
+            introspection: None,
             check_issuer: true,
             check_audience: true,
             allow_sender_constrained: false,
@@ -419,6 +484,13 @@ impl VerifierBuilder {
         self
     }
 
+    /// Accepts opaque (non-JWT) access tokens by RFC 7662 introspection with these client
+    /// credentials (`client_secret_basic`). Default: off; opaque tokens are then malformed.
+    pub fn introspection(mut self, config: IntrospectionConfig) -> Self {
+        self.introspection = Some(config);
+        self
+    }
+
     /// Builds the verifier. Does no I/O.
     ///
     /// # Errors
@@ -491,6 +563,12 @@ impl VerifierBuilder {
         let mut algorithms = self.algorithms;
         algorithms.sort();
         algorithms.dedup();
+        let introspector = match self.introspection {
+            Some(cfg) => Some(Arc::new(
+                Introspector::new(cfg).map_err(ConfigError::HttpClient)?,
+            )),
+            None => None,
+        };
         let keys = match &self.static_jwks {
             Some(doc) => {
                 let parsed =
@@ -522,6 +600,7 @@ impl VerifierBuilder {
                 check_audience: self.check_audience,
                 allow_sender_constrained: self.allow_sender_constrained,
                 token_cache: TokenCache::new(self.token_cache),
+                introspector,
                 purged_generation: AtomicU64::new(0),
                 metrics,
             }),

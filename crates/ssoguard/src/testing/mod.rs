@@ -261,6 +261,12 @@ impl SigningKey {
         }
     }
 
+    fn random_bytes() -> [u8; 24] {
+        let mut out = [0u8; 24];
+        let _ = aws_lc_rs::rand::SecureRandom::fill(&SystemRandom::new(), &mut out);
+        out
+    }
+
     /// Signs `message` with this key's algorithm (JWS encoding: ECDSA `r || s`).
     #[must_use]
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
@@ -326,6 +332,9 @@ struct IssuerState {
     default_audience: RwLock<String>,
     jwks_fetches: AtomicUsize,
     discovery_fetches: AtomicUsize,
+    introspections: AtomicUsize,
+    opaque: RwLock<std::collections::HashMap<String, Value>>,
+    introspection_client: RwLock<(String, String)>,
     down: AtomicBool,
 }
 
@@ -487,11 +496,18 @@ impl TestIssuer {
             default_audience: RwLock::new("test-client".into()),
             jwks_fetches: AtomicUsize::new(0),
             discovery_fetches: AtomicUsize::new(0),
+            introspections: AtomicUsize::new(0),
+            opaque: RwLock::new(std::collections::HashMap::new()),
+            introspection_client: RwLock::new(("test-client".into(), "test-secret".into())),
             down: AtomicBool::new(false),
         });
         let router = Router::new()
             .route("/api/auth/.well-known/openid-configuration", get(discovery))
             .route("/api/auth/jwks", get(jwks))
+            .route(
+                "/api/auth/oauth2/introspect",
+                axum::routing::post(introspect),
+            )
             .with_state(state.clone())
             .merge(extra);
         let listener = FaultyListener {
@@ -542,6 +558,38 @@ impl TestIssuer {
     #[must_use]
     pub fn discovery_fetches(&self) -> usize {
         self.state.discovery_fetches.load(Ordering::SeqCst)
+    }
+
+    /// Issues an opaque access token whose introspection answers `claims` plus `active: true`
+    /// (Better Auth shape: `iss`, `client_id`, `sub`, `exp`, `scope`, custom claims).
+    #[must_use]
+    pub fn issue_opaque(&self, claims: Value) -> String {
+        let token = URL_SAFE_NO_PAD.encode(SigningKey::random_bytes());
+        if let Ok(mut store) = self.state.opaque.write() {
+            store.insert(token.clone(), claims);
+        }
+        token
+    }
+
+    /// Revokes an opaque token: introspection then answers `{"active": false}`.
+    pub fn revoke_opaque(&self, token: &str) {
+        if let Ok(mut store) = self.state.opaque.write() {
+            store.remove(token);
+        }
+    }
+
+    /// The client credentials the introspection endpoint accepts (default `test-client` /
+    /// `test-secret`).
+    pub fn set_introspection_client(&self, id: &str, secret: &str) {
+        if let Ok(mut c) = self.state.introspection_client.write() {
+            *c = (id.to_string(), secret.to_string());
+        }
+    }
+
+    /// Introspection calls served so far.
+    #[must_use]
+    pub fn introspections(&self) -> usize {
+        self.state.introspections.load(Ordering::SeqCst)
     }
 
     /// Sets the audience minted tokens carry by default (initially `test-client`).
@@ -838,6 +886,62 @@ async fn discovery(State(state): State<Arc<IssuerState>>) -> Response {
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
     }))
     .into_response()
+}
+
+async fn introspect(
+    State(state): State<Arc<IssuerState>>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Response {
+    state.introspections.fetch_add(1, Ordering::SeqCst);
+    if let Some(resp) = apply_fault(&state).await {
+        return resp;
+    }
+    let expected = state
+        .introspection_client
+        .read()
+        .map(|c| c.clone())
+        .unwrap_or_default();
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Basic "))
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+        .and_then(|b| String::from_utf8(b).ok());
+    if basic.as_deref() != Some(format!("{}:{}", expected.0, expected.1).as_str()) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
+    }
+    let token = body
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .map(|t| t.replace("%2D", "-").replace("%5F", "_"))
+        .unwrap_or_default();
+    let found = state
+        .opaque
+        .read()
+        .ok()
+        .and_then(|s| s.get(&token).cloned());
+    let answer = match found {
+        Some(Value::Object(mut claims)) => {
+            let expired = claims
+                .get("exp")
+                .and_then(Value::as_i64)
+                .is_some_and(|e| e <= unix_now());
+            if expired {
+                json!({"active": false})
+            } else {
+                claims.insert("active".into(), json!(true));
+                claims.insert("token_type".into(), json!("Bearer"));
+                Value::Object(claims)
+            }
+        }
+        _ => json!({"active": false}),
+    };
+    axum::Json(answer).into_response()
 }
 
 async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
