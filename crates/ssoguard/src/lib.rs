@@ -32,6 +32,7 @@ mod introspection;
 pub mod jwk;
 mod jwks;
 pub mod jws;
+pub mod m2m;
 mod metrics;
 mod token_cache;
 mod verify;

@@ -56,6 +56,9 @@ pub struct Config {
     pub jwks_url: Option<String>,
     /// `SSO_CLIENT_ID`: accepted audiences (comma-separated). Required outside dev mode.
     pub sso_client_ids: Vec<String>,
+    /// `SSO_CLIENT_SECRET`: the client's secret; when set, opaque access tokens are accepted
+    /// through the SSO's introspection endpoint (as the first `SSO_CLIENT_ID`). Optional.
+    pub sso_client_secret: Option<Secret>,
     /// `SSO_API_KEY`: bearer key for the SSO admin API (M2M). Optional.
     pub sso_api_key: Option<Secret>,
     /// `SSO_ADMIN_USER_PATH`: path template of the SSO's get-user endpoint, relative to the
@@ -219,6 +222,7 @@ impl Config {
             jwks_url: get("JWKS_URL"),
             sso_client_ids,
             sso_api_key: get("SSO_API_KEY").map(Secret::new),
+            sso_client_secret: get("SSO_CLIENT_SECRET").map(Secret::new),
             sso_admin_user_path: get("SSO_ADMIN_USER_PATH")
                 .unwrap_or_else(|| "/api/auth/admin/get-user?id={user_id}".into()),
             database_url: Secret::new(

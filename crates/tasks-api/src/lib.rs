@@ -8,6 +8,5 @@ pub mod config;
 pub mod db;
 pub mod error;
 pub mod routes;
-pub mod sso;
 pub mod startup;
 pub mod telemetry;

@@ -3,13 +3,13 @@
 use crate::config::{Config, origin_of};
 use crate::db::Db;
 use crate::routes::{self, AppState};
-use crate::sso::SsoAdmin;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use ssoguard::axum::Auth;
+use ssoguard::m2m::SsoAdminClient;
 use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
-use ssoguard::{Algorithm, Verifier};
+use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
 use std::net::SocketAddr;
 use std::path::Path;
 use tokio::net::TcpListener;
@@ -165,6 +165,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     if let Some(ttl) = config.jwks_cache_ttl {
         builder = builder.jwks_ttl(ttl);
     }
+    if let (Some(secret), Some(client_id)) =
+        (&config.sso_client_secret, config.sso_client_ids.first())
+    {
+        builder = builder.introspection(IntrospectionConfig::new(client_id, secret.expose()));
+    }
     if let Some(cooldown) = config.jwks_refetch_cooldown {
         builder = builder.refetch_cooldown(cooldown);
     }
@@ -174,11 +179,13 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         auth = auth.with_cookie(cookie);
     }
     let db = Db::connect(config.database_url.expose()).await?;
-    let sso = SsoAdmin::new(
-        &origin_of(&config.auth_server_url),
-        &config.sso_admin_user_path,
-        config.sso_api_key.clone(),
-    );
+    let sso = config.sso_api_key.as_ref().map(|key| {
+        SsoAdminClient::new(
+            &origin_of(&config.auth_server_url),
+            &config.sso_admin_user_path,
+            key.expose(),
+        )
+    });
     Ok(AppState { auth, db, sso })
 }
 
@@ -209,6 +216,7 @@ pub fn build_router(state: AppState, config: &Config) -> Result<Router, StartupE
     Ok(Router::new()
         .merge(routes::health::router())
         .merge(routes::me::router())
+        .merge(routes::service::router(&state))
         .merge(routes::tasks::router())
         .merge(admin)
         .merge(routes::docs::router())

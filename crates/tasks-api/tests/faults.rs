@@ -28,7 +28,9 @@ impl CuttableProxy {
         let (down2, cut2) = (down.clone(), cut.clone());
         tokio::spawn(async move {
             loop {
-                let Ok((client, _)) = listener.accept().await else { continue };
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
+                };
                 if down2.load(Ordering::SeqCst) {
                     drop(client);
                     continue;
@@ -36,7 +38,9 @@ impl CuttableProxy {
                 let target = target.clone();
                 let mut cut_rx = cut2.subscribe();
                 tokio::spawn(async move {
-                    let Ok(server) = TcpStream::connect(&target).await else { return };
+                    let Ok(server) = TcpStream::connect(&target).await else {
+                        return;
+                    };
                     let (mut client, mut server) = (client, server);
                     tokio::select! {
                         _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
@@ -81,7 +85,13 @@ async fn postgres_outage_is_503_without_partial_writes_then_recovers() {
     proxy.set_down(true);
     let mut created_during = 0;
     for i in 0..3 {
-        let resp = app.post_json("/api/tasks", &alice, &json!({"title": format!("during {i}")})).await;
+        let resp = app
+            .post_json(
+                "/api/tasks",
+                &alice,
+                &json!({"title": format!("during {i}")}),
+            )
+            .await;
         match resp.status().as_u16() {
             201 => created_during += 1,
             503 => {
@@ -95,7 +105,10 @@ async fn postgres_outage_is_503_without_partial_writes_then_recovers() {
     assert_eq!(resp.status(), 503);
     let ready = app.http.get(app.url("/ready")).send().await.expect("ready");
     assert_eq!(ready.status(), 503);
-    assert_eq!(ready.json::<Value>().await.expect("json")["not_ready"], json!(["database"]));
+    assert_eq!(
+        ready.json::<Value>().await.expect("json")["not_ready"],
+        json!(["database"])
+    );
 
     proxy.set_down(false);
     let mut recovered = false;
@@ -108,8 +121,17 @@ async fn postgres_outage_is_503_without_partial_writes_then_recovers() {
     }
     assert!(recovered, "the service recovers once Postgres is back");
     app.create_task(&alice, "after the outage").await;
-    let tasks: Vec<Value> = app.get("/api/tasks", &alice).await.json().await.expect("json");
+    let tasks: Vec<Value> = app
+        .get("/api/tasks", &alice)
+        .await
+        .json()
+        .await
+        .expect("json");
     // Every 201 is stored; nothing else is (no partial writes).
     assert_eq!(tasks.len(), 2 + created_during);
-    assert!(tasks.iter().all(|t| t["title"].is_string() && t["id"].is_string()));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t["title"].is_string() && t["id"].is_string())
+    );
 }

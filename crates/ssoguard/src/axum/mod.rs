@@ -236,8 +236,50 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (claims, _) = claims_from_parts(parts, state).await?;
+        let (claims, auth) = claims_from_parts(parts, state).await?;
+        if claims.is_client_credentials() {
+            return Err(AuthRejection::forbidden(
+                "A user token is required (this is a service token)".into(),
+                auth.realm.clone(),
+            ));
+        }
         Ok(CurrentUser::from_claims(claims))
+    }
+}
+
+/// A service (machine-to-machine) caller: a `client_credentials` token, whose `sub` is the
+/// client id. User tokens are refused with 403.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceClient {
+    /// The calling client's id (`sub`).
+    pub client_id: String,
+    /// Granted scopes.
+    pub scopes: Vec<String>,
+    /// All verified claims.
+    #[serde(skip)]
+    pub claims: Arc<TokenClaims>,
+}
+
+impl<S> FromRequestParts<S> for ServiceClient
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let (claims, auth) = claims_from_parts(parts, state).await?;
+        if !claims.is_client_credentials() {
+            return Err(AuthRejection::forbidden(
+                "A service token is required".into(),
+                auth.realm.clone(),
+            ));
+        }
+        Ok(ServiceClient {
+            client_id: claims.sub.clone(),
+            scopes: claims.scopes().map(str::to_owned).collect(),
+            claims,
+        })
     }
 }
 

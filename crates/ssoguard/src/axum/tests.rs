@@ -53,6 +53,10 @@ fn app(issuer: &TestIssuer, cookie: Option<&str>) -> Router {
                 .route_layer(RequireLayer::role(&state, "admin")),
         )
         .route(
+            "/service",
+            get(|s: ServiceClient| async move { s.client_id }),
+        )
+        .route(
             "/scoped",
             get(|| async { "ok" }).route_layer(RequireLayer::scope(&state, "api:read")),
         )

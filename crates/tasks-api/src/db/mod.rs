@@ -319,6 +319,18 @@ impl Db {
         row.try_get("n")
     }
 
+    /// How many tasks exist in total (service statistics).
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn count_all(&self) -> Result<i64, sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM tasks")
+            .fetch_one(&self.pool)
+            .await?;
+        row.try_get("n")
+    }
+
     /// Deletes all of `user_id`'s tasks.
     ///
     /// # Errors

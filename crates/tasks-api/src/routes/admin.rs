@@ -47,12 +47,15 @@ pub async fn get_user(
     Path(user_id): Path<String>,
 ) -> Result<Json<AdminUserView>, ApiError> {
     let task_count = state.db.count_for_user(&user_id).await?;
-    let sso_profile = match state.sso.get_user(&user_id).await {
-        Ok(profile) => profile,
-        Err(e) => {
-            tracing::warn!(error = %e, "SSO profile lookup failed");
-            None
-        }
+    let sso_profile = match &state.sso {
+        None => None,
+        Some(sso) => match sso.get_user(&user_id).await {
+            Ok(profile) => profile,
+            Err(e) => {
+                tracing::warn!(error = %e, "SSO profile lookup failed");
+                None
+            }
+        },
     };
     Ok(Json(AdminUserView {
         user_id,

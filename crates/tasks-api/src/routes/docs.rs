@@ -27,11 +27,11 @@ impl Modify for BearerScheme {
         super::health::health, super::health::ready, super::me::me,
         super::tasks::list_tasks, super::tasks::create_task, super::tasks::get_task,
         super::tasks::update_task, super::tasks::delete_task,
-        super::admin::get_user, super::admin::delete_user,
+        super::admin::get_user, super::admin::delete_user, super::service::stats,
     ),
     components(schemas(
         crate::db::Task, super::tasks::TaskCreate, super::tasks::TaskUpdate,
-        super::admin::AdminUserView, super::admin::DeletedTasks, crate::error::FieldError,
+        super::admin::AdminUserView, super::admin::DeletedTasks, super::service::ServiceStats, crate::error::FieldError,
     )),
     modifiers(&BearerScheme),
 )]

@@ -4,12 +4,13 @@ pub mod admin;
 pub mod docs;
 pub mod health;
 pub mod me;
+pub mod service;
 pub mod tasks;
 
 use crate::db::Db;
-use crate::sso::SsoAdmin;
 use axum::extract::FromRef;
 use ssoguard::axum::Auth;
+use ssoguard::m2m::SsoAdminClient;
 
 /// Shared state; extractors reach the verifier through `FromRef<AppState> for Auth`.
 #[derive(Clone, FromRef)]
@@ -18,6 +19,6 @@ pub struct AppState {
     pub auth: Auth,
     /// The task repository.
     pub db: Db,
-    /// The SSO admin client.
-    pub sso: SsoAdmin,
+    /// The SSO admin client (`None` when `SSO_API_KEY` is not set).
+    pub sso: Option<SsoAdminClient>,
 }
