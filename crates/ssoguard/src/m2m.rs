@@ -337,6 +337,9 @@ impl CcInner {
     }
 }
 
+/// A profile answer (`None`: not found) and when its cache entry ends.
+type CachedProfile = (Option<Value>, Instant);
+
 /// The SSO admin client: a user's profile by id, with the service's API key.
 #[derive(Clone)]
 pub struct SsoAdminClient {
@@ -345,7 +348,7 @@ pub struct SsoAdminClient {
     path_template: String,
     api_key: Arc<str>,
     cache_ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, (Option<Value>, Instant)>>>,
+    cache: Arc<Mutex<HashMap<String, CachedProfile>>>,
 }
 
 impl fmt::Debug for SsoAdminClient {
