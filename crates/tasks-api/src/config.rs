@@ -59,6 +59,9 @@ pub struct Config {
     /// `SSO_CLIENT_SECRET`: the client's secret; when set, opaque access tokens are accepted
     /// through the SSO's introspection endpoint (as the first `SSO_CLIENT_ID`). Optional.
     pub sso_client_secret: Option<Secret>,
+    /// `INTROSPECTION_CACHE_TTL` (`60s`): longest an active introspection answer is cached
+    /// (also bounded by the token's `exp`); a revoked opaque token is refused after at most this.
+    pub introspection_cache_ttl: Option<Duration>,
     /// `SSO_API_KEY`: bearer key for the SSO admin API (M2M). Optional.
     pub sso_api_key: Option<Secret>,
     /// `SSO_ADMIN_USER_PATH`: path template of the SSO's get-user endpoint, relative to the
@@ -197,6 +200,13 @@ impl Config {
                 reason: "use seconds or a value like 30s".into(),
             })?),
         };
+        let introspection_cache_ttl = match get("INTROSPECTION_CACHE_TTL") {
+            None => None,
+            Some(v) => Some(parse_duration(&v).ok_or_else(|| ConfigError::Invalid {
+                name: "INTROSPECTION_CACHE_TTL",
+                reason: "use seconds or a value like 60s".into(),
+            })?),
+        };
         let log_format = match get("LOG_FORMAT")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -223,6 +233,7 @@ impl Config {
             sso_client_ids,
             sso_api_key: get("SSO_API_KEY").map(Secret::new),
             sso_client_secret: get("SSO_CLIENT_SECRET").map(Secret::new),
+            introspection_cache_ttl,
             sso_admin_user_path: get("SSO_ADMIN_USER_PATH")
                 .unwrap_or_else(|| "/api/auth/admin/get-user?id={user_id}".into()),
             database_url: Secret::new(

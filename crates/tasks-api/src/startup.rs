@@ -168,7 +168,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     if let (Some(secret), Some(client_id)) =
         (&config.sso_client_secret, config.sso_client_ids.first())
     {
-        builder = builder.introspection(IntrospectionConfig::new(client_id, secret.expose()));
+        let mut introspection = IntrospectionConfig::new(client_id, secret.expose());
+        if let Some(ttl) = config.introspection_cache_ttl {
+            introspection.cache_ttl = ttl;
+        }
+        builder = builder.introspection(introspection);
     }
     if let Some(cooldown) = config.jwks_refetch_cooldown {
         builder = builder.refetch_cooldown(cooldown);

@@ -677,6 +677,7 @@ async fn service_tokens_and_introspected_opaque_tokens() {
         &[
             ("SSO_CLIENT_ID", &audiences),
             ("SSO_CLIENT_SECRET", CLIENT_SECRET),
+            ("INTROSPECTION_CACHE_TTL", "1s"),
         ],
     )
     .await;
@@ -746,6 +747,22 @@ async fn service_tokens_and_introspected_opaque_tokens() {
         &revoked,
         "token is not active",
         "revoked opaque access token",
+    )
+    .await;
+    // Used (and cached), then revoked at Better Auth: refused once the cache entry ends.
+    let used = sso.authorize(&user, None).await.access_token;
+    assert_eq!(api.me(&used).await["id"], json!(user.user_id));
+    sso.revoke_access_token(&used).await;
+    assert_eq!(
+        api.me(&used).await["id"],
+        json!(user.user_id),
+        "still cached"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    api.assert_refused(
+        &used,
+        "token is not active",
+        "revoked after its cache entry ended",
     )
     .await;
     // Without SSO_CLIENT_SECRET an opaque token is not a JWT at all.

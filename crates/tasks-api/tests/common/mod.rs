@@ -7,6 +7,8 @@ use ssoguard::Algorithm;
 use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
 use ssoguard::testing::{SigningKey, TestIssuer};
 use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
 use tasks_api::config::Config;
 use tasks_api::startup::App;
 
@@ -183,4 +185,59 @@ macro_rules! on_both_databases {
             }
         }
     };
+}
+
+/// Log lines captured from the whole test binary (TRACE level, no colours).
+#[derive(Clone, Default)]
+pub struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Ok(mut v) = self.0.lock() {
+            v.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Capture {
+    type Writer = Capture;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+impl Capture {
+    /// Everything logged so far.
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().map(|v| v.clone()).unwrap_or_default()).into_owned()
+    }
+}
+
+/// Installs (once per test binary) a global TRACE subscriber writing into a buffer.
+pub fn capture_logs() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        tracing_subscriber::fmt()
+            .with_env_filter("trace")
+            .with_writer(capture.clone())
+            .with_ansi(false)
+            .init();
+        capture
+    })
+}
+
+/// Panics if `text` contains any token or any 20-character slice of one.
+pub fn assert_no_token_in(text: &str, tokens: &[&str]) {
+    for token in tokens {
+        let chars: Vec<char> = token.chars().collect();
+        for window in chars.windows(20) {
+            let slice: String = window.iter().collect();
+            assert!(!text.contains(&slice), "a token slice leaked: {slice}");
+        }
+    }
 }
