@@ -51,7 +51,9 @@ fn split(token: &str) -> Split {
     let sig_b64 = token[dot + 1..].to_string();
     Split {
         signing_input: token.as_bytes()[..dot].to_vec(),
-        sig: URL_SAFE_NO_PAD.decode(&sig_b64).expect("base64url signature"),
+        sig: URL_SAFE_NO_PAD
+            .decode(&sig_b64)
+            .expect("base64url signature"),
         sig_b64,
     }
 }
@@ -134,9 +136,14 @@ fn verify_benches(c: &mut Criterion) {
         }
         let repeated = tokens[0].clone();
         let hits = cached.metrics().cache_hits;
-        rt.block_on(cached.verify(&repeated)).expect("token verifies");
-        rt.block_on(cached.verify(&repeated)).expect("token verifies");
-        assert!(cached.metrics().cache_hits > hits, "the repeated token hits the cache");
+        rt.block_on(cached.verify(&repeated))
+            .expect("token verifies");
+        rt.block_on(cached.verify(&repeated))
+            .expect("token verifies");
+        assert!(
+            cached.metrics().cache_hits > hits,
+            "the repeated token hits the cache"
+        );
 
         let mut group = c.benchmark_group(format!("verify/{alg}"));
         group.throughput(Throughput::Elements(1));
@@ -183,7 +190,11 @@ fn verify_benches(c: &mut Criterion) {
         });
         group.finish();
     }
-    assert_eq!(uncached.metrics().cache_hits, 0, "the uncached verifier never hits");
+    assert_eq!(
+        uncached.metrics().cache_hits,
+        0,
+        "the uncached verifier never hits"
+    );
 }
 
 criterion_group! {

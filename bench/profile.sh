@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Profiles one server under the load of bench/run.sh and prints where its CPU time goes.
+#
+#   bench/profile.sh SERVER MODE ALG      e.g.  bench/profile.sh ssoguard-nocache distinct EdDSA
+#
+# SERVER: tasks-api | ssoguard-nocache | ssoguard-cache | jwt-authorizer | http-floor
+# MODE:   distinct | repeated (ignored for http-floor);  ALG: EdDSA | RS256
+#
+# Uses the binaries bench/run.sh built (run it once first). Starts the key server, the server on
+# CPU $SERVER_CPU and wrk on CPU $CLIENT_CPU (as run.sh does), warms up 2 s, then records
+# `perf record --call-graph dwarf` for 5 s in the middle of an 8 s wrk run and prints
+# bench/perf_breakdown.py's categories. perf.data and the script output stay in $OUT.
+#
+# Environment (defaults): SERVER_CPU=0 CLIENT_CPU=1 CONNECTIONS=32 TOKENS=10000
+# OUT=bench/results/profile-<server>-<mode>-<alg> BENCH_TARGET_DIR=/tmp/ssoguard-bench-target
+
+set -euo pipefail
+[ $# -ge 1 ] || { sed -n '2,12p' "$0"; exit 2; }
+SERVER=$1 MODE=${2:-distinct} ALG=${3:-EdDSA}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH="$ROOT/bench"
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+CONNECTIONS=${CONNECTIONS:-32}
+TOKENS=${TOKENS:-10000}
+OUT=${OUT:-$BENCH/results/profile-$SERVER-$MODE-$ALG}
+BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
+KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
+PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
+TASKS_API_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api"
+command -v perf >/dev/null || { echo "bench/profile.sh: perf is required" >&2; exit 1; }
+[ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
+
+mkdir -p "$OUT"
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
+TOK="$OUT/tokens"
+rm -f "$TOK/ready"
+"$KS_BIN/keyserver" --addr 127.0.0.1:18000 --out "$TOK" --tokens "$TOKENS" 2>"$OUT/keyserver.log" &
+PIDS+=($!)
+for _ in $(seq 1 600); do [ -f "$TOK/ready" ] && break; sleep 0.2; done
+[ -f "$TOK/ready" ] || { echo "key server not ready" >&2; exit 1; }
+taskset -a -pc "$CLIENT_CPU" "${PIDS[0]}" >/dev/null
+ISSUER=$(cat "$TOK/issuer.txt")
+
+path=/api/me health=/health
+case $SERVER in
+  tasks-api)
+    cmd=(env AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client
+      DATABASE_URL="sqlite://$OUT/tasks-api.db" HOST=127.0.0.1 PORT=18001 "$TASKS_API_BIN")
+    port=18001 ;;
+  ssoguard-nocache | ssoguard-cache)
+    cache=on; [ "$SERVER" = ssoguard-nocache ] && cache=off
+    cmd=(env AUTH_SERVER_URL=http://127.0.0.1:18000 TOKEN_CACHE=$cache PORT=18003 "$KS_BIN/ssoguard-app")
+    port=18003 ;;
+  jwt-authorizer | http-floor)
+    cmd=(env JWKS_URL="$ISSUER/jwks" ISSUER="$ISSUER" PORT=18002 "$PEER_BIN")
+    port=18002 health=/noauth
+    [ "$SERVER" = http-floor ] && path=/noauth ;;
+  *) echo "unknown server $SERVER" >&2; exit 2 ;;
+esac
+tokens=""
+if [ "$path" = /api/me ]; then
+  tokens="$TOK/$(echo "$ALG" | tr '[:upper:]' '[:lower:]')-$MODE.txt"
+fi
+
+taskset -c "$SERVER_CPU" "${cmd[@]}" >"$OUT/server.log" 2>&1 &
+pid=$!
+PIDS+=("$pid")
+for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port$health" 2>/dev/null && break; sleep 0.1; done
+
+url="http://127.0.0.1:$port$path"
+TOKENS_FILE="$tokens" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$BENCH/wrk/tokens.lua" "$url" >/dev/null
+TOKENS_FILE="$tokens" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d8s -s "$BENCH/wrk/tokens.lua" "$url" \
+  >"$OUT/wrk.txt" &
+wrk_pid=$!
+sleep 1
+perf record -F 499 --call-graph dwarf,16384 -p "$pid" -o "$OUT/perf.data" -- sleep 5 >/dev/null 2>&1
+wait "$wrk_pid"
+sed -n 's/^WRK_JSON //p' "$OUT/wrk.txt"
+perf script -i "$OUT/perf.data" -F ip,sym 2>/dev/null >"$OUT/perf-script.txt"
+echo "$SERVER $MODE $ALG:"
+python3 "$BENCH/perf_breakdown.py" <"$OUT/perf-script.txt"

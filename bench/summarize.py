@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""Turns bench/run.sh's results.jsonl into the Markdown summary (tables and goal checks).
+
+usage: bench/summarize.py results.jsonl > summary.md
+"""
+import json
+import sys
+
+PEER = "jwt-authorizer"
+SSOGUARD = ["tasks-api", "ssoguard-cache", "ssoguard-nocache"]
+
+
+def main(path):
+    recs = [json.loads(line) for line in open(path) if line.strip()]
+    env = next((r for r in recs if r["kind"] == "env"), {})
+    crypto = {(r["impl"], r["alg"]): r for r in recs if r["kind"] == "crypto"}
+    load = {(r["server"], r["mode"], r["alg"]): r for r in recs if r["kind"] == "load"}
+    rss = {}
+    for r in recs:
+        if r["kind"] == "load" and "vmhwm_kb" in r:
+            rss[r["server"]] = max(rss.get(r["server"], 0), r["vmhwm_kb"])
+    skipped = [r for r in recs if r["kind"] in ("skipped", "failed")]
+    out = []
+    p = out.append
+
+    p("#### Environment\n")
+    p(f"- CPU: {env.get('cpu', '?')} ({env.get('ncpu', '?')} cores), "
+      f"{env.get('mem_kb', 0) // 1024} MiB RAM, kernel {env.get('kernel', '?')}, {env.get('rustc', '?')}")
+    p(f"- load: {env.get('wrk', '?')}; {env.get('tokens', '?')} distinct tokens per algorithm; "
+      f"load average at start {' '.join(env.get('loadavg', []))}")
+    for r in skipped:
+        what = " ".join(x for x in (r["server"], r.get("mode"), r.get("alg")) if x)
+        p(f"- **{what}: {r['kind']}** {r.get('reason', '')}".rstrip())
+    p("")
+
+    p("#### Crypto floor (one core, CPU-pinned, no HTTP)\n")
+    p("| alg | bare aws-lc `verify_sig` | µs/op | ssoguard `Verifier::verify`, cache off | µs/op | library overhead |")
+    p("|---|---:|---:|---:|---:|---:|")
+    for alg in ("EdDSA", "RS256"):
+        b, l = crypto.get(("bare", alg)), crypto.get(("library", alg))
+        if not b:
+            continue
+        lib = f"{l['per_sec']:,.0f}/s | {l['ns_per_op'] / 1e3:.2f}" if l else "– | –"
+        over = f"{(l['ns_per_op'] / b['ns_per_op'] - 1) * 100:+.1f}%" if l else "–"
+        p(f"| {alg} | {b['per_sec']:,.0f}/s | {b['ns_per_op'] / 1e3:.2f} | {lib} | {over} |")
+    p("")
+
+    http = load.get(("http-floor", "floor", "-"))
+    limits = {}
+    for alg in ("EdDSA", "RS256"):
+        b = crypto.get(("bare", alg))
+        if b and http:
+            limits[alg] = 1 / (1 / b["per_sec"] + 1 / http["rps"])
+
+    p("#### Load (server on one core, wrk on the other)\n")
+    p("| server | mode | alg | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | ratio vs jwt-authorizer | ratio vs limit |")
+    p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    order = ["tasks-api", "ssoguard-cache", "ssoguard-nocache", PEER, "http-floor"]
+    keys = sorted(load, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1], k[2]))
+    for key in keys:
+        r = load[key]
+        server, mode, alg = key
+        peer = load.get((PEER, mode, alg))
+        vs_peer = f"{r['rps'] / peer['rps']:.2f}×" if peer and server != PEER else ""
+        vs_limit = f"{r['rps'] / limits[alg]:.2f}×" if alg in limits and mode == "distinct" else ""
+        errors = r["errors_status"] + r["errors_timeout"] + r["errors_connect"] + r["errors_read"]
+        flag = f" ⚠ {errors} errors" if errors else ""
+        p(f"| {server} | {mode} | {alg} | {r['rps']:,.0f}{flag} | {r['p50_us'] / 1e3:.2f} | "
+          f"{r['p99_us'] / 1e3:.2f} | {r['cpu_us_per_req']:.1f} | {r.get('vmhwm_kb', 0) / 1024:.1f} | "
+          f"{vs_peer} | {vs_limit} |")
+    p("")
+
+    if limits:
+        p("#### Limit 1/(1/crypto + 1/http) per algorithm\n")
+        p("| alg | crypto floor /s | HTTP floor req/s | limit req/s |")
+        p("|---|---:|---:|---:|")
+        for alg, lim in limits.items():
+            p(f"| {alg} | {crypto[('bare', alg)]['per_sec']:,.0f} | {http['rps']:,.0f} | {lim:,.0f} |")
+        p("")
+
+    if rss:
+        p("#### Peak RSS (largest VmHWM over each server's runs)\n")
+        p("| server | VmHWM |")
+        p("|---|---:|")
+        for server, kb in rss.items():
+            p(f"| {server} | {kb / 1024:.1f} MiB |")
+        p("")
+
+    notes = []
+    for alg in ("EdDSA", "RS256"):
+        d, r, lib = load.get(("tasks-api", "distinct", alg)), load.get(("tasks-api", "repeated", alg)), \
+            crypto.get(("library", alg))
+        if d and r and lib:
+            misses = max(0.0, (d["cpu_us_per_req"] - r["cpu_us_per_req"]) / (lib["ns_per_op"] / 1e3))
+            notes.append(f"- tasks-api {alg} distinct: {d['cpu_us_per_req']:.1f} µs CPU/req against "
+                         f"{r['cpu_us_per_req']:.1f} for one repeated token and {lib['ns_per_op'] / 1e3:.1f} "
+                         f"per uncached verification: about {min(misses, 1) * 100:.0f}% of requests verified "
+                         f"a signature (the others were token-cache hits).")
+    if notes:
+        p("#### Token cache in the distinct runs (estimate from CPU per request)\n")
+        out.extend(notes)
+        p("")
+
+    checks = []
+    for server in SSOGUARD:
+        def get(mode, alg):
+            return load.get((server, mode, alg))
+        if not any(k[0] == server for k in load):
+            continue
+        for alg in ("EdDSA", "RS256"):
+            r, peer = get("distinct", alg), load.get((PEER, "distinct", alg))
+            if r and alg == "EdDSA" and alg in limits:
+                checks.append((server, f"EdDSA distinct ≥ 0.9 × limit ({limits[alg]:,.0f})",
+                               r["rps"] / limits[alg], 0.9))
+            if r and peer:
+                checks.append((server, f"{alg} distinct ≥ 1.5 × jwt-authorizer", r["rps"] / peer["rps"], 1.5))
+                checks.append((server, f"{alg} distinct p99 ≤ jwt-authorizer's",
+                               peer["p99_us"] / max(r["p99_us"], 1), 1.0))
+            r, peer = get("repeated", alg), load.get((PEER, "repeated", alg))
+            if r and peer:
+                checks.append((server, f"{alg} repeated ≥ 4 × jwt-authorizer", r["rps"] / peer["rps"], 4.0))
+                checks.append((server, f"{alg} repeated p99 ≤ jwt-authorizer's",
+                               peer["p99_us"] / max(r["p99_us"], 1), 1.0))
+        if server in rss:
+            checks.append((server, "peak RSS < 30 MB", 30 * 1000 / rss[server], 1.0))
+    if checks:
+        p("#### Goals\n")
+        p("| server | goal | measured ratio | met |")
+        p("|---|---|---:|:---:|")
+        for server, goal, ratio, need in checks:
+            p(f"| {server} | {goal} | {ratio:.2f} (need ≥ {need:g}) | {'yes' if ratio >= need else '**no**'} |")
+        p("")
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
