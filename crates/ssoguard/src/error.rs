@@ -58,6 +58,18 @@ pub enum KeysUnavailable {
 /// Why a token was refused, or why it could not be checked.
 ///
 /// `Display` gives a short message that is safe to return to the client.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::VerifyError;
+///
+/// let err = VerifyError::AudienceMismatch;
+/// assert_eq!(err.to_string(), "audience mismatch");
+/// assert_eq!((err.status_code(), err.oauth_error_code()), (401, Some("invalid_token")));
+/// assert_eq!(err.kind(), "audience_mismatch");
+/// assert_eq!(VerifyError::MissingToken.oauth_error_code(), None);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {

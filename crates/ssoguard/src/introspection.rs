@@ -19,6 +19,20 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Introspection settings.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::{IntrospectionConfig, Verifier};
+///
+/// let verifier = Verifier::builder()
+///     .authority("http://localhost:3001")
+///     .audience("rust-backend")
+///     .introspection(IntrospectionConfig::new("rust-backend", "rust-backend-secret"))
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok::<(), ssoguard::ConfigError>(())
+/// ```
 #[derive(Clone)]
 pub struct IntrospectionConfig {
     /// OAuth client id used to authenticate to the endpoint.

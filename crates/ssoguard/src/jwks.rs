@@ -26,6 +26,22 @@ use std::time::{Duration, Instant};
 
 /// Settings of the key cache. Every default is chosen for a Better Auth deployment and can be
 /// changed through [`crate::VerifierBuilder`].
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::{JwksConfig, Verifier};
+/// use std::time::Duration;
+///
+/// let config = JwksConfig { ttl: Duration::from_secs(600), max_stale: Duration::from_secs(3600), ..JwksConfig::default() };
+/// let verifier = Verifier::builder()
+///     .authority("http://localhost:3001")
+///     .audience("rust-backend")
+///     .jwks_config(config)
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok::<(), ssoguard::ConfigError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct JwksConfig {
     /// How long a key set is fresh when the response has no `Cache-Control: max-age`.

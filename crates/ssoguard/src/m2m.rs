@@ -341,6 +341,20 @@ impl CcInner {
 type CachedProfile = (Option<Value>, Instant);
 
 /// The SSO admin client: a user's profile by id, with the service's API key.
+///
+/// # Example
+///
+/// ```no_run
+/// # async fn run() -> Result<(), ssoguard::m2m::M2mError> {
+/// use ssoguard::m2m::{BETTER_AUTH_GET_USER, SsoAdminClient};
+///
+/// let sso = SsoAdminClient::new("http://localhost:3001", BETTER_AUTH_GET_USER, "admin-session-token");
+/// match sso.get_user("user-123").await? {
+///     Some(profile) => println!("{}", profile["email"]),
+///     None => println!("no such user"),
+/// }
+/// # Ok(()) }
+/// ```
 #[derive(Clone)]
 pub struct SsoAdminClient {
     http: reqwest::Client,

@@ -337,6 +337,27 @@ pub(crate) fn unix_now() -> i64 {
 }
 
 /// Builds a [`Verifier`]. Defaults are safe; each setter documents its default.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::{Algorithm, Verifier};
+/// use std::time::Duration;
+///
+/// // The seed's variables: AUTH_SERVER_URL, SSO_CLIENT_ID (several allowed), JWKS_URL.
+/// let verifier = Verifier::builder()
+///     .authority("http://localhost:3001")
+///     .audiences(["rust-backend", "http://localhost:8000"])
+///     .jwks_url("http://localhost:3001/api/auth/jwks")
+///     .algorithms([Algorithm::EdDSA, Algorithm::ES256])
+///     .leeway(Duration::from_secs(30))
+///     .build()?;
+/// assert_eq!(verifier.audiences().len(), 2);
+///
+/// // No audience: refused at build time, not at the first request.
+/// assert!(Verifier::builder().authority("http://localhost:3001").build().is_err());
+/// # Ok::<(), ssoguard::ConfigError>(())
+/// ```
 #[must_use = "a builder does nothing until .build() is called"]
 #[derive(Debug, Clone)]
 pub struct VerifierBuilder {

@@ -36,18 +36,22 @@ async fn verify_corpus_replays_without_panics() {
         .expect("verifier");
     let files = corpus("verify");
     assert!(files.len() >= 5);
-    let mut accepted = 0;
+    // libFuzzer may store a seed again under its hash: identical bytes count as that seed.
+    let seeds: Vec<&Vec<u8>> = files
+        .iter()
+        .filter(|(n, _)| n.starts_with("seed-"))
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(seeds.len(), 5);
     for (name, data) in &files {
         let token = String::from_utf8_lossy(data);
         let result = verifier.verify(&token).await;
-        if name.starts_with("seed-") {
+        if seeds.contains(&data) {
             assert!(result.is_ok(), "{name}: {result:?}");
-            accepted += 1;
         } else {
             assert!(result.is_err(), "{name} was accepted");
         }
     }
-    assert_eq!(accepted, 5);
 }
 
 #[test]
