@@ -434,7 +434,10 @@ impl JwksCache {
     }
 
     fn ensure_refresher(&self) {
-        if self.inner.refresher_started.swap(true, Ordering::AcqRel) {
+        // A plain load on the hot path: the swap (a write to a shared cache line) happens once.
+        if self.inner.refresher_started.load(Ordering::Acquire)
+            || self.inner.refresher_started.swap(true, Ordering::AcqRel)
+        {
             return;
         }
         let weak = Arc::downgrade(&self.inner);
