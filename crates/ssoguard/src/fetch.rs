@@ -96,14 +96,18 @@ impl HttpFetcher {
 }
 
 fn describe(url: &str, e: &reqwest::Error) -> String {
-    let what = if e.is_timeout() {
+    format!("{url}: {}", transport_failure(e))
+}
+
+/// What kind of transport failure a request error is (safe to log: no URL query, no body).
+pub(crate) fn transport_failure(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "connection failed"
     } else {
         "request failed"
-    };
-    format!("{url}: {what}")
+    }
 }
 
 /// Parses `max-age` from a Cache-Control value; `no-cache`/`no-store` mean zero.

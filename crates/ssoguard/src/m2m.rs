@@ -10,6 +10,7 @@
 //! configuration error, 5xx retried; answers are cached briefly.
 
 use crate::discovery::{self, trim_slash};
+use crate::fetch::transport_failure;
 use crate::introspection::form_encode;
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;
@@ -291,11 +292,7 @@ impl CcInner {
             let response = match response {
                 Ok(r) => r,
                 Err(e) => {
-                    last = if e.is_timeout() {
-                        "timeout".into()
-                    } else {
-                        "connection failed".into()
-                    };
+                    last = transport_failure(&e).to_string();
                     continue;
                 }
             };
@@ -443,11 +440,7 @@ impl SsoAdminClient {
             let response = match self.http.get(&url).bearer_auth(&*self.api_key).send().await {
                 Ok(r) => r,
                 Err(e) => {
-                    last = if e.is_timeout() {
-                        "timeout".into()
-                    } else {
-                        "connection failed".into()
-                    };
+                    last = transport_failure(&e).to_string();
                     continue;
                 }
             };

@@ -417,43 +417,10 @@ async fn cors_preflight(backend: Backend) {
 on_both_databases!(cors_preflight);
 
 async fn sso_down_at_start_then_recovers(backend: Backend) {
-    let app = TestApp::spawn_with(backend, &[]).await;
-    // Take the SSO down before any key was loaded by this app's verifier... the background
-    // warm-up may already have run, so use a second, fresh app whose SSO is down from the start.
-    drop(app);
-    let app = {
-        let probe = TestApp::spawn(backend).await;
-        probe
-            .issuer()
-            .set_fault(Some(ssoguard::testing::Fault::Down));
-        let url = probe.issuer().origin().to_string();
-        let client = probe.dev.client_id().to_string();
-        let db = common::fresh_database(backend).await;
-        let vars = [
-            ("AUTH_SERVER_URL", url.as_str()),
-            ("SSO_CLIENT_ID", client.as_str()),
-            ("DATABASE_URL", db.as_str()),
-            ("PORT", "0"),
-            ("JWKS_REFETCH_COOLDOWN", "1s"),
-        ];
-        let config = tasks_api::config::Config::from_lookup(false, |k| {
-            vars.iter()
-                .find(|(n, _)| *n == k)
-                .map(|(_, v)| (*v).to_string())
-        })
-        .expect("config");
-        let built = tasks_api::startup::App::build(config)
-            .await
-            .expect("starts with the SSO down");
-        let base = format!("http://{}", built.local_addr());
-        tokio::spawn(async move {
-            let _ = built.run_until_stopped().await;
-        });
-        (probe, base)
-    };
-    let (probe, base) = app;
+    let app = TestApp::spawn_with_sso_down(backend).await;
+    let base = app.base.clone();
     let http = reqwest::Client::new();
-    let token = probe.token("alice", "user");
+    let token = app.token("alice", "user");
     let resp = http
         .get(format!("{base}/api/me"))
         .bearer_auth(&token)
@@ -471,7 +438,7 @@ async fn sso_down_at_start_then_recovers(backend: Backend) {
     let body: Value = ready.json().await.expect("json");
     assert_eq!(body["not_ready"], json!(["signing_keys"]));
 
-    probe.issuer().set_fault(None);
+    app.issuer().set_fault(None);
     tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
     let resp = http
         .get(format!("{base}/api/me"))

@@ -71,6 +71,15 @@ impl TestApp {
 
     /// Spawns with extra environment variables (they override the defaults here).
     pub async fn spawn_with(backend: Backend, extra: &[(&str, &str)]) -> TestApp {
+        Self::spawn_inner(backend, extra, false).await
+    }
+
+    /// Spawns while the SSO is down (connections refused) from the very start.
+    pub async fn spawn_with_sso_down(backend: Backend) -> TestApp {
+        Self::spawn_inner(backend, &[], true).await
+    }
+
+    async fn spawn_inner(backend: Backend, extra: &[(&str, &str)], sso_down: bool) -> TestApp {
         let keys = Algorithm::ALL
             .iter()
             .map(|alg| {
@@ -81,6 +90,9 @@ impl TestApp {
         let mut dev_config = DevIssuerConfig::with_keys(keys);
         dev_config.addr = "127.0.0.1:0".into();
         let dev = DevIssuer::start(dev_config).await.expect("dev issuer");
+        if sso_down {
+            dev.issuer().set_fault(Some(ssoguard::testing::Fault::Down));
+        }
         let database_url = fresh_database(backend).await;
         let mut vars: HashMap<String, String> = [
             ("AUTH_SERVER_URL", dev.issuer().origin().to_string()),
