@@ -117,16 +117,46 @@ impl TokenClaims {
     }
 
     pub(crate) fn from_map(mut map: Map<String, Value>) -> Result<Self, VerifyError> {
-        let exp =
-            numeric_date(map.remove("exp"), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
-        let nbf = numeric_date(map.remove("nbf"), "nbf")?;
-        let iat = numeric_date(map.remove("iat"), "iat")?;
-        let iss = string(map.remove("iss"), "iss")?.ok_or(VerifyError::MissingClaim("iss"))?;
-        let sub = string(map.remove("sub"), "sub")?.ok_or(VerifyError::MissingClaim("sub"))?;
+        let raw = RawClaims {
+            exp: map.remove("exp"),
+            nbf: map.remove("nbf"),
+            iat: map.remove("iat"),
+            iss: map.remove("iss"),
+            sub: map.remove("sub"),
+            aud: map.remove("aud"),
+            email: map.remove("email"),
+            name: map.remove("name"),
+            email_verified: map.remove("email_verified"),
+            role: map.remove("role"),
+            organization_id: map.remove("organization_id"),
+            permissions: map.remove("permissions"),
+            scope: map.remove("scope"),
+            extra: Map::new(),
+        };
+        Self::from_raw(RawClaims { extra: map, ..raw })
+    }
+
+    /// Parses a JSON payload in one pass: registered and user claims go straight to their
+    /// fields (no intermediate map for them), the rest into `extra`.
+    pub(crate) fn from_json_slice(bytes: &[u8]) -> Result<Self, VerifyError> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let raw = serde::Deserializer::deserialize_map(&mut de, RawClaimsVisitor)
+            .map_err(|_| VerifyError::Malformed("claims are not a JSON object"))?;
+        de.end()
+            .map_err(|_| VerifyError::Malformed("claims are not a JSON object"))?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(mut raw: RawClaims) -> Result<Self, VerifyError> {
+        let exp = numeric_date(raw.exp.take(), "exp")?.ok_or(VerifyError::MissingClaim("exp"))?;
+        let nbf = numeric_date(raw.nbf.take(), "nbf")?;
+        let iat = numeric_date(raw.iat.take(), "iat")?;
+        let iss = string(raw.iss.take(), "iss")?.ok_or(VerifyError::MissingClaim("iss"))?;
+        let sub = string(raw.sub.take(), "sub")?.ok_or(VerifyError::MissingClaim("sub"))?;
         if sub.is_empty() {
             return Err(VerifyError::MissingClaim("sub"));
         }
-        let aud = match map.remove("aud") {
+        let aud = match raw.aud.take() {
             None | Some(Value::Null) => return Err(VerifyError::MissingClaim("aud")),
             Some(Value::String(s)) => Audience::One(s),
             Some(Value::Array(items)) => Audience::Many(
@@ -140,16 +170,16 @@ impl TokenClaims {
             ),
             Some(_) => return Err(VerifyError::InvalidClaim("aud")),
         };
-        let email = string(map.remove("email"), "email")?;
-        let name = string(map.remove("name"), "name")?;
-        let email_verified = match map.remove("email_verified") {
+        let email = string(raw.email.take(), "email")?;
+        let name = string(raw.name.take(), "name")?;
+        let email_verified = match raw.email_verified.take() {
             None | Some(Value::Null) => None,
             Some(Value::Bool(b)) => Some(b),
             // Some providers send "true"/"false" strings.
             Some(Value::String(s)) if s == "true" || s == "false" => Some(s == "true"),
             Some(_) => return Err(VerifyError::InvalidClaim("email_verified")),
         };
-        let (role, roles) = match map.remove("role") {
+        let (role, roles) = match raw.role.take() {
             None | Some(Value::Null) => (None, Vec::new()),
             Some(Value::String(s)) => {
                 let roles = split_list(&s, &[',']);
@@ -161,19 +191,19 @@ impl TokenClaims {
             }
             Some(_) => return Err(VerifyError::InvalidClaim("role")),
         };
-        let organization_id = match map.remove("organization_id") {
+        let organization_id = match raw.organization_id.take() {
             None | Some(Value::Null) => None,
             Some(Value::String(s)) => Some(s),
             Some(Value::Number(n)) => Some(n.to_string()),
             Some(_) => return Err(VerifyError::InvalidClaim("organization_id")),
         };
-        let permissions = match map.remove("permissions") {
+        let permissions = match raw.permissions.take() {
             None | Some(Value::Null) => Vec::new(),
             Some(Value::String(s)) => split_list(&s, &[',', ' ']),
             Some(Value::Array(items)) => string_array(items, "permissions")?,
             Some(_) => return Err(VerifyError::InvalidClaim("permissions")),
         };
-        let scope = string(map.remove("scope"), "scope")?;
+        let scope = string(raw.scope.take(), "scope")?;
         Ok(TokenClaims {
             iss,
             sub,
@@ -188,7 +218,7 @@ impl TokenClaims {
             organization_id,
             permissions,
             scope,
-            extra: map,
+            extra: raw.extra,
             roles,
         })
     }
@@ -245,6 +275,108 @@ impl TokenClaims {
     pub fn deserialize_into<T: DeserializeOwned>(&self) -> Result<T, VerifyError> {
         let value = serde_json::to_value(self).map_err(|_| VerifyError::InvalidClaim("claims"))?;
         serde_json::from_value(value).map_err(|_| VerifyError::InvalidClaim("claims"))
+    }
+}
+
+/// Claims split into the ones ssoguard types and the rest, before type checks.
+#[derive(Default)]
+struct RawClaims {
+    exp: Option<Value>,
+    nbf: Option<Value>,
+    iat: Option<Value>,
+    iss: Option<Value>,
+    sub: Option<Value>,
+    aud: Option<Value>,
+    email: Option<Value>,
+    name: Option<Value>,
+    email_verified: Option<Value>,
+    role: Option<Value>,
+    organization_id: Option<Value>,
+    permissions: Option<Value>,
+    scope: Option<Value>,
+    extra: Map<String, Value>,
+}
+
+struct RawClaimsVisitor;
+
+impl<'de> serde::de::Visitor<'de> for RawClaimsVisitor {
+    type Value = RawClaims;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON object of claims")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RawClaims, A::Error> {
+        let mut raw = RawClaims::default();
+        while let Some(key) = map.next_key::<ClaimKey>()? {
+            let value: Value = map.next_value()?;
+            let slot = match key {
+                ClaimKey::Known("exp") => &mut raw.exp,
+                ClaimKey::Known("nbf") => &mut raw.nbf,
+                ClaimKey::Known("iat") => &mut raw.iat,
+                ClaimKey::Known("iss") => &mut raw.iss,
+                ClaimKey::Known("sub") => &mut raw.sub,
+                ClaimKey::Known("aud") => &mut raw.aud,
+                ClaimKey::Known("email") => &mut raw.email,
+                ClaimKey::Known("name") => &mut raw.name,
+                ClaimKey::Known("email_verified") => &mut raw.email_verified,
+                ClaimKey::Known("role") => &mut raw.role,
+                ClaimKey::Known("organization_id") => &mut raw.organization_id,
+                ClaimKey::Known("permissions") => &mut raw.permissions,
+                ClaimKey::Known("scope") => &mut raw.scope,
+                ClaimKey::Known(other) => {
+                    raw.extra.insert(other.to_string(), value);
+                    continue;
+                }
+                ClaimKey::Other(name) => {
+                    raw.extra.insert(name, value);
+                    continue;
+                }
+            };
+            *slot = Some(value);
+        }
+        Ok(raw)
+    }
+}
+
+/// A claim name: one of the typed ones (matched without allocating) or another.
+enum ClaimKey {
+    Known(&'static str),
+    Other(String),
+}
+
+const TYPED_CLAIMS: [&str; 13] = [
+    "exp",
+    "nbf",
+    "iat",
+    "iss",
+    "sub",
+    "aud",
+    "email",
+    "name",
+    "email_verified",
+    "role",
+    "organization_id",
+    "permissions",
+    "scope",
+];
+
+impl<'de> Deserialize<'de> for ClaimKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = ClaimKey;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a claim name")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ClaimKey, E> {
+                Ok(match TYPED_CLAIMS.iter().find(|k| **k == v) {
+                    Some(k) => ClaimKey::Known(k),
+                    None => ClaimKey::Other(v.to_owned()),
+                })
+            }
+        }
+        d.deserialize_str(KeyVisitor)
     }
 }
 
@@ -344,6 +476,44 @@ mod tests {
         }
         let c = TokenClaims::from_json(&with("exp", json!(10.9))).expect("float exp");
         assert_eq!(c.exp, 10);
+    }
+
+    #[test]
+    fn one_pass_parser_agrees_with_the_map_path() {
+        let mut cases = vec![
+            base(),
+            with("aud", json!(["x", "a"])),
+            with("role", json!("user,admin")),
+        ];
+        for key in ["iss", "sub", "aud", "exp"] {
+            cases.push(without(key));
+        }
+        for (key, bad) in [
+            ("exp", json!("10")),
+            ("aud", json!(5)),
+            ("role", json!(5)),
+            ("permissions", json!("a b")),
+        ] {
+            cases.push(with(key, bad));
+        }
+        let mut extra = base();
+        extra["tenant"] = json!({"id": 1});
+        extra["exp"] = json!(10.5);
+        cases.push(extra);
+        for case in cases {
+            let bytes = serde_json::to_vec(&case).expect("json");
+            assert_eq!(
+                TokenClaims::from_json_slice(&bytes),
+                TokenClaims::from_json(&case),
+                "{case}"
+            );
+        }
+        for bad in [&b"[1]"[..], b"\"x\"", b"{", b"{} {}"] {
+            assert_eq!(
+                TokenClaims::from_json_slice(bad).unwrap_err(),
+                VerifyError::Malformed("claims are not a JSON object")
+            );
+        }
     }
 
     #[test]

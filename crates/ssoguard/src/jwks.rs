@@ -287,6 +287,14 @@ impl JwksCache {
             .map(|m| Arc::from(m.issuer.as_str()))
     }
 
+    /// Whether `iss` is the expected issuer, without allocating; `None` before discovery ran.
+    pub(crate) fn issuer_matches(&self, iss: &str) -> Option<bool> {
+        if let Some(issuer) = &self.inner.source.issuer {
+            return Some(issuer == iss);
+        }
+        self.inner.metadata.load().as_ref().map(|m| m.issuer == iss)
+    }
+
     pub(crate) fn metadata(&self) -> Option<Arc<ProviderMetadata>> {
         self.inner.metadata.load_full()
     }

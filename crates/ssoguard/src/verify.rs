@@ -133,9 +133,7 @@ impl Verifier {
             None => return Err(VerifyError::AlgorithmMismatch),
         }
         let payload = jws::decode_payload(jws.payload_b64)?;
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&payload)
-            .map_err(|_| VerifyError::Malformed("claims are not a JSON object"))?;
-        let claims = TokenClaims::from_map(map)?;
+        let claims = TokenClaims::from_json_slice(&payload)?;
         self.check_claims(&claims, now)?;
         let claims = Arc::new(claims);
         if let Some(hash) = hash {
@@ -252,15 +250,13 @@ impl Verifier {
     fn check_claims(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
         self.check_times(claims, now)?;
         if self.inner.check_issuer {
-            let issuer = self
-                .inner
-                .keys
-                .issuer()
-                .ok_or(VerifyError::KeysUnavailable {
+            let matches = self.inner.keys.issuer_matches(&claims.iss).ok_or(
+                VerifyError::KeysUnavailable {
                     reason: KeysUnavailable::NotLoaded,
                     retry_after: Duration::from_secs(1),
-                })?;
-            if claims.iss != *issuer {
+                },
+            )?;
+            if !matches {
                 return Err(VerifyError::IssuerMismatch);
             }
         }
