@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start the Better Auth interop server.
 #
-#   bash interop/better-auth/start.sh        (from anywhere)
+#   bash interop/better-auth/start.sh            (from anywhere)
+#   bash interop/better-auth/start.sh --install  (install only, then exit: what .ci/run does)
 #
 # Installs the pinned dependencies with `npm ci` when node_modules is missing
 # or was installed from a different package-lock.json, then execs
@@ -35,5 +36,7 @@ if ! installed; then
   flock -u 9
   exec 9>&-
 fi
+
+[[ "${1:-}" == "--install" ]] && exit 0
 
 exec node server.mjs
