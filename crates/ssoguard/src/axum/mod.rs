@@ -390,7 +390,7 @@ impl Requirement {
         if ok {
             Ok(())
         } else {
-            tracing::debug!(requirement = ?self, "authorization refused");
+            tracing::debug!(requirement = ?self, "access refused: requirement not met");
             Err(AuthRejection::forbidden(detail, auth.realm.clone()))
         }
     }
