@@ -9,6 +9,7 @@
 
 use crate::error::{KeysUnavailable, VerifyError};
 use crate::token_cache::{TokenCache, TokenHash};
+use crate::ttl_map::TtlMap;
 use crate::verify::unix_now;
 use base64::Engine as _;
 use futures_util::FutureExt as _;
@@ -16,7 +17,7 @@ use futures_util::future::{BoxFuture, Shared};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Introspection settings.
 ///
@@ -74,15 +75,12 @@ impl IntrospectionConfig {
     }
 }
 
-/// An active answer and when its cache entry ends.
-type CachedAnswer = (Map<String, Value>, Instant);
-
 type SharedCall = Shared<BoxFuture<'static, Result<Map<String, Value>, VerifyError>>>;
 
 pub(crate) struct Introspector {
     cfg: IntrospectionConfig,
     http: reqwest::Client,
-    cache: Mutex<HashMap<TokenHash, CachedAnswer>>,
+    cache: TtlMap<TokenHash, Map<String, Value>>,
     inflight: Mutex<HashMap<TokenHash, SharedCall>>,
     calls: std::sync::atomic::AtomicU64,
 }
@@ -101,9 +99,9 @@ impl Introspector {
             .timeout(cfg.timeout)
             .build()?;
         Ok(Introspector {
+            cache: TtlMap::new(cfg.max_entries),
             cfg,
             http,
-            cache: Mutex::new(HashMap::new()),
             inflight: Mutex::new(HashMap::new()),
             calls: std::sync::atomic::AtomicU64::new(0),
         })
@@ -118,7 +116,7 @@ impl Introspector {
     }
 
     pub(crate) fn cached_entries(&self) -> usize {
-        self.cache.lock().map(|c| c.len()).unwrap_or(0)
+        self.cache.len()
     }
 
     /// The active response for `token` (cached, single-flight), as a claims map: `sub` falls
@@ -129,14 +127,8 @@ impl Introspector {
         endpoint: &str,
     ) -> Result<Map<String, Value>, VerifyError> {
         let hash = TokenCache::hash(token);
-        if let Ok(mut cache) = self.cache.lock() {
-            match cache.get(&hash) {
-                Some((map, until)) if Instant::now() < *until => return Ok(map.clone()),
-                Some(_) => {
-                    cache.remove(&hash);
-                }
-                None => {}
-            }
+        if let Some(map) = self.cache.get(&hash) {
+            return Ok(map);
         }
         let call = {
             let Ok(mut inflight) = self.inflight.lock() else {
@@ -177,22 +169,7 @@ impl Introspector {
             .unwrap_or(now_unix + 60);
         let left = u64::try_from(exp.saturating_sub(now_unix)).unwrap_or(0);
         let ttl = self.cfg.cache_ttl.min(Duration::from_secs(left));
-        if ttl.is_zero() || self.cfg.max_entries == 0 {
-            return;
-        }
-        let Ok(mut cache) = self.cache.lock() else {
-            return;
-        };
-        let now = Instant::now();
-        if cache.len() >= self.cfg.max_entries {
-            cache.retain(|_, (_, until)| *until > now);
-            if cache.len() >= self.cfg.max_entries {
-                if let Some(victim) = cache.keys().next().copied() {
-                    cache.remove(&victim);
-                }
-            }
-        }
-        cache.insert(hash, (map.clone(), now + ttl));
+        self.cache.insert(hash, map.clone(), ttl);
     }
 
     async fn call(&self, token: &str, endpoint: &str) -> Result<Map<String, Value>, VerifyError> {

@@ -453,12 +453,6 @@ impl JwksCache {
     }
 }
 
-impl Drop for JwksCache {
-    fn drop(&mut self) {
-        tracing::trace!("JWKS cache dropped");
-    }
-}
-
 async fn refresh_loop(weak: Weak<CacheInner>) {
     loop {
         let (delay, installed) = match weak.upgrade() {

@@ -35,6 +35,7 @@ pub mod jws;
 pub mod m2m;
 mod metrics;
 mod token_cache;
+mod ttl_map;
 mod verify;
 
 #[cfg(feature = "axum")]

@@ -12,12 +12,12 @@
 use crate::discovery::{self, trim_slash};
 use crate::fetch::transport_failure;
 use crate::introspection::form_encode;
+use crate::ttl_map::TtlMap;
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;
 use futures_util::FutureExt as _;
 use futures_util::future::{BoxFuture, Shared};
 use serde_json::Value;
-use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -58,14 +58,8 @@ struct CachedToken {
 type SharedFetch = Shared<BoxFuture<'static, Result<String, M2mError>>>;
 
 struct CcInner {
-    client_id: String,
-    client_secret: String,
-    token_endpoint: Option<String>,
-    authority: Option<String>,
-    scope: Option<String>,
-    resource: Option<String>,
-    skew: Duration,
-    retries: u32,
+    /// The settings, as built.
+    cfg: ClientCredentialsBuilder,
     http: reqwest::Client,
     discovered: ArcSwapOption<String>,
     cached: ArcSwapOption<CachedToken>,
@@ -93,7 +87,7 @@ pub struct ClientCredentials {
 impl fmt::Debug for ClientCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientCredentials")
-            .field("client_id", &self.inner.client_id)
+            .field("client_id", &self.inner.cfg.client_id)
             .field("client_secret", &"[redacted]")
             .finish_non_exhaustive()
     }
@@ -220,15 +214,8 @@ impl ClientCredentialsBuilder {
     pub fn build(self) -> ClientCredentials {
         ClientCredentials {
             inner: Arc::new(CcInner {
-                client_id: self.client_id,
-                client_secret: self.client_secret,
-                token_endpoint: self.token_endpoint,
-                authority: self.authority,
-                scope: self.scope,
-                resource: self.resource,
-                skew: self.skew,
-                retries: self.retries,
                 http: http_client(self.timeout),
+                cfg: self,
                 discovered: ArcSwapOption::empty(),
                 cached: ArcSwapOption::empty(),
                 inflight: Mutex::new(None),
@@ -240,16 +227,16 @@ impl ClientCredentialsBuilder {
 
 impl CcInner {
     async fn endpoint(&self) -> Result<String, M2mError> {
-        if let Some(url) = &self.token_endpoint {
+        if let Some(url) = &self.cfg.token_endpoint {
             return Ok(url.clone());
         }
         if let Some(url) = self.discovered.load_full() {
             return Ok((*url).clone());
         }
-        let authority = self
-            .authority
-            .as_deref()
-            .ok_or_else(|| M2mError::Refused("no token endpoint or authority configured".into()))?;
+        let authority =
+            self.cfg.authority.as_deref().ok_or_else(|| {
+                M2mError::Refused("no token endpoint or authority configured".into())
+            })?;
         let meta = discovery::fetch_provider_metadata(authority, None)
             .await
             .map_err(|e| M2mError::Unavailable(e.to_string()))?;
@@ -263,19 +250,19 @@ impl CcInner {
     async fn fetch(&self) -> Result<String, M2mError> {
         let endpoint = self.endpoint().await?;
         let mut body = "grant_type=client_credentials".to_string();
-        if let Some(scope) = &self.scope {
+        if let Some(scope) = &self.cfg.scope {
             body.push_str(&format!("&scope={}", form_encode(scope)));
         }
-        if let Some(resource) = &self.resource {
+        if let Some(resource) = &self.cfg.resource {
             body.push_str(&format!("&resource={}", form_encode(resource)));
         }
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
             "{}:{}",
-            form_encode(&self.client_id),
-            form_encode(&self.client_secret)
+            form_encode(&self.cfg.client_id),
+            form_encode(&self.cfg.client_secret)
         ));
         let mut last = String::new();
-        for attempt in 0..=self.retries {
+        for attempt in 0..=self.cfg.retries {
             if attempt > 0 {
                 backoff(attempt - 1).await;
             }
@@ -309,7 +296,7 @@ impl CcInner {
                     let expires_in = json["expires_in"].as_u64().unwrap_or(300);
                     let lifetime = Duration::from_secs(expires_in);
                     let refresh_at =
-                        Instant::now() + lifetime.saturating_sub(self.skew.min(lifetime / 2));
+                        Instant::now() + lifetime.saturating_sub(self.cfg.skew.min(lifetime / 2));
                     self.cached.store(Some(Arc::new(CachedToken {
                         token: token.clone(),
                         refresh_at,
@@ -334,9 +321,6 @@ impl CcInner {
     }
 }
 
-/// A profile answer (`None`: not found) and when its cache entry ends.
-type CachedProfile = (Option<Value>, Instant);
-
 /// The SSO admin client: a user's profile by id, with the service's API key.
 ///
 /// # Example
@@ -359,7 +343,7 @@ pub struct SsoAdminClient {
     path_template: String,
     api_key: Arc<str>,
     cache_ttl: Duration,
-    cache: Arc<Mutex<HashMap<String, CachedProfile>>>,
+    cache: Arc<TtlMap<String, Option<Value>>>,
 }
 
 impl fmt::Debug for SsoAdminClient {
@@ -395,7 +379,7 @@ impl SsoAdminClient {
             path_template: path_template.to_string(),
             api_key: Arc::from(api_key),
             cache_ttl: Duration::from_secs(30),
-            cache: Arc::new(Mutex::new(HashMap::new())),
+            cache: Arc::new(TtlMap::new(MAX_CACHED_PROFILES)),
         }
     }
 
@@ -424,12 +408,8 @@ impl SsoAdminClient {
     /// [`M2mError::Unauthorized`] when the SSO refuses the API key (a configuration error);
     /// [`M2mError::Unavailable`] after one retry of a 5xx or transport failure.
     pub async fn get_user(&self, user_id: &str) -> Result<Option<Value>, M2mError> {
-        if let Ok(cache) = self.cache.lock() {
-            if let Some((profile, until)) = cache.get(user_id) {
-                if Instant::now() < *until {
-                    return Ok(profile.clone());
-                }
-            }
+        if let Some(profile) = self.cache.get(user_id) {
+            return Ok(profile);
         }
         let url = self.url_for(user_id);
         let mut last = String::new();
@@ -464,26 +444,11 @@ impl SsoAdminClient {
                 }
                 _ => return Err(M2mError::Refused(format!("HTTP {status}"))),
             };
-            self.remember(user_id, profile.clone());
+            self.cache
+                .insert(user_id.to_string(), profile.clone(), self.cache_ttl);
             return Ok(profile);
         }
         Err(M2mError::Unavailable(last))
-    }
-
-    fn remember(&self, user_id: &str, profile: Option<Value>) {
-        if self.cache_ttl.is_zero() {
-            return;
-        }
-        if let Ok(mut cache) = self.cache.lock() {
-            let now = Instant::now();
-            if cache.len() >= MAX_CACHED_PROFILES {
-                cache.retain(|_, (_, until)| *until > now);
-                if cache.len() >= MAX_CACHED_PROFILES {
-                    cache.clear();
-                }
-            }
-            cache.insert(user_id.to_string(), (profile, now + self.cache_ttl));
-        }
     }
 }
 

@@ -918,7 +918,7 @@ async fn introspect(
     let token = body
         .split('&')
         .find_map(|kv| kv.strip_prefix("token="))
-        .map(|t| t.replace("%2D", "-").replace("%5F", "_"))
+        .map(str::to_owned)
         .unwrap_or_default();
     let found = state
         .opaque
