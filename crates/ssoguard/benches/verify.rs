@@ -11,7 +11,14 @@
 //!   the signature is *excluded*);
 //! - `bare_sig_b64`: the same plus the base64url decoding of the signature segment, so the
 //!   remaining library overhead can be told apart from the decode every JWT library must do;
-//! - `library_cached`: [`Verifier::verify`] with the default token cache, one repeated token.
+//! - `library_cached`: [`Verifier::verify`] with the default token cache, one repeated token;
+//! - EdDSA only, `library_distinct_unbatched`: `library_distinct` with
+//!   [`ed25519_batching`](ssoguard::VerifierBuilder::ed25519_batching) off (what the batch path
+//!   costs a lone request).
+//!
+//! And `verify/EdDSA-32-concurrent/{batching_on,batching_off}`: 32 verifications spawned at once
+//! on a one-worker runtime, as 32 in-flight requests on one core (throughput per verification):
+//! what Ed25519 batch checking gains under load.
 //!
 //! Run: `cargo bench -p ssoguard --features testing --bench verify -- --warm-up-time 1 --measurement-time 3`
 //! (results and analysis in `docs/BENCHMARKS.md`).
@@ -104,6 +111,16 @@ fn verify_benches(c: &mut Criterion) {
         })
         .build()
         .expect("verifier");
+    let unbatched = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .token_cache(TokenCacheConfig {
+            enabled: false,
+            ..TokenCacheConfig::default()
+        })
+        .ed25519_batching(false)
+        .build()
+        .expect("verifier");
     let cached = Verifier::builder()
         .authority(issuer.origin())
         .audience("test-client")
@@ -111,6 +128,7 @@ fn verify_benches(c: &mut Criterion) {
         .expect("verifier");
     rt.block_on(async {
         uncached.warm_up().await.expect("keys load");
+        unbatched.warm_up().await.expect("keys load");
         cached.warm_up().await.expect("keys load");
     });
 
@@ -158,6 +176,21 @@ fn verify_benches(c: &mut Criterion) {
             });
         });
 
+        if alg == Algorithm::EdDSA {
+            let mut i = 0usize;
+            group.bench_function(
+                BenchmarkId::from_parameter("library_distinct_unbatched"),
+                |b| {
+                    b.to_async(&rt).iter(|| {
+                        i = (i + 1) % TOKENS;
+                        let token = &tokens[i];
+                        let verifier = &unbatched;
+                        async move { verifier.verify(black_box(token)).await.expect("verifies") }
+                    });
+                },
+            );
+        }
+
         let mut i = 0usize;
         group.bench_function(BenchmarkId::from_parameter("bare_sig"), |b| {
             b.iter(|| {
@@ -189,12 +222,55 @@ fn verify_benches(c: &mut Criterion) {
             });
         });
         group.finish();
+
+        if alg == Algorithm::EdDSA {
+            concurrent_benches(c, &rt, &tokens, &uncached, &unbatched);
+        }
     }
     assert_eq!(
         uncached.metrics().cache_hits,
         0,
         "the uncached verifier never hits"
     );
+}
+
+/// 32 verifications in flight at once, with and without Ed25519 batch checking.
+fn concurrent_benches(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    tokens: &[String],
+    batching: &Verifier,
+    single: &Verifier,
+) {
+    const IN_FLIGHT: usize = 32;
+    let tokens: std::sync::Arc<Vec<String>> = std::sync::Arc::new(tokens.to_vec());
+    let mut group = c.benchmark_group("verify/EdDSA-32-concurrent");
+    group.throughput(Throughput::Elements(IN_FLIGHT as u64));
+    for (name, verifier) in [("batching_on", batching), ("batching_off", single)] {
+        let mut next = 0usize;
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.to_async(rt).iter(|| {
+                let start = next;
+                next = (next + IN_FLIGHT) % TOKENS;
+                let handles: Vec<_> = (0..IN_FLIGHT)
+                    .map(|k| {
+                        let verifier = verifier.clone();
+                        let tokens = std::sync::Arc::clone(&tokens);
+                        tokio::spawn(async move {
+                            let token = &tokens[(start + k) % TOKENS];
+                            verifier.verify(black_box(token)).await.map(|_| ())
+                        })
+                    })
+                    .collect();
+                async move {
+                    for h in handles {
+                        h.await.expect("task").expect("verifies");
+                    }
+                }
+            });
+        });
+    }
+    group.finish();
 }
 
 criterion_group! {

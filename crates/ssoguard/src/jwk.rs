@@ -21,6 +21,8 @@ pub struct VerifyingKey {
     family: KeyFamily,
     /// One parsed key per algorithm this key may verify (one, except RSA keys without `alg`).
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
+    /// The same Ed25519 key for the batch check (`None` for other types and small-order keys).
+    batch_key: Option<ed25519_dalek::VerifyingKey>,
     description: String,
 }
 
@@ -59,6 +61,11 @@ impl VerifyingKey {
             .iter()
             .find(|(a, _)| *a == alg)
             .map(|(_, key)| key.verify_sig(message, sig).is_ok())
+    }
+
+    /// The key for the Ed25519 batch check, unless it is of small order (never batched).
+    pub(crate) fn ed25519_batch_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
+        self.batch_key
     }
 }
 
@@ -269,6 +276,7 @@ fn parse_key(raw: RawKey, allowed: &[Algorithm]) -> Result<VerifyingKey, String>
     if algs.is_empty() {
         return Err("no allowed algorithm fits this key".into());
     }
+    let mut batch_key = None;
     let (parsed, description) = match family {
         KeyFamily::Rsa => {
             let n = strip_zeros(b64("n", raw.n.as_ref())?);
@@ -299,6 +307,10 @@ fn parse_key(raw: RawKey, allowed: &[Algorithm]) -> Result<VerifyingKey, String>
             }
             let key = ParsedPublicKey::new(Algorithm::EdDSA.verification(), &x)
                 .map_err(|_| "invalid Ed25519 public key".to_string())?;
+            batch_key = <[u8; 32]>::try_from(x.as_slice())
+                .ok()
+                .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
+                .filter(|k| !k.is_weak());
             (vec![(Algorithm::EdDSA, key)], "OKP Ed25519".to_string())
         }
         KeyFamily::P256 | KeyFamily::P384 | KeyFamily::P521 => {
@@ -326,6 +338,7 @@ fn parse_key(raw: RawKey, allowed: &[Algorithm]) -> Result<VerifyingKey, String>
         declared_alg,
         family,
         parsed,
+        batch_key,
         description,
     })
 }

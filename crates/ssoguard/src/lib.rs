@@ -23,6 +23,7 @@
 //! ```
 
 mod algorithm;
+mod batch;
 pub mod claims;
 mod dangerous;
 pub mod discovery;

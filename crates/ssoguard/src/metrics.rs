@@ -13,6 +13,7 @@ pub struct Metrics {
     pub(crate) jwks_fetch_failures: AtomicU64,
     pub(crate) verified: AtomicU64,
     pub(crate) cache_hits: AtomicU64,
+    pub(crate) ed25519_batched: AtomicU64,
     pub(crate) failures: [AtomicU64; VerifyError::KINDS.len()],
 }
 
@@ -29,6 +30,9 @@ pub struct MetricsSnapshot {
     pub verified: u64,
     /// Successful verifications answered from the verified-token cache.
     pub cache_hits: u64,
+    /// EdDSA signatures confirmed by a batch check (see
+    /// [`VerifierBuilder::ed25519_batching`](crate::VerifierBuilder::ed25519_batching)).
+    pub ed25519_batched: u64,
     /// Failed verifications by [`VerifyError::kind`], only kinds seen at least once.
     pub failures: Vec<(&'static str, u64)>,
 }
@@ -52,6 +56,7 @@ impl Metrics {
             jwks_fetch_failures: load(&self.jwks_fetch_failures),
             verified: load(&self.verified),
             cache_hits: load(&self.cache_hits),
+            ed25519_batched: load(&self.ed25519_batched),
             failures: VerifyError::KINDS
                 .iter()
                 .zip(self.failures.iter())

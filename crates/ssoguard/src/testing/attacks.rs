@@ -37,6 +37,29 @@ fn signed_raw(key: &SigningKey, header: &Value, payload: &str) -> String {
     )
 }
 
+/// The Ed25519 group order L, little-endian.
+const ED25519_L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// The classic Ed25519 malleation: `S + L` verifies under a lax check that reduces `S`.
+fn malleate_ed25519(token: &str) -> String {
+    let mut parts = token.rsplitn(2, '.');
+    let sig_b64 = parts.next().unwrap_or_default();
+    let input = parts.next().unwrap_or_default();
+    let mut sig = URL_SAFE_NO_PAD.decode(sig_b64).unwrap_or_default();
+    if sig.len() == 64 {
+        let mut carry = 0u16;
+        for (byte, l) in sig[32..].iter_mut().zip(ED25519_L) {
+            let sum = u16::from(*byte) + u16::from(l) + carry;
+            *byte = (sum & 0xff) as u8;
+            carry = sum >> 8;
+        }
+    }
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+}
+
 fn hs256(secret: &[u8], header: &Value, claims: &Value) -> String {
     let input = format!("{}.{}", b64(&header.to_string()), b64(&claims.to_string()));
     let key = hmac::Key::new(hmac::HMAC_SHA256, secret);
@@ -162,6 +185,22 @@ pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCas
         (
             "signature from another token",
             format!("{}.{}.{other_sig}", parts[0], parts[1]),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "Ed25519 signature malleated (S + L)",
+            malleate_ed25519(&tok().alg(Algorithm::EdDSA).sign()),
+            VerifyError::InvalidSignature,
+        ),
+        (
+            "Ed25519 identity R with S = 0",
+            {
+                let input = tok().alg(Algorithm::EdDSA).sign();
+                let input = input.rsplit_once('.').map_or("", |(i, _)| i).to_string();
+                let mut sig = [0u8; 64];
+                sig[0] = 1;
+                format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+            },
             VerifyError::InvalidSignature,
         ),
         (

@@ -1,0 +1,288 @@
+//! Ed25519 micro-batching: signatures that arrive together are checked together.
+//!
+//! Ed25519 (Better Auth's default) has a batch check: `n` signatures are verified with one
+//! multiscalar multiplication, which costs about half as much per signature as `n` separate
+//! checks once `n` reaches ~16 (measured in `docs/BENCHMARKS.md` §6). A busy server has many
+//! requests in flight, so [`verify`] queues the signature on a per-thread queue, yields once to
+//! the runtime so the other requests that are ready on this thread can queue theirs, and then one
+//! of them checks everything queued in one go.
+//!
+//! Rules that keep it as strict as the single check:
+//!
+//! - A batch of fewer than [`MIN_BATCH`] signatures (the idle case: one request at a time) is
+//!   checked one by one with `aws-lc-rs`, exactly as without batching.
+//! - A batch **passes only if every signature in it is valid**; if the batch check fails, every
+//!   signature in it is re-checked on its own with `aws-lc-rs`, so an invalid signature only ever
+//!   fails its own request. After a failed batch this thread checks one by one for
+//!   [`PAUSE_AFTER_FAILURE`], so a stream of forged signatures costs at most one wasted batch per
+//!   pause, never a permanent slowdown.
+//! - Only keys that are not of small order (`!is_weak()`) and 64-byte signatures are batched; the
+//!   batch check (ed25519-dalek) refuses a non-canonical `S` like the single check does. The batch
+//!   weights are derived from a transcript of all signatures in the batch (ed25519-dalek 2), so
+//!   no attacker-chosen signature can cancel out against another.
+//! - Cancellation safe: the queue is only touched by synchronous code; a request dropped while
+//!   it waits leaves an entry whose reply channel is closed, which the next batch skips.
+
+use crate::algorithm::Algorithm;
+use crate::jwk::VerifyingKey;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+use tokio::sync::oneshot;
+
+/// Fewer pending signatures than this are checked one by one (a batch of 2 or 3 is no faster).
+pub(crate) const MIN_BATCH: usize = 4;
+/// The largest batch handed to one multiscalar multiplication (the gain flattens out near 32).
+pub(crate) const MAX_BATCH: usize = 32;
+/// How long a thread checks one by one after one of its batches failed.
+pub(crate) const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(100);
+
+/// What [`verify`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Outcome {
+    /// The signature is valid.
+    pub(crate) valid: bool,
+    /// It was confirmed by a batch check (otherwise by the single `aws-lc-rs` check).
+    pub(crate) batched: bool,
+}
+
+struct Pending {
+    key: Arc<VerifyingKey>,
+    batch_key: ed25519_dalek::VerifyingKey,
+    message: Vec<u8>,
+    signature: [u8; 64],
+    reply: oneshot::Sender<Outcome>,
+}
+
+impl Pending {
+    fn check_alone(self) {
+        let valid = single(&self.key, &self.message, &self.signature);
+        let _ = self.reply.send(Outcome {
+            valid,
+            batched: false,
+        });
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    pending: Vec<Pending>,
+    paused_until: Option<Instant>,
+}
+
+impl Queue {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Only synchronous code without panics runs under the lock; recover anyway.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+thread_local! {
+    static QUEUE: Arc<Queue> = Arc::default();
+}
+
+fn single(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
+    key.verify(Algorithm::EdDSA, message, signature) == Some(true)
+}
+
+/// Checks an Ed25519 signature, batched with the other checks ready on this thread.
+pub(crate) async fn verify(key: &Arc<VerifyingKey>, message: &[u8], signature: &[u8]) -> Outcome {
+    let alone = || Outcome {
+        valid: single(key, message, signature),
+        batched: false,
+    };
+    let (Some(batch_key), Ok(sig)) = (key.ed25519_batch_key(), <[u8; 64]>::try_from(signature))
+    else {
+        return alone();
+    };
+    let queue = QUEUE.with(Arc::clone);
+    let (reply, answer) = oneshot::channel();
+    {
+        let mut state = queue.lock();
+        if let Some(until) = state.paused_until {
+            if Instant::now() < until {
+                drop(state);
+                return alone();
+            }
+            state.paused_until = None;
+        }
+        state.pending.push(Pending {
+            key: Arc::clone(key),
+            batch_key,
+            message: message.to_vec(),
+            signature: sig,
+            reply,
+        });
+    }
+    // Let the other requests that are ready on this thread queue their signatures.
+    tokio::task::yield_now().await;
+    // Take the queue we pushed to (not this thread's: the task may have moved). Either our entry
+    // is still there and we check it now, or another task took it and checked it synchronously
+    // (or is doing so on another thread), so the answer is on its way.
+    let batch = std::mem::take(&mut queue.lock().pending);
+    if !batch.is_empty() {
+        check(&queue, batch);
+    }
+    answer.await.unwrap_or_else(|_| alone())
+}
+
+fn check(queue: &Queue, batch: Vec<Pending>) {
+    let mut live: Vec<Pending> = batch.into_iter().filter(|p| !p.reply.is_closed()).collect();
+    while !live.is_empty() {
+        let n = live.len().min(MAX_BATCH);
+        let chunk: Vec<Pending> = live.drain(..n).collect();
+        check_chunk(queue, chunk);
+    }
+}
+
+fn check_chunk(queue: &Queue, chunk: Vec<Pending>) {
+    if chunk.len() >= MIN_BATCH {
+        if batch_valid(&chunk) {
+            for p in chunk {
+                let _ = p.reply.send(Outcome {
+                    valid: true,
+                    batched: true,
+                });
+            }
+            return;
+        }
+        queue.lock().paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
+    }
+    for p in chunk {
+        p.check_alone();
+    }
+}
+
+fn batch_valid(chunk: &[Pending]) -> bool {
+    let messages: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = chunk
+        .iter()
+        .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
+        .collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.batch_key).collect();
+    ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwk::parse_jwks;
+    use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn key_pair() -> (Ed25519KeyPair, Arc<VerifyingKey>) {
+        let pair = Ed25519KeyPair::generate().unwrap();
+        let x = URL_SAFE_NO_PAD.encode(pair.public_key().as_ref());
+        let jwks = format!(r#"{{"keys":[{{"kty":"OKP","crv":"Ed25519","kid":"k","x":"{x}"}}]}}"#);
+        let set = parse_jwks(jwks.as_bytes(), &[Algorithm::EdDSA], 100).unwrap();
+        let key = set.keys.into_iter().next().unwrap();
+        (pair, key)
+    }
+
+    /// `n` concurrent checks on a current-thread runtime; `bad` lists the forged ones.
+    async fn run(n: usize, bad: &[usize]) -> Vec<Outcome> {
+        let (pair, key) = key_pair();
+        let tasks: Vec<_> = (0..n)
+            .map(|i| {
+                let key = Arc::clone(&key);
+                let message = format!("header.payload-{i}").into_bytes();
+                let mut sig = pair.sign(&message).as_ref().to_vec();
+                if bad.contains(&i) {
+                    sig[5] ^= 1;
+                }
+                tokio::spawn(async move { verify(&key, &message, &sig).await })
+            })
+            .collect();
+        let mut out = Vec::new();
+        for t in tasks {
+            out.push(t.await.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn concurrent_valid_signatures_are_batched() {
+        let out = run(20, &[]).await;
+        assert!(out.iter().all(|o| o.valid && o.batched), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn one_forged_signature_fails_alone_and_pauses_batching() {
+        let out = run(20, &[7]).await;
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o.valid, i != 7, "signature {i}: {o:?}");
+            // The failed batch was re-checked one by one.
+            assert!(!o.batched, "signature {i}: {o:?}");
+        }
+        // Batching is paused on this thread right after the failure...
+        let out = run(8, &[]).await;
+        assert!(out.iter().all(|o| o.valid && !o.batched), "{out:?}");
+        // ...and resumes after the pause.
+        tokio::time::sleep(PAUSE_AFTER_FAILURE + Duration::from_millis(20)).await;
+        let out = run(8, &[]).await;
+        assert!(out.iter().all(|o| o.valid && o.batched), "{out:?}");
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_lone_or_small_batch_uses_the_single_check() {
+        let out = run(1, &[]).await;
+        assert_eq!(
+            out,
+            vec![Outcome {
+                valid: true,
+                batched: false
+            }]
+        );
+        let out = run(MIN_BATCH - 1, &[1]).await;
+        assert_eq!(out.iter().filter(|o| o.valid).count(), MIN_BATCH - 2);
+        assert!(out.iter().all(|o| !o.batched));
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn more_than_max_batch_are_split_and_all_answered() {
+        let out = run(3 * MAX_BATCH + 1, &[]).await;
+        assert_eq!(out.len(), 3 * MAX_BATCH + 1);
+        assert!(out.iter().all(|o| o.valid));
+        assert!(out.iter().filter(|o| o.batched).count() >= 3 * MAX_BATCH);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn multi_thread_runtime_answers_every_request() {
+        let out = run(500, &[3, 250, 499]).await;
+        for (i, o) in out.iter().enumerate() {
+            assert_eq!(o.valid, ![3, 250, 499].contains(&i), "signature {i}");
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn cancelled_requests_do_not_block_the_others() {
+        let (pair, key) = key_pair();
+        let mut handles = Vec::new();
+        for i in 0..10 {
+            let key = Arc::clone(&key);
+            let message = format!("m{i}").into_bytes();
+            let sig = pair.sign(&message).as_ref().to_vec();
+            handles.push(tokio::spawn(
+                async move { verify(&key, &message, &sig).await },
+            ));
+        }
+        // Let them queue their signatures, then abort half of them while they wait.
+        tokio::task::yield_now().await;
+        for h in handles.iter().step_by(2) {
+            h.abort();
+        }
+        let mut answered = 0;
+        for h in handles {
+            if let Ok(o) = h.await {
+                assert!(o.valid);
+                answered += 1;
+            }
+        }
+        assert_eq!(answered, 5);
+    }
+}
