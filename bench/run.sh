@@ -12,6 +12,7 @@
 #                      skipped with a message when it does not build (yet)
 #   ssoguard-nocache   bench/keyserver's ssoguard-app, GET /api/me, token cache off
 #                      (every request verifies a signature: the library's uncached path)
+#   ssoguard-nobatch   (optional) the same with signature batching off (every check inline)
 #   jwt-authorizer     bench/peer-jwt-authorizer, GET /api/me behind jwt-authorizer's layer
 #   http-floor         the same peer app, GET /noauth (no verification)
 #
@@ -254,6 +255,11 @@ for server in $SERVERS; do
       run_server ssoguard-nocache "$PORT_SSOGUARD_APP" /health /api/me "distinct" -- \
         env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" TOKEN_CACHE=off \
         PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$server"
+      ;;
+    ssoguard-nobatch)
+      run_server ssoguard-nobatch "$PORT_SSOGUARD_APP" /health /api/me "distinct" -- \
+        env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" TOKEN_CACHE=off \
+        SIGNATURE_BATCHING=off PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$server"
       ;;
     ssoguard-cache)
       run_server ssoguard-cache "$PORT_SSOGUARD_APP" /health /api/me "distinct repeated" -- \

@@ -7,7 +7,7 @@ import json
 import sys
 
 PEER = "jwt-authorizer"
-SSOGUARD = ["tasks-api", "ssoguard-cache", "ssoguard-nocache"]
+SSOGUARD = ["tasks-api", "ssoguard-cache", "ssoguard-nocache", "ssoguard-nobatch"]
 
 
 def main(path):
@@ -55,7 +55,7 @@ def main(path):
     p("#### Load (server on one core, wrk on the other)\n")
     p("| server | mode | alg | req/s | p50 ms | p99 ms | server CPU µs/req | peak RSS MiB | ratio vs jwt-authorizer | ratio vs limit |")
     p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    order = ["tasks-api", "ssoguard-cache", "ssoguard-nocache", PEER, "http-floor"]
+    order = ["tasks-api", "ssoguard-cache", "ssoguard-nocache", "ssoguard-nobatch", PEER, "http-floor"]
     keys = sorted(load, key=lambda k: (order.index(k[0]) if k[0] in order else 99, k[1], k[2]))
     for key in keys:
         r = load[key]

@@ -13,7 +13,7 @@
 //!   remaining library overhead can be told apart from the decode every JWT library must do;
 //! - `library_cached`: [`Verifier::verify`] with the default token cache, one repeated token;
 //! - EdDSA only, `library_distinct_unbatched`: `library_distinct` with
-//!   [`ed25519_batching`](ssoguard::VerifierBuilder::ed25519_batching) off (what the batch path
+//!   [`signature_batching`](ssoguard::VerifierBuilder::signature_batching) off (what the batch path
 //!   costs a lone request).
 //!
 //! And `verify/EdDSA-32-concurrent/{batching_on,batching_off}`: 32 verifications spawned at once
@@ -118,7 +118,7 @@ fn verify_benches(c: &mut Criterion) {
             enabled: false,
             ..TokenCacheConfig::default()
         })
-        .ed25519_batching(false)
+        .signature_batching(false)
         .build()
         .expect("verifier");
     let cached = Verifier::builder()

@@ -1,27 +1,32 @@
-//! Ed25519 micro-batching: signatures that arrive together are checked together.
+//! Signature checks in flight together are done together (Ed25519: in one batch check).
 //!
-//! Ed25519 (Better Auth's default) has a batch check: `n` signatures are verified with one
-//! multiscalar multiplication, which costs about half as much per signature as `n` separate
-//! checks once `n` reaches ~16 (measured in `docs/BENCHMARKS.md` §6). A busy server has many
-//! requests in flight, so [`verify`] queues the signature on a per-thread queue, yields once to
-//! the runtime so the other requests that are ready on this thread can queue theirs, and then one
-//! of them checks everything queued in one go.
+//! A busy server has many requests ready at once. [`verify`] queues the signature on a
+//! per-thread queue, yields once to the runtime so the other requests that are ready on this
+//! thread can queue theirs, and then one of them checks everything queued in one go and answers
+//! all of them. Two gains, both measured in `docs/BENCHMARKS.md` §6:
+//!
+//! - **Ed25519** (Better Auth's default) has a batch check: `n` signatures verified with one
+//!   multiscalar multiplication (ed25519-dalek), about half the CPU per signature from `n ≈ 16`.
+//! - Every algorithm: the answers, and so the responses, leave **back to back** instead of one
+//!   per signature check, so a waiting client is woken once per batch rather than once per
+//!   request (on a VM a cross-CPU wake-up costs several µs of the sender's CPU).
 //!
 //! Rules that keep it as strict as the single check:
 //!
-//! - A batch of fewer than [`MIN_BATCH`] signatures (the idle case: one request at a time) is
-//!   checked one by one with `aws-lc-rs`, exactly as without batching.
-//! - A batch **passes only if every signature in it is valid**; if the batch check fails, every
-//!   signature in it is re-checked on its own with `aws-lc-rs`, so an invalid signature only ever
-//!   fails its own request. After a failed batch this thread checks one by one for
-//!   [`PAUSE_AFTER_FAILURE`], so a stream of forged signatures costs at most one wasted batch per
-//!   pause, never a permanent slowdown.
-//! - Only keys that are not of small order (`!is_weak()`) and 64-byte signatures are batched; the
-//!   batch check (ed25519-dalek) refuses a non-canonical `S` like the single check does. The batch
-//!   weights are derived from a transcript of all signatures in the batch (ed25519-dalek 2), so
-//!   no attacker-chosen signature can cancel out against another.
+//! - Fewer than [`MIN_BATCH`] Ed25519 signatures, and every other algorithm, are checked one by
+//!   one with `aws-lc-rs`, exactly as without batching. The idle case (one request at a time)
+//!   is a queue of one.
+//! - An Ed25519 batch **passes only if every signature in it is valid**; if the batch check
+//!   fails, each of its signatures is re-checked on its own with `aws-lc-rs`, so an invalid
+//!   signature only ever fails its own request. After a failed batch this thread makes no batch
+//!   check for [`PAUSE_AFTER_FAILURE`], so a stream of forged signatures costs at most one wasted
+//!   batch per pause.
+//! - Only keys not of small order (`!is_weak()`) and 64-byte signatures are batch-checked; the
+//!   batch check refuses a non-canonical `S` like the single check. Its weights are derived from
+//!   a transcript of every signature in the batch (ed25519-dalek 2), so no attacker-chosen
+//!   signature can cancel out against another.
 //! - Cancellation safe: the queue is only touched by synchronous code; a request dropped while
-//!   it waits leaves an entry whose reply channel is closed, which the next batch skips.
+//!   it waits leaves an entry whose reply channel is closed, which the next check skips.
 
 use crate::algorithm::Algorithm;
 use crate::jwk::VerifyingKey;
@@ -29,11 +34,11 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::oneshot;
 
-/// Fewer pending signatures than this are checked one by one (a batch of 2 or 3 is no faster).
+/// Fewer queued Ed25519 signatures than this are checked one by one (2 or 3 are no faster).
 pub(crate) const MIN_BATCH: usize = 4;
 /// The largest batch handed to one multiscalar multiplication (the gain flattens out near 32).
 pub(crate) const MAX_BATCH: usize = 32;
-/// How long a thread checks one by one after one of its batches failed.
+/// How long a thread makes no batch check after one of its batches failed.
 pub(crate) const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(100);
 
 /// What [`verify`] found.
@@ -41,25 +46,34 @@ pub(crate) const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(100);
 pub(crate) struct Outcome {
     /// The signature is valid.
     pub(crate) valid: bool,
-    /// It was confirmed by a batch check (otherwise by the single `aws-lc-rs` check).
+    /// It was confirmed by an Ed25519 batch check (otherwise by the single `aws-lc-rs` check).
     pub(crate) batched: bool,
 }
 
 struct Pending {
     key: Arc<VerifyingKey>,
-    batch_key: ed25519_dalek::VerifyingKey,
+    alg: Algorithm,
     message: Vec<u8>,
-    signature: [u8; 64],
+    signature: Vec<u8>,
     reply: oneshot::Sender<Outcome>,
 }
 
 impl Pending {
-    fn check_alone(self) {
-        let valid = single(&self.key, &self.message, &self.signature);
-        let _ = self.reply.send(Outcome {
-            valid,
+    /// The inputs of the Ed25519 batch check, if this signature may be batch-checked.
+    fn batchable(&self) -> Option<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature)> {
+        if self.alg != Algorithm::EdDSA {
+            return None;
+        }
+        let sig = <[u8; 64]>::try_from(self.signature.as_slice()).ok()?;
+        let key = self.key.ed25519_batch_key()?;
+        Some((key, ed25519_dalek::Signature::from_bytes(&sig)))
+    }
+
+    fn check_alone(&self) -> Outcome {
+        Outcome {
+            valid: single(&self.key, self.alg, &self.message, &self.signature),
             batched: false,
-        });
+        }
     }
 }
 
@@ -79,45 +93,47 @@ impl Queue {
         // Only synchronous code without panics runs under the lock; recover anyway.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
+
+    /// True while batch checks are paused after a failed one.
+    fn paused(&self) -> bool {
+        let mut state = self.lock();
+        match state.paused_until {
+            Some(until) if Instant::now() < until => true,
+            Some(_) => {
+                state.paused_until = None;
+                false
+            }
+            None => false,
+        }
+    }
 }
 
 thread_local! {
     static QUEUE: Arc<Queue> = Arc::default();
 }
 
-fn single(key: &VerifyingKey, message: &[u8], signature: &[u8]) -> bool {
-    key.verify(Algorithm::EdDSA, message, signature) == Some(true)
+fn single(key: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
+    key.verify(alg, message, signature) == Some(true)
 }
 
-/// Checks an Ed25519 signature, batched with the other checks ready on this thread.
-pub(crate) async fn verify(key: &Arc<VerifyingKey>, message: &[u8], signature: &[u8]) -> Outcome {
-    let alone = || Outcome {
-        valid: single(key, message, signature),
-        batched: false,
-    };
-    let (Some(batch_key), Ok(sig)) = (key.ed25519_batch_key(), <[u8; 64]>::try_from(signature))
-    else {
-        return alone();
-    };
+/// Checks a signature together with the other checks ready on this thread.
+///
+/// `key` must fit `alg` (the key cache pins it); a key that does not is an invalid signature.
+pub(crate) async fn verify(
+    key: &Arc<VerifyingKey>,
+    alg: Algorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> Outcome {
     let queue = QUEUE.with(Arc::clone);
     let (reply, answer) = oneshot::channel();
-    {
-        let mut state = queue.lock();
-        if let Some(until) = state.paused_until {
-            if Instant::now() < until {
-                drop(state);
-                return alone();
-            }
-            state.paused_until = None;
-        }
-        state.pending.push(Pending {
-            key: Arc::clone(key),
-            batch_key,
-            message: message.to_vec(),
-            signature: sig,
-            reply,
-        });
-    }
+    queue.lock().pending.push(Pending {
+        key: Arc::clone(key),
+        alg,
+        message: message.to_vec(),
+        signature: signature.to_vec(),
+        reply,
+    });
     // Let the other requests that are ready on this thread queue their signatures.
     tokio::task::yield_now().await;
     // Take the queue we pushed to (not this thread's: the task may have moved). Either our entry
@@ -127,43 +143,66 @@ pub(crate) async fn verify(key: &Arc<VerifyingKey>, message: &[u8], signature: &
     if !batch.is_empty() {
         check(&queue, batch);
     }
-    answer.await.unwrap_or_else(|_| alone())
+    answer.await.unwrap_or_else(|_| Outcome {
+        valid: single(key, alg, message, signature),
+        batched: false,
+    })
 }
 
+/// Checks every live entry, then answers them all at once.
 fn check(queue: &Queue, batch: Vec<Pending>) {
-    let mut live: Vec<Pending> = batch.into_iter().filter(|p| !p.reply.is_closed()).collect();
-    while !live.is_empty() {
-        let n = live.len().min(MAX_BATCH);
-        let chunk: Vec<Pending> = live.drain(..n).collect();
-        check_chunk(queue, chunk);
-    }
-}
-
-fn check_chunk(queue: &Queue, chunk: Vec<Pending>) {
-    if chunk.len() >= MIN_BATCH {
-        if batch_valid(&chunk) {
-            for p in chunk {
-                let _ = p.reply.send(Outcome {
+    let (eddsa, others): (Vec<Pending>, Vec<Pending>) = batch
+        .into_iter()
+        .filter(|p| !p.reply.is_closed())
+        .partition(|p| p.batchable().is_some());
+    let mut answers: Vec<(Pending, Outcome)> = others
+        .into_iter()
+        .map(|p| {
+            let outcome = p.check_alone();
+            (p, outcome)
+        })
+        .collect();
+    // A pause set by this call's own failed chunk applies to later calls, not to its other chunks.
+    let batching = eddsa.len() >= MIN_BATCH && !queue.paused();
+    let mut eddsa = eddsa;
+    while !eddsa.is_empty() {
+        let chunk: Vec<Pending> = eddsa.drain(..eddsa.len().min(MAX_BATCH)).collect();
+        let batch_ok = batching && chunk.len() >= MIN_BATCH && {
+            let ok = batch_valid(&chunk);
+            if !ok {
+                queue.lock().paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
+            }
+            ok
+        };
+        answers.extend(chunk.into_iter().map(|p| {
+            let outcome = if batch_ok {
+                Outcome {
                     valid: true,
                     batched: true,
-                });
-            }
-            return;
-        }
-        queue.lock().paused_until = Some(Instant::now() + PAUSE_AFTER_FAILURE);
+                }
+            } else {
+                p.check_alone()
+            };
+            (p, outcome)
+        }));
     }
-    for p in chunk {
-        p.check_alone();
+    for (p, outcome) in answers {
+        let _ = p.reply.send(outcome);
     }
 }
 
 fn batch_valid(chunk: &[Pending]) -> bool {
-    let messages: Vec<&[u8]> = chunk.iter().map(|p| p.message.as_slice()).collect();
-    let signatures: Vec<ed25519_dalek::Signature> = chunk
-        .iter()
-        .map(|p| ed25519_dalek::Signature::from_bytes(&p.signature))
-        .collect();
-    let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|p| p.batch_key).collect();
+    let mut messages = Vec::with_capacity(chunk.len());
+    let mut signatures = Vec::with_capacity(chunk.len());
+    let mut keys = Vec::with_capacity(chunk.len());
+    for p in chunk {
+        let Some((key, sig)) = p.batchable() else {
+            return false;
+        };
+        messages.push(p.message.as_slice());
+        signatures.push(sig);
+        keys.push(key);
+    }
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 
@@ -195,7 +234,7 @@ mod tests {
                 if bad.contains(&i) {
                     sig[5] ^= 1;
                 }
-                tokio::spawn(async move { verify(&key, &message, &sig).await })
+                tokio::spawn(async move { verify(&key, Algorithm::EdDSA, &message, &sig).await })
             })
             .collect();
         let mut out = Vec::new();
@@ -267,9 +306,9 @@ mod tests {
             let key = Arc::clone(&key);
             let message = format!("m{i}").into_bytes();
             let sig = pair.sign(&message).as_ref().to_vec();
-            handles.push(tokio::spawn(
-                async move { verify(&key, &message, &sig).await },
-            ));
+            handles.push(tokio::spawn(async move {
+                verify(&key, Algorithm::EdDSA, &message, &sig).await
+            }));
         }
         // Let them queue their signatures, then abort half of them while they wait.
         tokio::task::yield_now().await;

@@ -31,7 +31,7 @@ pub struct MetricsSnapshot {
     /// Successful verifications answered from the verified-token cache.
     pub cache_hits: u64,
     /// EdDSA signatures confirmed by a batch check (see
-    /// [`VerifierBuilder::ed25519_batching`](crate::VerifierBuilder::ed25519_batching)).
+    /// [`VerifierBuilder::signature_batching`](crate::VerifierBuilder::signature_batching)).
     pub ed25519_batched: u64,
     /// Failed verifications by [`VerifyError::kind`], only kinds seen at least once.
     pub failures: Vec<(&'static str, u64)>,

@@ -52,7 +52,7 @@ struct Inner {
     check_audience: bool,
     allow_sender_constrained: bool,
     token_cache: TokenCache,
-    ed25519_batching: bool,
+    signature_batching: bool,
     introspector: Option<Arc<Introspector>>,
     purged_generation: AtomicU64,
     metrics: Arc<Metrics>,
@@ -129,20 +129,18 @@ impl Verifier {
             .filter(|a| inner.allowed.contains(a))
             .ok_or(VerifyError::UnsupportedAlgorithm)?;
         let (key, generation) = inner.keys.key_for(jws.header.kid.as_deref(), alg).await?;
-        if alg == Algorithm::EdDSA && inner.ed25519_batching && key.fits(alg) {
-            let outcome = batch::verify(&key, jws.signing_input, &jws.signature).await;
-            if !outcome.valid {
-                return Err(VerifyError::InvalidSignature);
-            }
+        let valid = if inner.signature_batching && key.fits(alg) {
+            let outcome = batch::verify(&key, alg, jws.signing_input, &jws.signature).await;
             if outcome.batched {
                 Metrics::incr(&inner.metrics.ed25519_batched);
             }
+            outcome.valid
         } else {
-            match key.verify(alg, jws.signing_input, &jws.signature) {
-                Some(true) => {}
-                Some(false) => return Err(VerifyError::InvalidSignature),
-                None => return Err(VerifyError::AlgorithmMismatch),
-            }
+            key.verify(alg, jws.signing_input, &jws.signature)
+                .ok_or(VerifyError::AlgorithmMismatch)?
+        };
+        if !valid {
+            return Err(VerifyError::InvalidSignature);
         }
         let payload = jws::decode_payload(jws.payload_b64)?;
         let claims = TokenClaims::from_json_slice(&payload)?;
@@ -378,7 +376,7 @@ pub struct VerifierBuilder {
     max_token_bytes: usize,
     jwks: JwksConfig,
     token_cache: TokenCacheConfig,
-    ed25519_batching: bool,
+    signature_batching: bool,
     http_client: Option<reqwest::Client>,
     static_jwks: Option<Vec<u8>>,
     introspection: Option<IntrospectionConfig>,
@@ -399,7 +397,7 @@ impl Default for VerifierBuilder {
             max_token_bytes: 8 * 1024,
             jwks: JwksConfig::default(),
             token_cache: TokenCacheConfig::default(),
-            ed25519_batching: true,
+            signature_batching: true,
             http_client: None,
             static_jwks: None,
             introspection: None,
@@ -500,18 +498,19 @@ impl VerifierBuilder {
         self
     }
 
-    /// Checks Ed25519 (EdDSA) signatures that arrive together in one batch check. Default: on.
+    /// Checks the signatures of requests that are in flight together in one go. Default: on.
     ///
-    /// Under load a server has many requests in flight; each EdDSA verification queues its
-    /// signature on a per-thread queue and yields once, and the queued signatures are checked
-    /// with one multiscalar multiplication (about half the CPU per signature at 16 or more; see
-    /// `docs/BENCHMARKS.md`). A batch passes only if every signature in it is valid; otherwise
-    /// each is re-checked alone, so a forged signature only fails its own request (and batching
-    /// pauses for 100 ms on that thread). Fewer than 4 queued signatures, the idle case, are
-    /// checked one by one with `aws-lc-rs` as when this is off. Turn it off to make every check
-    /// the single `aws-lc-rs` one (it then never yields to the runtime).
-    pub fn ed25519_batching(mut self, enabled: bool) -> Self {
-        self.ed25519_batching = enabled;
+    /// Under load a server has many requests ready at once; each verification queues its
+    /// signature on a per-thread queue and yields once, then the queued signatures are checked
+    /// together and answered at once. EdDSA signatures (4 or more) get one Ed25519 batch check,
+    /// about half the CPU per signature at 16 or more; every algorithm gets its responses out
+    /// back to back, waking a waiting client once per batch (see `docs/BENCHMARKS.md` §6).
+    /// A batch passes only if every signature in it is valid; otherwise each is re-checked alone,
+    /// so a forged signature only fails its own request (and batch checks pause for 100 ms on
+    /// that thread). A lone request is a batch of one, checked with `aws-lc-rs` as when this is
+    /// off. Turn it off to check every signature inline, without yielding to the runtime.
+    pub fn signature_batching(mut self, enabled: bool) -> Self {
+        self.signature_batching = enabled;
         self
     }
 
@@ -646,7 +645,7 @@ impl VerifierBuilder {
                 check_audience: self.check_audience,
                 allow_sender_constrained: self.allow_sender_constrained,
                 token_cache: TokenCache::new(self.token_cache),
-                ed25519_batching: self.ed25519_batching,
+                signature_batching: self.signature_batching,
                 introspector,
                 purged_generation: AtomicU64::new(0),
                 metrics,

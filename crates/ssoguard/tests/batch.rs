@@ -1,4 +1,4 @@
-//! Ed25519 batch checking (`VerifierBuilder::ed25519_batching`) gives exactly the answers of the
+//! Ed25519 batch checking (`VerifierBuilder::signature_batching`) gives exactly the answers of the
 //! single check, for valid tokens, forged tokens and the whole attack catalogue verified
 //! concurrently, on both runtime flavours.
 
@@ -16,7 +16,7 @@ fn verifier(issuer: &TestIssuer, batching: bool) -> Verifier {
             enabled: false,
             ..TokenCacheConfig::default()
         })
-        .ed25519_batching(batching)
+        .signature_batching(batching)
         .build()
         .expect("valid config")
 }

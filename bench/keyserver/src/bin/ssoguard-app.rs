@@ -4,7 +4,8 @@
 //! Routes: `GET /api/me` (the `CurrentUser` JSON, as `tasks-api` serves it) and `GET /health`.
 //!
 //! Environment: `AUTH_SERVER_URL` (required), `SSO_CLIENT_ID` (default `test-client`),
-//! `HOST` (default `127.0.0.1`), `PORT` (default `18003`), `TOKEN_CACHE` (`on` (default) or `off`).
+//! `HOST` (default `127.0.0.1`), `PORT` (default `18003`), `TOKEN_CACHE` (`on` (default) or `off`),
+//! `SIGNATURE_BATCHING` (`on` (default) or `off`: `VerifierBuilder::signature_batching`).
 
 use axum::extract::FromRef;
 use axum::routing::get;
@@ -39,10 +40,19 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    let batching = match env("SIGNATURE_BATCHING", "on").as_str() {
+        "on" => true,
+        "off" => false,
+        other => {
+            eprintln!("ssoguard-app: SIGNATURE_BATCHING must be on or off, not {other}");
+            std::process::exit(2);
+        }
+    };
     let verifier = Verifier::builder()
         .authority(authority)
         .audience(env("SSO_CLIENT_ID", "test-client"))
         .token_cache(cache)
+        .signature_batching(batching)
         .build()
         .expect("verifier configuration");
     if let Err(e) = verifier.warm_up().await {
