@@ -34,15 +34,17 @@ def main(path):
     p("")
 
     p("#### Crypto floor (one core, CPU-pinned, no HTTP)\n")
-    p("| alg | bare aws-lc `verify_sig` | µs/op | ssoguard `Verifier::verify`, cache off | µs/op | library overhead |")
-    p("|---|---:|---:|---:|---:|---:|")
+    p("| alg | bare aws-lc `verify_sig` | µs/op | ssoguard `Verifier::verify`, cache off | µs/op | library overhead | queued alone µs/op |")
+    p("|---|---:|---:|---:|---:|---:|---:|")
     for alg in ("EdDSA", "RS256"):
         b, l = crypto.get(("bare", alg)), crypto.get(("library", alg))
         if not b:
             continue
         lib = f"{l['per_sec']:,.0f}/s | {l['ns_per_op'] / 1e3:.2f}" if l else "– | –"
         over = f"{(l['ns_per_op'] / b['ns_per_op'] - 1) * 100:+.1f}%" if l else "–"
-        p(f"| {alg} | {b['per_sec']:,.0f}/s | {b['ns_per_op'] / 1e3:.2f} | {lib} | {over} |")
+        q = crypto.get(("library_queued_alone", alg))
+        alone = f"{q['ns_per_op'] / 1e3:.2f}" if q else "–"
+        p(f"| {alg} | {b['per_sec']:,.0f}/s | {b['ns_per_op'] / 1e3:.2f} | {lib} | {over} | {alone} |")
     p("")
 
     http = load.get(("http-floor", "floor", "-"))

@@ -12,9 +12,9 @@
 //! - `bare_sig_b64`: the same plus the base64url decoding of the signature segment, so the
 //!   remaining library overhead can be told apart from the decode every JWT library must do;
 //! - `library_cached`: [`Verifier::verify`] with the default token cache, one repeated token;
-//! - EdDSA only, `library_distinct_unbatched`: `library_distinct` with
-//!   [`signature_batching`](ssoguard::VerifierBuilder::signature_batching) off (what the batch path
-//!   costs a lone request).
+//! - `library_distinct_unbatched`: `library_distinct` with
+//!   [`signature_batching`](ssoguard::VerifierBuilder::signature_batching) off (so the
+//!   difference is what the batch queue costs a lone request).
 //!
 //! And `verify/EdDSA-32-concurrent/{batching_on,batching_off}`: 32 verifications spawned at once
 //! on a one-worker runtime, as 32 in-flight requests on one core (throughput per verification):
@@ -176,20 +176,18 @@ fn verify_benches(c: &mut Criterion) {
             });
         });
 
-        if alg == Algorithm::EdDSA {
-            let mut i = 0usize;
-            group.bench_function(
-                BenchmarkId::from_parameter("library_distinct_unbatched"),
-                |b| {
-                    b.to_async(&rt).iter(|| {
-                        i = (i + 1) % TOKENS;
-                        let token = &tokens[i];
-                        let verifier = &unbatched;
-                        async move { verifier.verify(black_box(token)).await.expect("verifies") }
-                    });
-                },
-            );
-        }
+        let mut i = 0usize;
+        group.bench_function(
+            BenchmarkId::from_parameter("library_distinct_unbatched"),
+            |b| {
+                b.to_async(&rt).iter(|| {
+                    i = (i + 1) % TOKENS;
+                    let token = &tokens[i];
+                    let verifier = &unbatched;
+                    async move { verifier.verify(black_box(token)).await.expect("verifies") }
+                });
+            },
+        );
 
         let mut i = 0usize;
         group.bench_function(BenchmarkId::from_parameter("bare_sig"), |b| {

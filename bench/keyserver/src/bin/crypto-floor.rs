@@ -5,8 +5,11 @@
 //! - `bare`: `aws_lc_rs::signature::ParsedPublicKey::verify_sig` with the key parsed once, on
 //!   the signing input and the **pre-decoded** signature (base64 decoding excluded, as in the
 //!   criterion bench `bare_sig`);
-//! - `library`: `ssoguard::Verifier::verify` with the verified-token cache disabled, keys warm
-//!   (everything a request pays for verification, without HTTP).
+//! - `library`: `ssoguard::Verifier::verify` with the verified-token cache disabled, keys warm,
+//!   signature batching off (everything a request pays for verification, without HTTP);
+//! - `library_queued_alone`: the same with the default signature batching, one call at a time,
+//!   each in its own `block_on` (every check is a queue of one: what a lone request pays for
+//!   the queue and its extra yield to the runtime).
 //!
 //! Prints one JSON object per line.
 //!
@@ -94,17 +97,23 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let verifier = Verifier::builder()
+    let builder = Verifier::builder()
         .authority(issuer.trim())
         .audience(audience.trim())
         .token_cache(TokenCacheConfig {
             enabled: false,
             ..TokenCacheConfig::default()
-        })
+        });
+    let verifier = builder
+        .clone()
+        .signature_batching(false)
         .build()
         .expect("verifier");
-    rt.block_on(verifier.warm_up())
-        .expect("keys load from the key server");
+    let queued = builder.build().expect("verifier");
+    for v in [&verifier, &queued] {
+        rt.block_on(v.warm_up())
+            .expect("keys load from the key server");
+    }
 
     for (alg, file) in [
         ("EdDSA", "eddsa-distinct.txt"),
@@ -139,6 +148,16 @@ fn main() {
             "{}",
             serde_json::json!({"kind": "crypto", "impl": "library", "alg": alg, "ops": n,
                 "per_sec": lib.round(), "ns_per_op": (1e9 / lib).round()})
+        );
+        let (n, alone) = rate(seconds, |i| {
+            let token = &tokens[i % tokens.len()];
+            rt.block_on(queued.verify(black_box(token)))
+                .expect("token verifies");
+        });
+        println!(
+            "{}",
+            serde_json::json!({"kind": "crypto", "impl": "library_queued_alone", "alg": alg,
+                "ops": n, "per_sec": alone.round(), "ns_per_op": (1e9 / alone).round()})
         );
     }
 }

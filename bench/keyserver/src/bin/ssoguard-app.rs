@@ -1,7 +1,8 @@
 //! A minimal axum app on ssoguard: the library's share of `tasks-api`'s cost, without its
 //! middleware (CORS, tracing, body limit), and with the verified-token cache switchable.
 //!
-//! Routes: `GET /api/me` (the `CurrentUser` JSON, as `tasks-api` serves it) and `GET /health`.
+//! Routes: `GET /api/me` (the `CurrentUser` JSON, as `tasks-api` serves it), `GET /health` and
+//! `GET /metrics` (the verifier's counters as JSON, e.g. how many EdDSA checks were batched).
 //!
 //! Environment: `AUTH_SERVER_URL` (required), `SSO_CLIENT_ID` (default `test-client`),
 //! `HOST` (default `127.0.0.1`), `PORT` (default `18003`), `TOKEN_CACHE` (`on` (default) or `off`),
@@ -58,12 +59,20 @@ async fn main() {
     if let Err(e) = verifier.warm_up().await {
         eprintln!("ssoguard-app: keys not loaded yet: {e}");
     }
+    let counters = verifier.clone();
     let state = AppState {
         auth: Auth::new(verifier),
     };
     let app = Router::new()
         .route("/api/me", get(me))
         .route("/health", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let counters = counters.clone();
+                async move { Json(counters.metrics()) }
+            }),
+        )
         .with_state(state);
     let addr = format!("{}:{}", env("HOST", "127.0.0.1"), env("PORT", "18003"));
     let listener = tokio::net::TcpListener::bind(&addr)
