@@ -14,7 +14,8 @@ import sys
 CATEGORIES = [
     ("signature check (crypto library)",
      r"EVP_DigestVerify|ED25519_verify|ed25519_verify|ring::ec::|ring::rsa|ring_core_|"
-     r"RSA_verify|rsa_verify|ECDSA_verify|ring::signature|UnparsedPublicKey.*verify|verify_sig"),
+     r"RSA_verify|rsa_verify|ECDSA_verify|ring::signature|UnparsedPublicKey.*verify|verify_sig|"
+     r"ed25519_dalek|curve25519_dalek"),
     ("token cache (SHA-256, lookup, clone)", r"token_cache|TokenCache"),
     ("JWKS key lookup", r"key_for|KeySet::find|get_key|KeyStoreManager|DecodingKey|from_jwk"),
     ("base64", r"base64"),
@@ -26,9 +27,10 @@ CATEGORIES = [
 ]
 
 
-def main():
+def read_stacks(lines):
+    """`perf script -F ip,sym` output → one list of (ip, symbol) frames per sample, leaf first."""
     stacks, cur = [], []
-    for line in sys.stdin:
+    for line in lines:
         line = line.rstrip("\n")
         if not line.strip():
             if cur:
@@ -39,6 +41,11 @@ def main():
         cur.append((parts[0], parts[1] if len(parts) > 1 else ""))
     if cur:
         stacks.append(cur)
+    return stacks
+
+
+def main():
+    stacks = read_stacks(sys.stdin)
     counts = {}
     for s in stacks:
         if s[0][0].startswith("ffffffff"):

@@ -10,20 +10,12 @@ import collections
 import re
 import sys
 
+from perf_breakdown import read_stacks
+
 flt = sys.argv[1]
 patterns = sys.argv[2:]
-stacks, cur = [], []
-for line in sys.stdin:
-    line = line.rstrip("\n")
-    if not line.strip():
-        if cur:
-            stacks.append(cur)
-        cur = []
-        continue
-    parts = line.strip().split(None, 1)
-    cur.append(parts[1] if len(parts) > 1 else parts[0])
-if cur:
-    stacks.append(cur)
+# Frames by symbol (the address where perf has none).
+stacks = [[sym or ip for ip, sym in s] for s in read_stacks(sys.stdin)]
 
 hits = [s for s in stacks if any(flt in f for f in s)]
 n = len(hits) or 1

@@ -237,6 +237,15 @@ start_failed() {
   echo "{\"kind\": \"failed\", \"server\": \"$1\", \"mode\": \"start\"}" >>"$RESULTS"
 }
 
+# ssoguard_app NAME MODES [VAR=value ...]: bench/keyserver's ssoguard-app with these settings.
+ssoguard_app() {
+  local name=$1 modes=$2
+  shift 2
+  run_server "$name" "$PORT_SSOGUARD_APP" /health /api/me "$modes" -- \
+    env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" "$@" \
+    PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$name"
+}
+
 for server in $SERVERS; do
   case $server in
     tasks-api)
@@ -251,21 +260,9 @@ for server in $SERVERS; do
         echo "{\"kind\": \"skipped\", \"server\": \"tasks-api\", \"reason\": \"$TASKS_API_SKIP\"}" >>"$RESULTS"
       fi
       ;;
-    ssoguard-nocache)
-      run_server ssoguard-nocache "$PORT_SSOGUARD_APP" /health /api/me "distinct" -- \
-        env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" TOKEN_CACHE=off \
-        PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$server"
-      ;;
-    ssoguard-nobatch)
-      run_server ssoguard-nobatch "$PORT_SSOGUARD_APP" /health /api/me "distinct" -- \
-        env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" TOKEN_CACHE=off \
-        SIGNATURE_BATCHING=off PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$server"
-      ;;
-    ssoguard-cache)
-      run_server ssoguard-cache "$PORT_SSOGUARD_APP" /health /api/me "distinct repeated" -- \
-        env AUTH_SERVER_URL="http://$KEYSERVER_ADDR" SSO_CLIENT_ID="$AUDIENCE" TOKEN_CACHE=on \
-        PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$server"
-      ;;
+    ssoguard-nocache) ssoguard_app "$server" distinct TOKEN_CACHE=off ;;
+    ssoguard-nobatch) ssoguard_app "$server" distinct TOKEN_CACHE=off SIGNATURE_BATCHING=off ;;
+    ssoguard-cache) ssoguard_app "$server" "distinct repeated" TOKEN_CACHE=on ;;
     jwt-authorizer)
       run_server jwt-authorizer "$PORT_PEER" /noauth /api/me "distinct repeated" -- \
         env JWKS_URL="$ISSUER/jwks" ISSUER="$ISSUER" AUDIENCE="$AUDIENCE" PORT="$PORT_PEER" "$PEER_BIN" ||

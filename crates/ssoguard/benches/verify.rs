@@ -102,30 +102,22 @@ fn verify_benches(c: &mut Criterion) {
     let issuer = rt
         .block_on(TestIssuer::start_all_algorithms())
         .expect("test issuer");
-    let uncached = Verifier::builder()
-        .authority(issuer.origin())
-        .audience("test-client")
-        .token_cache(TokenCacheConfig {
-            enabled: false,
-            ..TokenCacheConfig::default()
-        })
-        .build()
-        .expect("verifier");
-    let unbatched = Verifier::builder()
-        .authority(issuer.origin())
-        .audience("test-client")
-        .token_cache(TokenCacheConfig {
-            enabled: false,
-            ..TokenCacheConfig::default()
-        })
+    let builder = || {
+        Verifier::builder()
+            .authority(issuer.origin())
+            .audience("test-client")
+    };
+    let no_cache = TokenCacheConfig {
+        enabled: false,
+        ..TokenCacheConfig::default()
+    };
+    let uncached = builder().token_cache(no_cache).build().expect("verifier");
+    let unbatched = builder()
+        .token_cache(no_cache)
         .signature_batching(false)
         .build()
         .expect("verifier");
-    let cached = Verifier::builder()
-        .authority(issuer.origin())
-        .audience("test-client")
-        .build()
-        .expect("verifier");
+    let cached = builder().build().expect("verifier");
     rt.block_on(async {
         uncached.warm_up().await.expect("keys load");
         unbatched.warm_up().await.expect("keys load");

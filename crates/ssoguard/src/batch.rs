@@ -58,22 +58,33 @@ struct Pending {
     reply: oneshot::Sender<Outcome>,
 }
 
+/// An entry the Ed25519 batch check may take, with its inputs in ed25519-dalek's types.
+struct Batchable {
+    entry: Pending,
+    key: ed25519_dalek::VerifyingKey,
+    signature: ed25519_dalek::Signature,
+}
+
 impl Pending {
-    /// The inputs of the Ed25519 batch check, if this signature may be batch-checked.
-    fn batchable(&self) -> Option<(ed25519_dalek::VerifyingKey, ed25519_dalek::Signature)> {
-        if self.alg != Algorithm::EdDSA {
-            return None;
+    /// Splits off the entries the Ed25519 batch check may take: EdDSA, a key that is not of
+    /// small order, a 64-byte signature.
+    fn batchable(self) -> Result<Batchable, Pending> {
+        let inputs = (self.alg == Algorithm::EdDSA)
+            .then(|| self.key.ed25519_batch_key())
+            .flatten()
+            .zip(<[u8; 64]>::try_from(self.signature.as_slice()).ok());
+        match inputs {
+            Some((key, sig)) => Ok(Batchable {
+                key,
+                signature: ed25519_dalek::Signature::from_bytes(&sig),
+                entry: self,
+            }),
+            None => Err(self),
         }
-        let sig = <[u8; 64]>::try_from(self.signature.as_slice()).ok()?;
-        let key = self.key.ed25519_batch_key()?;
-        Some((key, ed25519_dalek::Signature::from_bytes(&sig)))
     }
 
     fn check_alone(&self) -> Outcome {
-        Outcome {
-            valid: single(&self.key, self.alg, &self.message, &self.signature),
-            batched: false,
-        }
+        check_alone(&self.key, self.alg, &self.message, &self.signature)
     }
 }
 
@@ -112,8 +123,12 @@ thread_local! {
     static QUEUE: Arc<Queue> = Arc::default();
 }
 
-fn single(key: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> bool {
-    key.verify(alg, message, signature) == Some(true)
+/// The single `aws-lc-rs` check, as without batching.
+fn check_alone(key: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[u8]) -> Outcome {
+    Outcome {
+        valid: key.verify(alg, message, signature) == Some(true),
+        batched: false,
+    }
 }
 
 /// Checks a signature together with the other checks ready on this thread.
@@ -143,30 +158,28 @@ pub(crate) async fn verify(
     if !batch.is_empty() {
         check(&queue, batch);
     }
-    answer.await.unwrap_or_else(|_| Outcome {
-        valid: single(key, alg, message, signature),
-        batched: false,
-    })
+    answer
+        .await
+        .unwrap_or_else(|_| check_alone(key, alg, message, signature))
 }
 
 /// Checks every live entry, then answers them all at once.
 fn check(queue: &Queue, batch: Vec<Pending>) {
-    let (eddsa, others): (Vec<Pending>, Vec<Pending>) = batch
-        .into_iter()
-        .filter(|p| !p.reply.is_closed())
-        .partition(|p| p.batchable().is_some());
-    let mut answers: Vec<(Pending, Outcome)> = others
-        .into_iter()
-        .map(|p| {
-            let outcome = p.check_alone();
-            (p, outcome)
-        })
-        .collect();
+    let mut answers: Vec<(Pending, Outcome)> = Vec::with_capacity(batch.len());
+    let mut eddsa: Vec<Batchable> = Vec::new();
+    for entry in batch.into_iter().filter(|p| !p.reply.is_closed()) {
+        match entry.batchable() {
+            Ok(b) => eddsa.push(b),
+            Err(entry) => {
+                let outcome = entry.check_alone();
+                answers.push((entry, outcome));
+            }
+        }
+    }
     // A pause set by this call's own failed chunk applies to later calls, not to its other chunks.
     let batching = eddsa.len() >= MIN_BATCH && !queue.paused();
-    let mut eddsa = eddsa;
     while !eddsa.is_empty() {
-        let chunk: Vec<Pending> = eddsa.drain(..eddsa.len().min(MAX_BATCH)).collect();
+        let chunk: Vec<Batchable> = eddsa.drain(..eddsa.len().min(MAX_BATCH)).collect();
         let batch_ok = batching && chunk.len() >= MIN_BATCH && {
             let ok = batch_valid(&chunk);
             if !ok {
@@ -174,16 +187,16 @@ fn check(queue: &Queue, batch: Vec<Pending>) {
             }
             ok
         };
-        answers.extend(chunk.into_iter().map(|p| {
+        answers.extend(chunk.into_iter().map(|b| {
             let outcome = if batch_ok {
                 Outcome {
                     valid: true,
                     batched: true,
                 }
             } else {
-                p.check_alone()
+                b.entry.check_alone()
             };
-            (p, outcome)
+            (b.entry, outcome)
         }));
     }
     for (p, outcome) in answers {
@@ -191,18 +204,10 @@ fn check(queue: &Queue, batch: Vec<Pending>) {
     }
 }
 
-fn batch_valid(chunk: &[Pending]) -> bool {
-    let mut messages = Vec::with_capacity(chunk.len());
-    let mut signatures = Vec::with_capacity(chunk.len());
-    let mut keys = Vec::with_capacity(chunk.len());
-    for p in chunk {
-        let Some((key, sig)) = p.batchable() else {
-            return false;
-        };
-        messages.push(p.message.as_slice());
-        signatures.push(sig);
-        keys.push(key);
-    }
+fn batch_valid(chunk: &[Batchable]) -> bool {
+    let messages: Vec<&[u8]> = chunk.iter().map(|b| b.entry.message.as_slice()).collect();
+    let signatures: Vec<ed25519_dalek::Signature> = chunk.iter().map(|b| b.signature).collect();
+    let keys: Vec<ed25519_dalek::VerifyingKey> = chunk.iter().map(|b| b.key).collect();
     ed25519_dalek::verify_batch(&messages, &signatures, &keys).is_ok()
 }
 

@@ -129,15 +129,17 @@ impl Verifier {
             .filter(|a| inner.allowed.contains(a))
             .ok_or(VerifyError::UnsupportedAlgorithm)?;
         let (key, generation) = inner.keys.key_for(jws.header.kid.as_deref(), alg).await?;
-        let valid = if inner.signature_batching && key.fits(alg) {
+        if !key.fits(alg) {
+            return Err(VerifyError::AlgorithmMismatch);
+        }
+        let valid = if inner.signature_batching {
             let outcome = batch::verify(&key, alg, jws.signing_input, &jws.signature).await;
             if outcome.batched {
                 Metrics::incr(&inner.metrics.ed25519_batched);
             }
             outcome.valid
         } else {
-            key.verify(alg, jws.signing_input, &jws.signature)
-                .ok_or(VerifyError::AlgorithmMismatch)?
+            key.verify(alg, jws.signing_input, &jws.signature) == Some(true)
         };
         if !valid {
             return Err(VerifyError::InvalidSignature);

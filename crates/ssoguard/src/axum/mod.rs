@@ -174,6 +174,24 @@ where
     Ok((claims, auth))
 }
 
+/// Verified claims of the wanted caller kind: a service (`client_credentials`) token when
+/// `service` is true, a user token otherwise; the other kind is refused with 403 `refusal`.
+async fn claims_of_kind<S>(
+    parts: &mut Parts,
+    state: &S,
+    service: bool,
+    refusal: &str,
+) -> Result<Arc<TokenClaims>, AuthRejection>
+where
+    Auth: FromRef<S>,
+{
+    let (claims, auth) = claims_from_parts(parts, state).await?;
+    if claims.is_client_credentials() != service {
+        return Err(AuthRejection::forbidden(refusal.into(), auth.realm.clone()));
+    }
+    Ok(claims)
+}
+
 /// The authenticated user, as the seed's `get_current_user` returns it, plus roles,
 /// organization and permissions.
 #[derive(Debug, Clone, Serialize)]
@@ -236,13 +254,13 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (claims, auth) = claims_from_parts(parts, state).await?;
-        if claims.is_client_credentials() {
-            return Err(AuthRejection::forbidden(
-                "A user token is required (this is a service token)".into(),
-                auth.realm.clone(),
-            ));
-        }
+        let claims = claims_of_kind(
+            parts,
+            state,
+            false,
+            "A user token is required (this is a service token)",
+        )
+        .await?;
         Ok(CurrentUser::from_claims(claims))
     }
 }
@@ -268,13 +286,7 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (claims, auth) = claims_from_parts(parts, state).await?;
-        if !claims.is_client_credentials() {
-            return Err(AuthRejection::forbidden(
-                "A service token is required".into(),
-                auth.realm.clone(),
-            ));
-        }
+        let claims = claims_of_kind(parts, state, true, "A service token is required").await?;
         Ok(ServiceClient {
             client_id: claims.sub.clone(),
             scopes: claims.scopes().map(str::to_owned).collect(),
