@@ -74,10 +74,27 @@ async fn verify_all_concurrently(v: &Verifier, work: &[(String, Result<String, V
     }
 }
 
-/// `min_batched`: how many EdDSA checks must have been confirmed by a batch check.
+/// `min_batched`: how many of 300 concurrent valid EdDSA checks must have been confirmed by a
+/// batch check. Measured on valid tokens only and before the mixed workload: a failed batch
+/// (forged token) pauses batching on its thread for 100 ms, which would make the count depend on
+/// where the scheduler put the forged tokens.
 async fn same_answers_batched_or_not(min_batched: u64) {
     let issuer = TestIssuer::start_all_algorithms().await.expect("issuer");
     let work = workload(&issuer);
+
+    let valid_eddsa: Vec<_> = work
+        .iter()
+        .filter(|(_, expected)| expected.as_ref().is_ok_and(|sub| sub.starts_with("user-")))
+        .cloned()
+        .collect();
+    let batched = verifier(&issuer, true);
+    batched.warm_up().await.expect("keys");
+    verify_all_concurrently(&batched, &valid_eddsa).await;
+    let m = batched.metrics();
+    assert!(
+        m.ed25519_batched >= min_batched,
+        "concurrent EdDSA checks should mostly be batched: {m:?}"
+    );
 
     let single = verifier(&issuer, false);
     single.warm_up().await.expect("keys");
@@ -88,24 +105,20 @@ async fn same_answers_batched_or_not(min_batched: u64) {
     batched.warm_up().await.expect("keys");
     verify_all_concurrently(&batched, &work).await;
     let m = batched.metrics();
-    assert!(
-        m.ed25519_batched >= min_batched,
-        "concurrent EdDSA checks should mostly be batched: {m:?}"
-    );
     assert_eq!(m.verified, single.metrics().verified);
     assert_eq!(m.failures, single.metrics().failures);
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn batched_answers_equal_single_answers_current_thread() {
-    // All 300 tasks queue before any checks: 10 batches of 32, at most 3 hold a forged token.
-    same_answers_batched_or_not(150).await;
+    // All 300 tasks queue before any check: 9 batches of 32 and one of 12.
+    same_answers_batched_or_not(290).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batched_answers_equal_single_answers_multi_thread() {
     // Two workers take turns; batches are smaller but must still happen.
-    same_answers_batched_or_not(16).await;
+    same_answers_batched_or_not(32).await;
 }
 
 #[tokio::test]
