@@ -336,11 +336,13 @@ impl CcInner {
 /// }
 /// # Ok(()) }
 /// ```
+///
+/// Cheap to clone (reference counts only), so it can sit in per-request application state.
 #[derive(Clone)]
 pub struct SsoAdminClient {
     http: reqwest::Client,
-    origin: String,
-    path_template: String,
+    origin: Arc<str>,
+    path_template: Arc<str>,
     api_key: Arc<str>,
     cache_ttl: Duration,
     cache: Arc<TtlMap<String, Option<Value>>>,
@@ -369,14 +371,11 @@ impl SsoAdminClient {
     #[must_use]
     pub fn new(origin: &str, path_template: &str, api_key: &str) -> Self {
         let origin = trim_slash(origin);
-        let origin = origin
-            .strip_suffix("/api/auth")
-            .unwrap_or(origin)
-            .to_string();
+        let origin = origin.strip_suffix("/api/auth").unwrap_or(origin);
         SsoAdminClient {
             http: http_client(Duration::from_secs(5)),
-            origin,
-            path_template: path_template.to_string(),
+            origin: Arc::from(origin),
+            path_template: Arc::from(path_template),
             api_key: Arc::from(api_key),
             cache_ttl: Duration::from_secs(30),
             cache: Arc::new(TtlMap::new(MAX_CACHED_PROFILES)),

@@ -39,12 +39,12 @@ const SHARDS: usize = 16;
 
 pub(crate) type TokenHash = [u8; 32];
 
-#[derive(Debug, Clone)]
-pub(crate) struct CachedToken {
-    pub(crate) claims: Arc<TokenClaims>,
-    pub(crate) kid: Option<String>,
-    pub(crate) key: Arc<VerifyingKey>,
-    pub(crate) generation: u64,
+#[derive(Debug)]
+struct CachedToken {
+    claims: Arc<TokenClaims>,
+    kid: Option<String>,
+    key: Arc<VerifyingKey>,
+    generation: u64,
     expires_at: Instant,
 }
 
@@ -93,20 +93,23 @@ impl TokenCache {
         &self.shards[usize::from(hash[0]) % SHARDS]
     }
 
-    pub(crate) fn get(&self, hash: &TokenHash) -> Option<CachedToken> {
+    /// The cached claims for `hash` while the entry is live and `still_held(generation, kid,
+    /// key)` accepts the key it was verified with; a dead or orphaned entry is removed. Nothing
+    /// but the claims' reference count is cloned on a hit.
+    pub(crate) fn get(
+        &self,
+        hash: &TokenHash,
+        still_held: impl FnOnce(u64, Option<&str>, &Arc<VerifyingKey>) -> bool,
+    ) -> Option<Arc<TokenClaims>> {
         let mut shard = self.shard(hash).lock().ok()?;
         let entry = shard.map.get(hash)?;
-        if Instant::now() >= entry.expires_at {
-            shard.map.remove(hash);
-            return None;
+        if Instant::now() < entry.expires_at
+            && still_held(entry.generation, entry.kid.as_deref(), &entry.key)
+        {
+            return Some(entry.claims.clone());
         }
-        Some(entry.clone())
-    }
-
-    pub(crate) fn remove(&self, hash: &TokenHash) {
-        if let Ok(mut shard) = self.shard(hash).lock() {
-            shard.map.remove(hash);
-        }
+        shard.map.remove(hash);
+        None
     }
 
     pub(crate) fn insert(

@@ -105,18 +105,14 @@ impl Verifier {
         }
         let hash = inner.token_cache.enabled().then(|| TokenCache::hash(token));
         if let Some(hash) = &hash {
-            if let Some(hit) = inner.token_cache.get(hash) {
-                let still_held = hit.generation == inner.keys.current_generation()
-                    || inner
-                        .keys
-                        .current()
-                        .is_some_and(|set| set.holds(hit.kid.as_deref(), &hit.key));
-                if still_held {
-                    self.check_times(&hit.claims, now)?;
-                    Metrics::incr(&inner.metrics.cache_hits);
-                    return Ok(hit.claims);
-                }
-                inner.token_cache.remove(hash);
+            let hit = inner.token_cache.get(hash, |generation, kid, key| {
+                generation == inner.keys.current_generation()
+                    || inner.keys.current().is_some_and(|set| set.holds(kid, key))
+            });
+            if let Some(claims) = hit {
+                self.check_times(&claims, now)?;
+                Metrics::incr(&inner.metrics.cache_hits);
+                return Ok(claims);
             }
         }
 

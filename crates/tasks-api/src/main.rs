@@ -4,6 +4,13 @@ use clap::Parser;
 use tasks_api::config::Config;
 use tasks_api::startup::App;
 
+/// mimalloc instead of the system allocator: a request allocates a few dozen small blocks
+/// (hyper buffers, header maps, boxed futures, the JSON body), and mimalloc serves them ~2× faster
+/// than glibc's malloc (`benches/router.rs`: −11 % per cached `/api/me` in process; load figures
+/// in docs/BENCHMARKS.md §7).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// User-scoped tasks behind Better Auth SSO.
 #[derive(Parser)]
 #[command(

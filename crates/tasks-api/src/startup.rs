@@ -12,6 +12,7 @@ use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
 use std::net::SocketAddr;
 use std::path::Path;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::{
@@ -202,10 +203,25 @@ pub fn build_router(state: AppState, config: &Config) -> Result<Router, StartupE
     let origins = config
         .cors_origins
         .iter()
-        .map(|o| HeaderValue::from_str(o).map_err(|_| StartupError::Cors(o.clone())))
+        .map(|o| {
+            // Credentialed CORS cannot use a wildcard (the Fetch standard forbids it).
+            if o == "*" {
+                return Err(StartupError::Cors(
+                    "* (a wildcard cannot be used with credentials; list the front-end origins)"
+                        .into(),
+                ));
+            }
+            HeaderValue::from_str(o).map_err(|_| StartupError::Cors(o.clone()))
+        })
         .collect::<Result<Vec<_>, _>>()?;
+    // A predicate over a shared list, not `AllowOrigin::list`: tower-http clones the CORS settings
+    // for every request, and a list is a `Vec` clone (an allocation) each time; same matching
+    // (exact, case-sensitive byte comparison).
+    let origins: Arc<[HeaderValue]> = origins.into();
     let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::predicate(move |origin, _| {
+            origins.iter().any(|allowed| allowed == origin)
+        }))
         .allow_credentials(true)
         .allow_methods([
             Method::GET,

@@ -416,6 +416,34 @@ async fn cors_preflight(backend: Backend) {
 }
 on_both_databases!(cors_preflight);
 
+/// A wildcard origin cannot be combined with credentialed CORS: refused at start with a clear
+/// error (tower-http would panic on it).
+#[tokio::test]
+async fn cors_wildcard_origin_is_refused_at_start() {
+    let vars = [
+        ("AUTH_SERVER_URL", "http://127.0.0.1:9"),
+        ("SSO_CLIENT_ID", "client"),
+        ("DATABASE_URL", "sqlite::memory:"),
+        ("PORT", "0"),
+        ("CORS_ORIGINS", "http://localhost:3000, *"),
+    ];
+    let config = tasks_api::config::Config::from_lookup(false, |k| {
+        vars.iter()
+            .find(|(name, _)| *name == k)
+            .map(|(_, v)| (*v).to_string())
+    })
+    .expect("config");
+    let err = tasks_api::startup::App::build(config)
+        .await
+        .err()
+        .expect("a wildcard origin is refused");
+    assert!(
+        matches!(err, tasks_api::startup::StartupError::Cors(_)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("wildcard"), "{err}");
+}
+
 async fn sso_down_at_start_then_recovers(backend: Backend) {
     let app = TestApp::spawn_with_sso_down(backend).await;
     let base = app.base.clone();
