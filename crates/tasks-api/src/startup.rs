@@ -191,7 +191,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             key.expose(),
         )
     });
-    Ok(AppState { auth, db, sso })
+    Ok(AppState::new(auth, db, sso))
 }
 
 /// The full router with CORS, body limit and header-redacting tracing.

@@ -11,14 +11,44 @@ use crate::db::Db;
 use axum::extract::FromRef;
 use ssoguard::axum::Auth;
 use ssoguard::m2m::SsoAdminClient;
+use std::ops::Deref;
+use std::sync::Arc;
 
-/// Shared state; extractors reach the verifier through `FromRef<AppState> for Auth`.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Shared state, behind one `Arc`: axum clones the state for every request, and a clone of this
+/// is one reference count (the services inside are cheap to clone too, but each is several).
+/// Fields are reached through `Deref` (`state.db`); extractors reach the verifier through
+/// `FromRef<AppState> for Auth`.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+/// What the routes share.
+pub struct Services {
     /// The verifier and token sources.
     pub auth: Auth,
     /// The task repository.
     pub db: Db,
     /// The SSO admin client (`None` when `SSO_API_KEY` is not set).
     pub sso: Option<SsoAdminClient>,
+}
+
+impl AppState {
+    /// Bundles the services.
+    #[must_use]
+    pub fn new(auth: Auth, db: Db, sso: Option<SsoAdminClient>) -> Self {
+        AppState(Arc::new(Services { auth, db, sso }))
+    }
+}
+
+impl Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for Auth {
+    fn from_ref(state: &AppState) -> Auth {
+        state.auth.clone()
+    }
 }
