@@ -413,6 +413,33 @@ async fn cors_preflight(backend: Backend) {
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
     let resp = preflight("http://evil.example").await.expect("preflight");
     assert!(resp.headers().get("access-control-allow-origin").is_none());
+    // A simple (non-preflight) request: the allowed origin is echoed, a foreign one is not, and
+    // every answer says it varies by origin (so a shared cache never mixes them).
+    for (origin, allowed) in [
+        ("http://localhost:3000", true),
+        ("http://evil.example", false),
+    ] {
+        let resp = app
+            .http
+            .get(app.url("/health"))
+            .header("origin", origin)
+            .send()
+            .await
+            .expect("simple request");
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()
+                .get("access-control-allow-origin")
+                .map(|v| v.to_str().expect("ascii")),
+            allowed.then_some(origin),
+            "{origin}"
+        );
+        let vary = resp.headers()["vary"]
+            .to_str()
+            .expect("ascii")
+            .to_lowercase();
+        assert!(vary.contains("origin"), "{vary}");
+    }
 }
 on_both_databases!(cors_preflight);
 
