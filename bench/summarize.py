@@ -132,6 +132,28 @@ def main(path):
         for server, goal, ratio, need in checks:
             p(f"| {server} | {goal} | {ratio:.2f} (need ≥ {need:g}) | {'yes' if ratio >= need else '**no**'} |")
         p("")
+
+    # The peer-relative goals in terms of this run's floors (docs/BENCHMARKS.md §7): the HTTP
+    # floor is an app that verifies nothing, and the limit assumes one signature check per request
+    # (only an Ed25519 batch check goes below that cost).
+    asks = []
+    for alg in ("EdDSA", "RS256"):
+        peer_d, peer_r = load.get((PEER, "distinct", alg)), load.get((PEER, "repeated", alg))
+        if peer_d and alg in limits:
+            asks.append(f"| {alg} distinct ≥ 1.5 × jwt-authorizer | {1.5 * peer_d['rps']:,.0f} req/s | "
+                        f"{1.5 * peer_d['rps'] / limits[alg]:.2f} × the limit ({limits[alg]:,.0f}) |")
+        if peer_r and http:
+            asks.append(f"| {alg} repeated ≥ 4 × jwt-authorizer | {4 * peer_r['rps']:,.0f} req/s | "
+                        f"{4 * peer_r['rps'] / http['rps']:.2f} × the HTTP floor ({http['rps']:,.0f}) |")
+    if asks:
+        p("#### What the peer-relative goals ask of this machine\n")
+        p("| goal | needs | as a share of this run's floors |")
+        p("|---|---:|---:|")
+        out.extend(asks)
+        p("")
+        p("A repeated-token goal at ≥ 1 × the HTTP floor, or an RS256 one at ≥ 1 × the limit, asks for more "
+          "than an app doing no verification (or only the signature check) achieves on this machine.")
+        p("")
     print("\n".join(out))
 
 
