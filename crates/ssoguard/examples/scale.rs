@@ -118,10 +118,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let rss_after = rss_kib();
     println!(
-        "token cache: {} entries after 12000 distinct tokens (bound 10000), typical token {token_bytes} B, RSS +{} KiB ({} B/entry)",
+        "token cache: {} entries after 12000 distinct tokens (bound 10000), typical token {token_bytes} B, RSS +{} KiB ({} B/entry); estimated {} KiB (bound {} KiB)",
         cached.token_cache_len(),
         rss_after.saturating_sub(rss_before),
-        rss_after.saturating_sub(rss_before) * 1024 / cached.token_cache_len().max(1) as u64
+        rss_after.saturating_sub(rss_before) * 1024 / cached.token_cache_len().max(1) as u64,
+        cached.token_cache_bytes() / 1024,
+        TokenCacheConfig::default().max_bytes / 1024
     );
     Ok(())
 }

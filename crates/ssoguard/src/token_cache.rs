@@ -4,8 +4,10 @@
 //! until min(token `exp`, [`TokenCacheConfig::ttl`]); `exp`/`nbf` are rechecked on every hit by
 //! the verifier; an entry whose key is no longer in the current key set is dropped on its next
 //! hit and all such entries are purged when a new key set is installed. Only successful
-//! verifications are stored. Bounded by [`TokenCacheConfig::max_entries`]; sixteen shards keep
-//! lock hold times to a hash-map operation.
+//! verifications are stored. Bounded in entries ([`TokenCacheConfig::max_entries`]) and in
+//! memory ([`TokenCacheConfig::max_bytes`], an estimate per entry from the size of its claims);
+//! sixteen shards keep lock hold times to a hash-map operation, each holding a sixteenth of
+//! either bound.
 
 use crate::claims::TokenClaims;
 use crate::jwk::VerifyingKey;
@@ -18,11 +20,25 @@ use std::time::{Duration, Instant};
 pub struct TokenCacheConfig {
     /// Cache successful verifications. Default: `true`.
     pub enabled: bool,
-    /// Most entries kept. Default: 10,000 (about 10 MB for typical 1 KB claim sets).
+    /// Most entries kept. Default: 10,000 (about 15 MB for typical Better Auth id_tokens: measured
+    /// 1.5 KB per entry, docs/BENCHMARKS.md §3).
     pub max_entries: usize,
+    /// Most memory kept, estimated per entry as [`Self::ENTRY_OVERHEAD_BYTES`] plus twice the decoded
+    /// payload (the claim strings and their map); an entry larger than a sixteenth of this is not
+    /// cached. Default: 32 MiB, so typical tokens meet `max_entries` first and only large claim
+    /// sets (e.g. 8 KiB tokens, ~17 KB each) are held to the byte bound.
+    pub max_bytes: usize,
     /// Longest an entry lives, whatever the token's `exp`. Default: 5 min. A token revoked at the
     /// SSO stays accepted by signature alone anyway; this bounds memory, not revocation.
     pub ttl: Duration,
+}
+
+impl TokenCacheConfig {
+    /// The part of an entry's memory estimate that does not depend on its claims: the map slot,
+    /// the `TokenClaims` struct, reference counts and allocator rounding (calibrated against the
+    /// measured 1.5 KB per entry of a typical 415-byte token, whose payload decodes to ~250
+    /// bytes).
+    pub const ENTRY_OVERHEAD_BYTES: usize = 1024;
 }
 
 impl Default for TokenCacheConfig {
@@ -30,12 +46,24 @@ impl Default for TokenCacheConfig {
         TokenCacheConfig {
             enabled: true,
             max_entries: 10_000,
+            max_bytes: 32 << 20,
             ttl: Duration::from_secs(300),
         }
     }
 }
 
 const SHARDS: usize = 16;
+
+/// A successful verification, as the verifier hands it to the cache.
+pub(crate) struct Verified {
+    pub(crate) claims: Arc<TokenClaims>,
+    pub(crate) kid: Option<String>,
+    pub(crate) key: Arc<VerifyingKey>,
+    pub(crate) generation: u64,
+    pub(crate) seconds_to_exp: i64,
+    /// Length of the decoded payload (the claims' JSON).
+    pub(crate) payload_bytes: usize,
+}
 
 pub(crate) type TokenHash = [u8; 32];
 
@@ -46,11 +74,15 @@ struct CachedToken {
     key: Arc<VerifyingKey>,
     generation: u64,
     expires_at: Instant,
+    /// Estimated memory, counted in the shard's `bytes`.
+    bytes: usize,
 }
 
 #[derive(Debug)]
 struct Shard {
     map: HashMap<TokenHash, CachedToken>,
+    /// Sum of the entries' `bytes`.
+    bytes: usize,
     /// Expired entries are swept at most once per second per shard, so an insert into a full
     /// shard is O(1) in the common case (measured: a sweep on every insert cost ~1.3 µs/request
     /// under a distinct-token flood).
@@ -71,6 +103,7 @@ impl TokenCache {
                 .map(|_| {
                     Mutex::new(Shard {
                         map: HashMap::new(),
+                        bytes: 0,
                         last_sweep: Instant::now(),
                     })
                 })
@@ -79,7 +112,7 @@ impl TokenCache {
     }
 
     pub(crate) fn enabled(&self) -> bool {
-        self.cfg.enabled && self.cfg.max_entries > 0
+        self.cfg.enabled && self.cfg.max_entries > 0 && self.cfg.max_bytes > 0
     }
 
     pub(crate) fn hash(token: &str) -> TokenHash {
@@ -108,50 +141,52 @@ impl TokenCache {
         {
             return Some(entry.claims.clone());
         }
-        shard.map.remove(hash);
+        shard.remove(hash);
         None
     }
 
-    pub(crate) fn insert(
-        &self,
-        hash: TokenHash,
-        claims: Arc<TokenClaims>,
-        kid: Option<String>,
-        key: Arc<VerifyingKey>,
-        generation: u64,
-        seconds_to_exp: i64,
-    ) {
-        if !self.enabled() || seconds_to_exp <= 0 {
+    pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) {
+        if !self.enabled() || verified.seconds_to_exp <= 0 {
+            return;
+        }
+        let bytes = TokenCacheConfig::ENTRY_OVERHEAD_BYTES
+            .saturating_add(verified.payload_bytes.saturating_mul(2));
+        let per_shard = self.cfg.max_entries.div_ceil(SHARDS).max(1);
+        let per_shard_bytes = self.cfg.max_bytes / SHARDS;
+        if bytes > per_shard_bytes {
             return;
         }
         let lifetime = self.cfg.ttl.min(Duration::from_secs(
-            u64::try_from(seconds_to_exp).unwrap_or(0),
+            u64::try_from(verified.seconds_to_exp).unwrap_or(0),
         ));
         let now = Instant::now();
-        let per_shard = self.cfg.max_entries.div_ceil(SHARDS).max(1);
         let Ok(mut shard) = self.shard(&hash).lock() else {
             return;
         };
-        if shard.map.len() >= per_shard {
-            if now.duration_since(shard.last_sweep) >= Duration::from_secs(1) {
-                shard.map.retain(|_, e| e.expires_at > now);
-                shard.last_sweep = now;
-            }
-            if shard.map.len() >= per_shard {
-                // Still full of live entries: evict one arbitrary entry (cheap, bounded).
-                if let Some(victim) = shard.map.keys().next().copied() {
-                    shard.map.remove(&victim);
-                }
-            }
+        shard.remove(&hash);
+        let full = |s: &Shard| s.map.len() >= per_shard || s.bytes + bytes > per_shard_bytes;
+        if full(&shard) && now.duration_since(shard.last_sweep) >= Duration::from_secs(1) {
+            shard.retain(|e| e.expires_at > now);
+            shard.last_sweep = now;
         }
+        // Still full of live entries: evict arbitrary entries until this one fits (one, for
+        // equal-sized entries; terminates since `bytes` fits an empty shard).
+        while full(&shard) {
+            let Some(victim) = shard.map.keys().next().copied() else {
+                break;
+            };
+            shard.remove(&victim);
+        }
+        shard.bytes += bytes;
         shard.map.insert(
             hash,
             CachedToken {
-                claims,
-                kid,
-                key,
-                generation,
+                claims: verified.claims,
+                kid: verified.kid,
+                key: verified.key,
+                generation: verified.generation,
                 expires_at: now + lifetime,
+                bytes,
             },
         );
     }
@@ -160,7 +195,7 @@ impl TokenCache {
     pub(crate) fn retain_keys(&self, keep: impl Fn(Option<&str>, &Arc<VerifyingKey>) -> bool) {
         for shard in &self.shards {
             if let Ok(mut shard) = shard.lock() {
-                shard.map.retain(|_, e| keep(e.kid.as_deref(), &e.key));
+                shard.retain(|e| keep(e.kid.as_deref(), &e.key));
             }
         }
     }
@@ -170,5 +205,129 @@ impl TokenCache {
             .iter()
             .map(|s| s.lock().map(|s| s.map.len()).unwrap_or(0))
             .sum()
+    }
+
+    /// Estimated memory held (the sum [`TokenCacheConfig::max_bytes`] bounds).
+    pub(crate) fn bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.lock().map(|s| s.bytes).unwrap_or(0))
+            .sum()
+    }
+}
+
+impl Shard {
+    fn remove(&mut self, hash: &TokenHash) {
+        if let Some(old) = self.map.remove(hash) {
+            self.bytes -= old.bytes;
+        }
+    }
+
+    fn retain(&mut self, mut keep: impl FnMut(&CachedToken) -> bool) {
+        let mut dropped = 0;
+        self.map.retain(|_, e| {
+            let kept = keep(e);
+            if !kept {
+                dropped += e.bytes;
+            }
+            kept
+        });
+        self.bytes -= dropped;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::algorithm::Algorithm;
+    use crate::jwk::parse_jwks;
+
+    fn key() -> Arc<VerifyingKey> {
+        let jwks = r#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}]}"#;
+        let set = parse_jwks(jwks.as_bytes(), &[Algorithm::EdDSA], 10).unwrap();
+        set.keys.into_iter().next().unwrap()
+    }
+
+    /// A verification whose decoded payload is `payload_bytes` long.
+    fn verified(key: &Arc<VerifyingKey>, payload_bytes: usize) -> Verified {
+        let claims = TokenClaims::from_json_slice(
+            br#"{"iss":"https://sso","sub":"u","aud":"a","exp":4102444800}"#,
+        )
+        .unwrap();
+        Verified {
+            claims: Arc::new(claims),
+            kid: Some("k".into()),
+            key: Arc::clone(key),
+            generation: 1,
+            seconds_to_exp: 3600,
+            payload_bytes,
+        }
+    }
+
+    fn hash(i: usize) -> TokenHash {
+        TokenCache::hash(&format!("token-{i}"))
+    }
+
+    fn cache(max_entries: usize, max_bytes: usize) -> TokenCache {
+        TokenCache::new(TokenCacheConfig {
+            max_entries,
+            max_bytes,
+            ..TokenCacheConfig::default()
+        })
+    }
+
+    #[test]
+    fn the_byte_bound_holds_when_entries_are_large() {
+        let key = key();
+        // 16 shards × 64 KiB; each entry is 1 KiB + 2 × 8 KiB = 17 KiB: 3 fit per shard.
+        let cache = cache(10_000, 1 << 20);
+        for i in 0..1000 {
+            cache.insert(hash(i), verified(&key, 8 * 1024));
+            assert!(
+                cache.bytes() <= 1 << 20,
+                "{} bytes after {i}",
+                cache.bytes()
+            );
+        }
+        assert!(cache.len() <= 16 * 3, "{}", cache.len());
+        assert!(cache.len() >= 16, "every shard keeps some: {}", cache.len());
+        assert_eq!(cache.bytes(), cache.len() * (1024 + 16 * 1024));
+    }
+
+    #[test]
+    fn the_entry_bound_holds_when_entries_are_small() {
+        let key = key();
+        let cache = cache(160, 32 << 20);
+        for i in 0..5000 {
+            cache.insert(hash(i), verified(&key, 250));
+        }
+        assert!(cache.len() <= 160, "{}", cache.len());
+        assert_eq!(cache.bytes(), cache.len() * (1024 + 500));
+    }
+
+    #[test]
+    fn an_entry_larger_than_a_shard_budget_is_not_cached() {
+        let key = key();
+        let cache = cache(10_000, 16 * 4096);
+        cache.insert(hash(1), verified(&key, 4096));
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+        cache.insert(hash(2), verified(&key, 1000));
+        assert_eq!((cache.len(), cache.bytes()), (1, 1024 + 2000));
+    }
+
+    #[test]
+    fn reinserting_removing_and_purging_keep_the_count_exact() {
+        let key = key();
+        let cache = cache(10_000, 32 << 20);
+        cache.insert(hash(1), verified(&key, 100));
+        cache.insert(hash(1), verified(&key, 300));
+        assert_eq!((cache.len(), cache.bytes()), (1, 1024 + 600));
+        cache.insert(hash(2), verified(&key, 100));
+        // An entry whose key is no longer held is removed on its next hit.
+        assert!(cache.get(&hash(2), |_, _, _| false).is_none());
+        assert_eq!((cache.len(), cache.bytes()), (1, 1024 + 600));
+        assert!(cache.get(&hash(1), |_, _, _| true).is_some());
+        cache.retain_keys(|_, _| false);
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }
 }

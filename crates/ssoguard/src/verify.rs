@@ -10,7 +10,7 @@ use crate::introspection::{IntrospectionConfig, Introspector, looks_opaque};
 use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
 use crate::jws;
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::token_cache::{TokenCache, TokenCacheConfig};
+use crate::token_cache::{TokenCache, TokenCacheConfig, Verified};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -148,11 +148,14 @@ impl Verifier {
             self.purge_if_rotated(generation);
             inner.token_cache.insert(
                 hash,
-                claims.clone(),
-                jws.header.kid,
-                key,
-                generation,
-                claims.exp.saturating_sub(now),
+                Verified {
+                    claims: claims.clone(),
+                    kid: jws.header.kid,
+                    key,
+                    generation,
+                    seconds_to_exp: claims.exp.saturating_sub(now),
+                    payload_bytes: payload.len(),
+                },
             );
         }
         Ok(claims)
@@ -331,6 +334,13 @@ impl Verifier {
     pub fn token_cache_len(&self) -> usize {
         self.inner.token_cache.len()
     }
+
+    /// Estimated memory held by the verified-token cache, in bytes (what
+    /// [`TokenCacheConfig::max_bytes`] bounds).
+    #[must_use]
+    pub fn token_cache_bytes(&self) -> usize {
+        self.inner.token_cache.bytes()
+    }
 }
 
 pub(crate) fn unix_now() -> i64 {
@@ -490,7 +500,7 @@ impl VerifierBuilder {
     }
 
     /// Verified-token cache settings. Default: [`TokenCacheConfig::default`] (on, 10,000
-    /// entries, 5 min).
+    /// entries, 32 MiB estimated, 5 min).
     pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
         self.token_cache = config;
         self

@@ -5,7 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use ssoguard::testing::{TestIssuer, attacks};
-use ssoguard::{Algorithm, Verifier, VerifyError};
+use ssoguard::{Algorithm, TokenCacheConfig, Verifier, VerifyError};
 use std::time::Duration;
 
 fn verifier(issuer: &TestIssuer) -> Verifier {
@@ -334,6 +334,55 @@ async fn verified_token_cache_hits_and_rechecks_expiry() {
     for _ in 0..2 {
         assert!(v.verify(&bad).await.is_err());
     }
+}
+
+/// Large claim sets are held to the cache's memory bound, not just its entry bound; every token
+/// still verifies, and a token evicted for room verifies again from scratch.
+#[tokio::test]
+async fn verified_token_cache_is_bounded_in_memory() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let max_bytes = 1 << 20;
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .token_cache(TokenCacheConfig {
+            max_bytes,
+            ..TokenCacheConfig::default()
+        })
+        .build()
+        .expect("config");
+    // ~4 KiB of claims per token (a ~5.5 KiB token; the default size cap is 8 KiB).
+    let big = "x".repeat(4 * 1024);
+    let tokens: Vec<String> = (0..200)
+        .map(|i| {
+            issuer
+                .token()
+                .sub(&format!("user-{i}"))
+                .claim("profile", json!(big))
+                .sign()
+        })
+        .collect();
+    for token in &tokens {
+        assert!(v.verify(token).await.is_ok());
+        assert!(
+            v.token_cache_bytes() <= max_bytes,
+            "{}",
+            v.token_cache_bytes()
+        );
+    }
+    // Each entry is estimated at ~9.4 KiB: 200 would be ~1.8 MiB; at most 1 MiB is held.
+    let held = v.token_cache_len();
+    assert!((16..200).contains(&held), "{held} entries");
+    let before = v.metrics();
+    for token in &tokens {
+        assert!(v.verify(token).await.is_ok());
+    }
+    let after = v.metrics();
+    assert!(after.cache_hits - before.cache_hits <= held as u64);
+    assert!(
+        after.cache_hits - before.cache_hits < 200,
+        "evicted tokens verified again"
+    );
 }
 
 #[tokio::test]
