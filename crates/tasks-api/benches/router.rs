@@ -4,31 +4,48 @@
 //!
 //! - `router/floor_noauth`: a one-route axum `Router` returning the same shape of JSON as
 //!   `bench/peer-jwt-authorizer`'s `/noauth` (the in-process analogue of the HTTP floor);
-//! - `router/tasks_api_me_cached`: the full `tasks-api` router (CORS, tracing, sensitive headers,
-//!   body limit, every route) answering `GET /api/me` with a bearer token already in the
-//!   verified-token cache (hash, lookup, `exp`/`nbf` check, `CurrentUser`, JSON).
+//! - `router/tasks_api_me_cached`: the service as `tasks-api` serves it (`build_router` wrapped
+//!   once by `with_middleware`: sensitive headers, tracing, CORS; body limit; every route)
+//!   answering `GET /api/me` with a bearer token already in the verified-token cache (hash,
+//!   lookup, `exp`/`nbf` check, `CurrentUser`, JSON);
+//! - `router/per_route_middleware`: the same middleware applied the way it was before
+//!   (`Router::layer`, which wraps and boxes every route's stack), for comparison in one run;
+//! - `router-parts/*`: what each part adds: `floor_with_bearer` (the floor sent the same
+//!   `Authorization` header, i.e. the bench's own request building), `me_no_middleware` (the
+//!   `/api/me` route alone), that route wrapped in one middleware each (`trace`, `cors`,
+//!   `sensitive_headers`), and `all_routes` (`build_router`: every route and the body limit,
+//!   no middleware). The parts do not add up exactly: each layer also wraps the futures inside.
 //!
-//! Both call `Router::oneshot` on a clone per request and read the whole body, as `axum::serve`
-//! does. Run: `cargo bench -p tasks-api --bench router -- --warm-up-time 1 --measurement-time 3`
-//! (results in `docs/BENCHMARKS.md`).
+//! Every request is made as `axum::serve` makes it: a clone of the service, called once, the
+//! whole body read. Run: `cargo bench -p tasks-api --bench router -- --warm-up-time 1
+//! --measurement-time 3` (results in `docs/BENCHMARKS.md` §7).
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use http_body_util::BodyExt as _;
 use serde::Serialize;
 use ssoguard::Algorithm;
 use ssoguard::testing::SigningKey;
 use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
 use std::collections::HashMap;
+use std::convert::Infallible;
 use tasks_api::config::Config;
-use tasks_api::startup::{build_router, build_state};
-use tower::ServiceExt as _;
+use tasks_api::routes;
+use tasks_api::startup::{build_router, build_state, cors_layer, with_middleware};
+use tokio::runtime::Runtime;
+use tower::{Service, ServiceBuilder, ServiceExt as _};
+use tower_http::sensitive_headers::{
+    SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
+};
+use tower_http::trace::TraceLayer;
 
 /// The allocator the `tasks-api` binary uses (`src/main.rs`).
 #[global_allocator]
@@ -59,8 +76,12 @@ async fn noauth() -> Json<User> {
     })
 }
 
-async fn call(router: &Router, request: Request<Body>) -> usize {
-    let response = router.clone().oneshot(request).await.expect("infallible");
+/// One request as `axum::serve` makes it: a clone of the service, called once.
+async fn call<S>(service: &S, request: Request<Body>) -> usize
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    let response = service.clone().oneshot(request).await.expect("infallible");
     assert_eq!(response.status(), StatusCode::OK);
     let body = response
         .into_body()
@@ -71,6 +92,22 @@ async fn call(router: &Router, request: Request<Body>) -> usize {
     body.len()
 }
 
+fn bench<S>(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    name: &str,
+    service: &S,
+    request: impl Fn() -> Request<Body>,
+) where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    // The first call verifies the signature and fills the cache; every measured call is a hit.
+    assert!(rt.block_on(call(service, request())) > 0);
+    group.bench_function(name, |b| {
+        b.to_async(rt).iter(|| call(service, request()));
+    });
+}
+
 fn router_bench(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -79,7 +116,7 @@ fn router_bench(c: &mut Criterion) {
     // The service's own log set-up (RUST_LOG default `info`), so disabled spans cost what they do
     // in production.
     tasks_api::telemetry::init(tasks_api::config::LogFormat::Pretty);
-    let (tasks_router, token, _dev) = rt.block_on(async {
+    let (config, state, token, _dev) = rt.block_on(async {
         let key = SigningKey::generate(Algorithm::RS256, "bench-rs256").expect("key");
         let mut dev_config = DevIssuerConfig::with_keys(vec![key]);
         dev_config.addr = "127.0.0.1:0".into();
@@ -95,34 +132,73 @@ fn router_bench(c: &mut Criterion) {
         let config = Config::from_lookup(false, |k| vars.get(k).cloned()).expect("config");
         let state = build_state(&config).await.expect("state");
         state.auth.verifier().warm_up().await.expect("keys");
-        let router = build_router(state, &config).expect("router");
         let token = dev.token_for("alice").expect("token");
-        (router, token, dev)
+        (config, state, token, dev)
     });
-    let floor = Router::new().route("/noauth", get(noauth));
+    let cors = || cors_layer(&config).expect("cors");
     let me = || {
         Request::get("/api/me")
             .header(header::AUTHORIZATION, format!("Bearer {token}"))
             .body(Body::empty())
             .expect("request")
     };
-    // The first call verifies the signature and fills the cache; every measured call is a hit.
-    assert!(rt.block_on(call(&tasks_router, me())) > 0);
+    let floor = Router::new().route("/noauth", get(noauth));
+    let noauth_request = || {
+        Request::get("/noauth")
+            .body(Body::empty())
+            .expect("request")
+    };
 
     let mut group = c.benchmark_group("router");
-    group.bench_function("floor_noauth", |b| {
-        b.to_async(&rt).iter(|| {
-            call(
-                &floor,
-                Request::get("/noauth")
-                    .body(Body::empty())
-                    .expect("request"),
-            )
-        });
+    bench(&mut group, &rt, "floor_noauth", &floor, noauth_request);
+    let service = with_middleware(build_router(state.clone()), cors());
+    bench(&mut group, &rt, "tasks_api_me_cached", &service, me);
+    let per_route = build_router(state.clone())
+        .layer(cors())
+        .layer(TraceLayer::new_for_http())
+        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]));
+    bench(&mut group, &rt, "per_route_middleware", &per_route, me);
+    group.finish();
+
+    let mut group = c.benchmark_group("router-parts");
+    bench(&mut group, &rt, "floor_with_bearer", &floor, || {
+        let mut request = noauth_request();
+        let value = format!("Bearer {token}").parse().expect("header value");
+        request.headers_mut().insert(header::AUTHORIZATION, value);
+        request
     });
-    group.bench_function("tasks_api_me_cached", |b| {
-        b.to_async(&rt).iter(|| call(&tasks_router, me()));
-    });
+    let me_route = || {
+        Router::new()
+            .route("/api/me", get(routes::me::me))
+            .with_state(state.clone())
+    };
+    bench(&mut group, &rt, "me_no_middleware", &me_route(), me);
+    let traced = ServiceBuilder::new()
+        .map_response(IntoResponse::into_response)
+        .layer(TraceLayer::new_for_http())
+        .service(me_route());
+    bench(&mut group, &rt, "me_trace", &traced, me);
+    let with_cors = ServiceBuilder::new().layer(cors()).service(me_route());
+    bench(&mut group, &rt, "me_cors", &with_cors, me);
+    let sensitive = ServiceBuilder::new()
+        .layer(SetSensitiveRequestHeadersLayer::new([
+            header::AUTHORIZATION,
+            header::COOKIE,
+        ]))
+        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .service(me_route());
+    bench(&mut group, &rt, "me_sensitive_headers", &sensitive, me);
+    bench(
+        &mut group,
+        &rt,
+        "all_routes",
+        &build_router(state.clone()),
+        me,
+    );
     group.finish();
 }
 
