@@ -12,8 +12,8 @@
 //!   (`Router::layer`, which wraps and boxes every route's stack), for comparison in one run;
 //! - `router-parts/*`: what each part adds: `floor_with_bearer` (the floor sent the same
 //!   `Authorization` header, i.e. the bench's own request building), `me_no_middleware` (the
-//!   `/api/me` route alone), that route wrapped in one middleware each (`trace`, `cors`,
-//!   `sensitive_headers`), and `all_routes` (`build_router`: every route and the body limit,
+//!   `/api/me` route alone), that route wrapped in one middleware each (`trace`, `cors` with its
+//!   `Vary` header, `sensitive_headers`), and `all_routes` (`build_router`: every route and the body limit,
 //!   no middleware). The parts do not add up exactly: each layer also wraps the futures inside.
 //!
 //! Every request is made as `axum::serve` makes it: a clone of the service, called once, the
@@ -39,12 +39,13 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use tasks_api::config::Config;
 use tasks_api::routes;
-use tasks_api::startup::{build_router, build_state, cors_layer, with_middleware};
+use tasks_api::startup::{CORS_VARY, build_router, build_state, cors_layer, with_middleware};
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// The allocator the `tasks-api` binary uses (`src/main.rs`).
@@ -154,7 +155,7 @@ fn router_bench(c: &mut Criterion) {
     let service = with_middleware(build_router(state.clone()), cors());
     bench(&mut group, &rt, "tasks_api_me_cached", &service, me);
     let per_route = build_router(state.clone())
-        .layer(cors())
+        .layer(cors().vary(tower_http::cors::Vary::default()))
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
         .layer(SetSensitiveRequestHeadersLayer::new([
@@ -182,7 +183,10 @@ fn router_bench(c: &mut Criterion) {
         .layer(TraceLayer::new_for_http())
         .service(me_route());
     bench(&mut group, &rt, "me_trace", &traced, me);
-    let with_cors = ServiceBuilder::new().layer(cors()).service(me_route());
+    let with_cors = ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
+        .layer(cors())
+        .service(me_route());
     bench(&mut group, &rt, "me_cors", &with_cors, me);
     let sensitive = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new([

@@ -411,6 +411,11 @@ async fn cors_preflight(backend: Backend) {
         "http://localhost:3000"
     );
     assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+    let vary: Vec<_> = resp.headers().get_all("vary").iter().collect();
+    assert_eq!(
+        vary,
+        ["origin, access-control-request-method, access-control-request-headers"]
+    );
     let resp = preflight("http://evil.example").await.expect("preflight");
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     // A simple (non-preflight) request: the allowed origin is echoed, a foreign one is not, and
