@@ -134,30 +134,23 @@ fn main() {
             key.verify_sig(black_box(input), black_box(sig))
                 .expect("signature verifies");
         });
-        println!(
-            "{}",
-            serde_json::json!({"kind": "crypto", "impl": "bare", "alg": alg, "ops": n,
-                "per_sec": bare.round(), "ns_per_op": (1e9 / bare).round()})
-        );
-        let (n, lib) = rate(seconds, |i| {
-            let token = &tokens[i % tokens.len()];
-            rt.block_on(verifier.verify(black_box(token)))
-                .expect("token verifies");
-        });
-        println!(
-            "{}",
-            serde_json::json!({"kind": "crypto", "impl": "library", "alg": alg, "ops": n,
-                "per_sec": lib.round(), "ns_per_op": (1e9 / lib).round()})
-        );
-        let (n, alone) = rate(seconds, |i| {
-            let token = &tokens[i % tokens.len()];
-            rt.block_on(queued.verify(black_box(token)))
-                .expect("token verifies");
-        });
-        println!(
-            "{}",
-            serde_json::json!({"kind": "crypto", "impl": "library_queued_alone", "alg": alg,
-                "ops": n, "per_sec": alone.round(), "ns_per_op": (1e9 / alone).round()})
-        );
+        report("bare", alg, n, bare);
+        for (name, v) in [("library", &verifier), ("library_queued_alone", &queued)] {
+            let (n, per_sec) = rate(seconds, |i| {
+                let token = &tokens[i % tokens.len()];
+                rt.block_on(v.verify(black_box(token)))
+                    .expect("token verifies");
+            });
+            report(name, alg, n, per_sec);
+        }
     }
+}
+
+/// One result line: `{"kind": "crypto", "impl", "alg", "ops", "per_sec", "ns_per_op"}`.
+fn report(name: &str, alg: &str, ops: u64, per_sec: f64) {
+    println!(
+        "{}",
+        serde_json::json!({"kind": "crypto", "impl": name, "alg": alg, "ops": ops,
+            "per_sec": per_sec.round(), "ns_per_op": (1e9 / per_sec).round()})
+    );
 }
