@@ -201,17 +201,18 @@ impl TokenCache {
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.lock().map(|s| s.map.len()).unwrap_or(0))
-            .sum()
+        self.sum(|s| s.map.len())
     }
 
     /// Estimated memory held (the sum [`TokenCacheConfig::max_bytes`] bounds).
     pub(crate) fn bytes(&self) -> usize {
+        self.sum(|s| s.bytes)
+    }
+
+    fn sum(&self, of: impl Fn(&Shard) -> usize) -> usize {
         self.shards
             .iter()
-            .map(|s| s.lock().map(|s| s.bytes).unwrap_or(0))
+            .map(|s| s.lock().map(|s| of(&s)).unwrap_or(0))
             .sum()
     }
 }

@@ -39,7 +39,10 @@ use std::collections::HashMap;
 use std::convert::Infallible;
 use tasks_api::config::Config;
 use tasks_api::routes;
-use tasks_api::startup::{CORS_VARY, build_router, build_state, cors_layer, with_middleware};
+use tasks_api::startup::{
+    CORS_VARY, SENSITIVE_REQUEST_HEADERS, SENSITIVE_RESPONSE_HEADERS, build_router, build_state,
+    cors_layer, with_middleware,
+};
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
 use tower_http::sensitive_headers::{
@@ -157,11 +160,12 @@ fn router_bench(c: &mut Criterion) {
     let per_route = build_router(state.clone())
         .layer(cors().vary(tower_http::cors::Vary::default()))
         .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]));
+        .layer(SetSensitiveResponseHeadersLayer::new(
+            SENSITIVE_RESPONSE_HEADERS,
+        ))
+        .layer(SetSensitiveRequestHeadersLayer::new(
+            SENSITIVE_REQUEST_HEADERS,
+        ));
     bench(&mut group, &rt, "per_route_middleware", &per_route, me);
     group.finish();
 
@@ -189,11 +193,12 @@ fn router_bench(c: &mut Criterion) {
         .service(me_route());
     bench(&mut group, &rt, "me_cors", &with_cors, me);
     let sensitive = ServiceBuilder::new()
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
-        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .layer(SetSensitiveRequestHeadersLayer::new(
+            SENSITIVE_REQUEST_HEADERS,
+        ))
+        .layer(SetSensitiveResponseHeadersLayer::new(
+            SENSITIVE_RESPONSE_HEADERS,
+        ))
         .service(me_route());
     bench(&mut group, &rt, "me_sensitive_headers", &sensitive, me);
     bench(

@@ -266,6 +266,12 @@ pub const CORS_VARY: HeaderValue = HeaderValue::from_static(
     "origin, access-control-request-method, access-control-request-headers",
 );
 
+/// Request headers marked sensitive (never printed by tracing): the credentials.
+pub const SENSITIVE_REQUEST_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
+
+/// Response headers marked sensitive.
+pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];
+
 /// The router wrapped **once** in the middleware: `Authorization`/`Cookie` marked sensitive
 /// before tracing sees the request, `Set-Cookie` marked before tracing sees the response (the
 /// order tower-http documents), then CORS (with its `Vary` header).
@@ -284,14 +290,15 @@ pub fn with_middleware(
 + Sync
 + 'static {
     ServiceBuilder::new()
-        .layer(SetSensitiveRequestHeadersLayer::new([
-            header::AUTHORIZATION,
-            header::COOKIE,
-        ]))
+        .layer(SetSensitiveRequestHeadersLayer::new(
+            SENSITIVE_REQUEST_HEADERS,
+        ))
         // axum::serve wants an `axum::body::Body`; TraceLayer wraps the body in its own type.
         .map_response(IntoResponse::into_response)
         .layer(TraceLayer::new_for_http())
-        .layer(SetSensitiveResponseHeadersLayer::new([header::SET_COOKIE]))
+        .layer(SetSensitiveResponseHeadersLayer::new(
+            SENSITIVE_RESPONSE_HEADERS,
+        ))
         .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
         .layer(cors)
         .service(router)
