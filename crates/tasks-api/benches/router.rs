@@ -13,12 +13,18 @@
 //! - `router-parts/*`: what each part adds: `floor_with_bearer` (the floor sent the same
 //!   `Authorization` header, i.e. the bench's own request building), `me_no_middleware` (the
 //!   `/api/me` route alone), that route wrapped in one middleware each (`trace`, `cors` with its
-//!   `Vary` header, `sensitive_headers`), and `all_routes` (`build_router`: every route and the body limit,
+//!   `Vary` header, `sensitive_headers`; `cors_origin` is the same CORS sent a front-end
+//!   `Origin`, the only requests tower-http's CORS runs for), and `all_routes` (`build_router`: every route and the body limit,
 //!   no middleware). The parts do not add up exactly: each layer also wraps the futures inside.
 //!
 //! Every request is made as `axum::serve` makes it: a clone of the service, called once, the
 //! whole body read. Run: `cargo bench -p tasks-api --bench router -- --warm-up-time 1
 //! --measurement-time 3` (results in `docs/BENCHMARKS.md` §7).
+//!
+//! On a noisy host, count instructions instead (repeatable to a fraction of a percent):
+//! `ROUTER_BENCH_COUNT=<bench name>:<n>` skips criterion and makes n requests of that one bench
+//! (e.g. `tasks_api_me_cached:20000`) inside `counted_requests`, which callgrind can count alone:
+//! `bench/router-instructions.sh` runs every bench that way and prints instructions per request.
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -38,10 +44,11 @@ use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use tasks_api::config::Config;
+use tasks_api::cors::{CORS_VARY, cors_layer, cors_rules};
 use tasks_api::routes;
 use tasks_api::startup::{
-    CORS_VARY, SENSITIVE_REQUEST_HEADERS, SENSITIVE_RESPONSE_HEADERS, build_router, build_state,
-    cors_layer, with_middleware,
+    SENSITIVE_REQUEST_HEADERS, SENSITIVE_RESPONSE_HEADERS, build_router, build_state,
+    with_middleware,
 };
 use tokio::runtime::Runtime;
 use tower::{Service, ServiceBuilder, ServiceExt as _};
@@ -50,6 +57,9 @@ use tower_http::sensitive_headers::{
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
+
+/// The default front-end origin (`CORS_ORIGINS` unset), sent by `me_cors_origin`.
+const FRONT_END: &str = "http://localhost:3000";
 
 /// The allocator the `tasks-api` binary uses (`src/main.rs`).
 #[global_allocator]
@@ -106,9 +116,35 @@ fn bench<S>(
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
 {
     // The first call verifies the signature and fills the cache; every measured call is a hit.
+    if let Ok(only) = std::env::var("ROUTER_BENCH_COUNT") {
+        // `ROUTER_BENCH_COUNT=<bench name>:<n>`: no criterion, just n requests of that bench, for
+        // an instruction count (see the module docs).
+        let (only, n) = only
+            .rsplit_once(':')
+            .expect("ROUTER_BENCH_COUNT=<name>:<n>");
+        if only == name {
+            assert!(rt.block_on(call(service, request())) > 0);
+            counted_requests(rt, service, &request, n.parse().expect("a count"));
+        }
+        return;
+    }
     assert!(rt.block_on(call(service, request())) > 0);
     group.bench_function(name, |b| {
         b.to_async(rt).iter(|| call(service, request()));
+    });
+}
+
+/// The measured loop of the instruction count: `valgrind --tool=callgrind
+/// --toggle-collect='*counted_requests*'` counts only what runs inside it.
+#[inline(never)]
+fn counted_requests<S>(rt: &Runtime, service: &S, request: &impl Fn() -> Request<Body>, n: usize)
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
+{
+    rt.block_on(async {
+        for _ in 0..n {
+            std::hint::black_box(call(service, request()).await);
+        }
     });
 }
 
@@ -158,7 +194,11 @@ fn router_bench(c: &mut Criterion) {
     let service = with_middleware(build_router(state.clone()), cors());
     bench(&mut group, &rt, "tasks_api_me_cached", &service, me);
     let per_route = build_router(state.clone())
-        .layer(cors().vary(tower_http::cors::Vary::default()))
+        .layer(
+            cors_rules(&config)
+                .expect("cors")
+                .vary(tower_http::cors::Vary::default()),
+        )
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveResponseHeadersLayer::new(
             SENSITIVE_RESPONSE_HEADERS,
@@ -192,6 +232,20 @@ fn router_bench(c: &mut Criterion) {
         .layer(cors())
         .service(me_route());
     bench(&mut group, &rt, "me_cors", &with_cors, me);
+    let me_from_front_end = || {
+        let mut request = me();
+        request
+            .headers_mut()
+            .insert(header::ORIGIN, FRONT_END.parse().expect("origin"));
+        request
+    };
+    bench(
+        &mut group,
+        &rt,
+        "me_cors_origin",
+        &with_cors,
+        me_from_front_end,
+    );
     let sensitive = ServiceBuilder::new()
         .layer(SetSensitiveRequestHeadersLayer::new(
             SENSITIVE_REQUEST_HEADERS,

@@ -5,6 +5,7 @@
 //! run), `routes/` (one module per resource), `db/` (repository), `error` (one `ApiError`).
 
 pub mod config;
+pub mod cors;
 pub mod db;
 pub mod error;
 pub mod routes;

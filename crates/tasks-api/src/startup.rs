@@ -1,10 +1,11 @@
 //! Building and running the service: `App::build` → bound port → `run_until_stopped`.
 
 use crate::config::{Config, origin_of};
+use crate::cors::{CORS_VARY, CorsForOriginLayer, cors_layer};
 use crate::db::Db;
 use crate::routes::{self, AppState};
 use axum::extract::{DefaultBodyLimit, Request};
-use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Router, ServiceExt as _};
 use ssoguard::axum::Auth;
@@ -14,10 +15,8 @@ use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
@@ -57,7 +56,7 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     router: Router,
-    cors: CorsLayer,
+    cors: CorsForOriginLayer,
     addr: SocketAddr,
     dev: Option<DevIssuer>,
     state: AppState,
@@ -202,8 +201,8 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     Ok(AppState::new(auth, db, sso))
 }
 
-/// Every route, with the request body limit (what extractors read); no middleware (see
-/// [`with_middleware`]).
+/// Every route, with its state; no middleware and no body limit (both added once around the
+/// router by [`with_middleware`]).
 pub fn build_router(state: AppState) -> Router {
     let admin = routes::admin::router(&state);
     Router::new()
@@ -213,58 +212,8 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::tasks::router())
         .merge(admin)
         .merge(routes::docs::router())
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
-
-/// CORS for the configured front-end origins: exact matches, credentials allowed. Without the
-/// `Vary` header, which [`with_middleware`] adds as one static value (tower-http would clone and
-/// join its list for every response: 0.11 µs per request, `benches/router.rs`).
-///
-/// # Errors
-///
-/// [`StartupError::Cors`] for an origin that is not a valid header value, or `*`.
-pub fn cors_layer(config: &Config) -> Result<CorsLayer, StartupError> {
-    let origins = config
-        .cors_origins
-        .iter()
-        .map(|o| {
-            // Credentialed CORS cannot use a wildcard (the Fetch standard forbids it).
-            if o == "*" {
-                return Err(StartupError::Cors(
-                    "* (a wildcard cannot be used with credentials; list the front-end origins)"
-                        .into(),
-                ));
-            }
-            HeaderValue::from_str(o).map_err(|_| StartupError::Cors(o.clone()))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    // A predicate over a shared list, not `AllowOrigin::list`: tower-http clones the CORS settings
-    // for every request, and a list is a `Vec` clone (an allocation) each time; same matching
-    // (exact, case-sensitive byte comparison).
-    let origins: Arc<[HeaderValue]> = origins.into();
-    Ok(CorsLayer::new()
-        .allow_origin(AllowOrigin::predicate(move |origin, _| {
-            origins.iter().any(|allowed| allowed == origin)
-        }))
-        .allow_credentials(true)
-        .allow_methods([
-            Method::GET,
-            Method::POST,
-            Method::PATCH,
-            Method::DELETE,
-            Method::OPTIONS,
-        ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
-        .expose_headers([HeaderName::from_static("x-next-cursor")])
-        .vary([]))
-}
-
-/// The `Vary` value tower-http's CORS sends by default (its preflight request headers), on every
-/// response, preflight or not: caches must not mix answers for different origins.
-pub const CORS_VARY: HeaderValue = HeaderValue::from_static(
-    "origin, access-control-request-method, access-control-request-headers",
-);
 
 /// Request headers marked sensitive (never printed by tracing): the credentials.
 pub const SENSITIVE_REQUEST_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
@@ -274,16 +223,19 @@ pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];
 
 /// The router wrapped **once** in the middleware: `Authorization`/`Cookie` marked sensitive
 /// before tracing sees the request, `Set-Cookie` marked before tracing sees the response (the
-/// order tower-http documents), then CORS (with its `Vary` header).
+/// order tower-http documents), then CORS (its `Vary` header on every response, its other headers
+/// for requests with an `Origin`: [`crate::cors`]), then the request body limit
+/// ([`MAX_BODY_BYTES`], what extractors such as `Json` read).
 ///
 /// Wrapping the whole router rather than each route (`Router::layer`) matters for speed: axum
 /// boxes a route's layered stack and clones it, box and all, for every request, on top of the
 /// route's own boxed handler; here the stack is one concrete type that `axum::serve` clones once
 /// per request, with no extra box. Measured: −0.7 µs (−22 %) per cached `GET /api/me` in process
-/// (`benches/router.rs`, docs/BENCHMARKS.md §7).
+/// (`benches/router.rs`, docs/BENCHMARKS.md §7); the body limit, once here rather than on every
+/// route, −800 instructions per request (`bench/router-instructions.sh`).
 pub fn with_middleware(
     router: Router,
-    cors: CorsLayer,
+    cors: CorsForOriginLayer,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -301,6 +253,7 @@ pub fn with_middleware(
         ))
         .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
         .layer(cors)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .service(router)
 }
 

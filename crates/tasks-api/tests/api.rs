@@ -444,7 +444,34 @@ async fn cors_preflight(backend: Backend) {
             .expect("ascii")
             .to_lowercase();
         assert!(vary.contains("origin"), "{vary}");
+        if allowed {
+            assert_eq!(resp.headers()["access-control-allow-credentials"], "true");
+            assert_eq!(
+                resp.headers()["access-control-expose-headers"],
+                "x-next-cursor"
+            );
+        }
     }
+    // No Origin (a server-side fetch, curl, a same-origin GET): not a CORS request, so no CORS
+    // headers, and still the one Vary that tells caches the answer depends on the origin.
+    let resp = app
+        .http
+        .get(app.url("/health"))
+        .send()
+        .await
+        .expect("request without origin");
+    assert_eq!(resp.status(), 200);
+    let cors_headers: Vec<_> = resp
+        .headers()
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .collect();
+    assert!(cors_headers.is_empty(), "{cors_headers:?}");
+    let vary: Vec<_> = resp.headers().get_all("vary").iter().collect();
+    assert_eq!(
+        vary,
+        ["origin, access-control-request-method, access-control-request-headers"]
+    );
 }
 on_both_databases!(cors_preflight);
 
