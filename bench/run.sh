@@ -18,11 +18,13 @@
 #
 # Modes: distinct (cycle through $TOKENS distinct tokens) and repeated (one token), for EdDSA and
 # RS256; every (server, mode, alg) run starts a fresh server process (a short warm-up, then the
-# measured run). Reported: req/s, p50/p99 latency, server CPU per request (utime+stime from
+# measured run). The whole sequence of servers runs $ROUNDS times, interleaved, and the summary
+# reports the median of each figure over the rounds (a shared VM has slow phases of tens of
+# seconds; one round can land a whole mode in one of them, docs/BENCHMARKS.md §8). Reported: req/s, p50/p99 latency, server CPU per request (utime+stime from
 # /proc/<pid>/stat), peak RSS (VmHWM); the limit 1/(1/crypto + 1/http) per algorithm; ratios vs
 # jwt-authorizer. Results: $OUT/results.jsonl and $OUT/summary.md (also printed).
 #
-# Environment (defaults): DURATION=10 WARMUP=2 CONNECTIONS=32 TOKENS=10000 SERVER_CPU=0
+# Environment (defaults): ROUNDS=3 DURATION=10 WARMUP=2 CONNECTIONS=32 TOKENS=10000 SERVER_CPU=0
 # CLIENT_CPU=1 CRYPTO_SECONDS=3 OUT=bench/results/<UTC time> BENCH_TARGET_DIR=/tmp/ssoguard-bench-target
 # SERVERS="tasks-api ssoguard-nocache jwt-authorizer http-floor"
 
@@ -30,6 +32,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
+ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 CONNECTIONS=${CONNECTIONS:-32}
@@ -116,7 +119,7 @@ mem = next((l.split()[1] for l in open("/proc/meminfo") if l.startswith("MemTota
 rec = {"kind": "env", "cpu": cpu, "ncpu": os.cpu_count(), "mem_kb": int(mem), "kernel": platform.release(),
        "loadavg": open("/proc/loadavg").read().split()[:3],
        "rustc": subprocess.run(["rustc", "--version"], capture_output=True, text=True).stdout.strip(),
-       "wrk": "wrk -t1 -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), server CPU $SERVER_CPU, wrk CPU $CLIENT_CPU",
+       "wrk": "wrk -t1 -c$CONNECTIONS -d${DURATION}s (warm-up ${WARMUP}s), server CPU $SERVER_CPU, wrk CPU $CLIENT_CPU, $ROUNDS round(s), median reported",
        "tokens": $TOKENS, "tasks_api_skipped": "$TASKS_API_SKIP"}
 open(sys.argv[1], "a").write(json.dumps(rec) + "\n")
 EOF
@@ -179,22 +182,22 @@ measure() {
   local before after
   before=$(cpu_ticks "$pid")
   TOKENS_FILE="$tokens" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --timeout 5s \
-    -s "$BENCH/wrk/tokens.lua" "$url" >"$OUT/wrk-$server-$mode-$alg.txt"
+    -s "$BENCH/wrk/tokens.lua" "$url" >"$OUT/wrk-$server-$mode-$alg-r$ROUND.txt"
   after=$(cpu_ticks "$pid")
   local hwm
   hwm=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
   local json
-  json=$(sed -n 's/^WRK_JSON //p' "$OUT/wrk-$server-$mode-$alg.txt")
-  [ -n "$json" ] || { cat "$OUT/wrk-$server-$mode-$alg.txt" >&2; return 1; }
-  python3 - "$RESULTS" "$server" "$mode" "$alg" "$((after - before))" "$CLK_TCK" "$hwm" "$json" <<'EOF'
+  json=$(sed -n 's/^WRK_JSON //p' "$OUT/wrk-$server-$mode-$alg-r$ROUND.txt")
+  [ -n "$json" ] || { cat "$OUT/wrk-$server-$mode-$alg-r$ROUND.txt" >&2; return 1; }
+  python3 - "$RESULTS" "$server" "$mode" "$alg" "$((after - before))" "$CLK_TCK" "$hwm" "$json" "$ROUND" <<'EOF'
 import json, sys
-path, server, mode, alg, ticks, clk, hwm, wrk = sys.argv[1:]
-rec = {"kind": "load", "server": server, "mode": mode, "alg": alg, **json.loads(wrk)}
+path, server, mode, alg, ticks, clk, hwm, wrk, rnd = sys.argv[1:]
+rec = {"kind": "load", "server": server, "mode": mode, "alg": alg, "round": int(rnd), **json.loads(wrk)}
 rec["vmhwm_kb"] = int(hwm)
 rec["cpu_us_per_req"] = round(int(ticks) / int(clk) * 1e6 / max(rec["requests"], 1), 2)
 rec["cpu_busy"] = round(int(ticks) / int(clk) / (rec["duration_us"] / 1e6), 3)
 open(path, "a").write(json.dumps(rec) + "\n")
-print(f'{server:17} {mode:9} {alg:6} {rec["rps"]:>10.0f} req/s  p50 {rec["p50_us"]/1e3:7.2f} ms  '
+print(f'r{rnd} {server:17} {mode:9} {alg:6} {rec["rps"]:>10.0f} req/s  p50 {rec["p50_us"]/1e3:7.2f} ms  '
       f'p99 {rec["p99_us"]/1e3:7.2f} ms  {rec["cpu_us_per_req"]:6.1f} us CPU/req  '
       f'RSS {rec["vmhwm_kb"] / 1024:5.1f} MiB  errors(status) {rec["errors_status"]}', file=sys.stderr)
 EOF
@@ -246,6 +249,8 @@ ssoguard_app() {
     PORT="$PORT_SSOGUARD_APP" "$KS_BIN/ssoguard-app" || start_failed "$name"
 }
 
+for ROUND in $(seq 1 "$ROUNDS"); do
+log "round $ROUND of $ROUNDS"
 for server in $SERVERS; do
   case $server in
     tasks-api)
@@ -275,6 +280,7 @@ for server in $SERVERS; do
       ;;
     *) echo "unknown server $server" >&2; exit 2 ;;
   esac
+done
 done
 
 # --- summary ---------------------------------------------------------------------------------

@@ -10,11 +10,41 @@ PEER = "jwt-authorizer"
 SSOGUARD = ["tasks-api", "ssoguard-cache", "ssoguard-nocache", "ssoguard-nobatch"]
 
 
+MEDIAN_FIELDS = ("rps", "p50_us", "p90_us", "p99_us", "mean_us", "cpu_us_per_req", "cpu_busy")
+ERROR_FIELDS = ("errors_status", "errors_timeout", "errors_connect", "errors_read", "errors_write")
+
+
+def median(values):
+    v = sorted(values)
+    n = len(v)
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def median_record(rs):
+    """One (server, mode, alg) over its rounds: the median of each figure (req/s, latencies, CPU per
+    request), the largest peak RSS, the sum of errors, and the req/s range."""
+    agg = dict(rs[-1])
+    for f in MEDIAN_FIELDS:
+        if all(f in r for r in rs):
+            agg[f] = median([r[f] for r in rs])
+    for f in ERROR_FIELDS:
+        agg[f] = sum(r.get(f, 0) for r in rs)
+    if all("vmhwm_kb" in r for r in rs):
+        agg["vmhwm_kb"] = max(r["vmhwm_kb"] for r in rs)
+    agg["rounds"] = len(rs)
+    agg["rps_all"] = [r["rps"] for r in rs]
+    return agg
+
+
 def main(path):
     recs = [json.loads(line) for line in open(path) if line.strip()]
     env = next((r for r in recs if r["kind"] == "env"), {})
     crypto = {(r["impl"], r["alg"]): r for r in recs if r["kind"] == "crypto"}
-    load = {(r["server"], r["mode"], r["alg"]): r for r in recs if r["kind"] == "load"}
+    rounds = {}
+    for r in recs:
+        if r["kind"] == "load":
+            rounds.setdefault((r["server"], r["mode"], r["alg"]), []).append(r)
+    load = {key: median_record(rs) for key, rs in rounds.items()}
     rss = {}
     for r in recs:
         if r["kind"] == "load" and "vmhwm_kb" in r:
@@ -71,6 +101,15 @@ def main(path):
           f"{r['p99_us'] / 1e3:.2f} | {r['cpu_us_per_req']:.1f} | {r.get('vmhwm_kb', 0) / 1024:.1f} | "
           f"{vs_peer} | {vs_limit} |")
     p("")
+
+    if any(r["rounds"] > 1 for r in load.values()):
+        p("#### Rounds (each figure above is the median over the rounds; peak RSS the largest)\n")
+        p("| server | mode | alg | req/s in each round, in order |")
+        p("|---|---|---|---|")
+        for key in keys:
+            server, mode, alg = key
+            p(f"| {server} | {mode} | {alg} | {', '.join(f'{x:,.0f}' for x in load[key]['rps_all'])} |")
+        p("")
 
     if limits:
         p("#### Limit 1/(1/crypto + 1/http) per algorithm\n")
