@@ -141,3 +141,80 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    fn service() -> CorsForOrigin<Router> {
+        let cors = CorsLayer::new()
+            .allow_origin(AllowOrigin::exact(HeaderValue::from_static(
+                "http://front.example",
+            )))
+            .allow_credentials(true)
+            .allow_methods([Method::GET, Method::POST]);
+        CorsForOriginLayer::new(cors).layer(Router::new().route("/r", get(|| async { "ok" })))
+    }
+
+    fn access_control_headers<B>(response: &Response<B>) -> Vec<String> {
+        response
+            .headers()
+            .keys()
+            .map(|k| k.as_str().to_owned())
+            .filter(|k| k.starts_with("access-control-"))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn cors_headers_only_for_requests_with_an_origin() {
+        let with_origin = Request::get("/r")
+            .header(header::ORIGIN, "http://front.example")
+            .body(Body::empty())
+            .unwrap();
+        let response = service().oneshot(with_origin).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "http://front.example"
+        );
+        assert_eq!(
+            response.headers()[header::ACCESS_CONTROL_ALLOW_CREDENTIALS],
+            "true"
+        );
+
+        let without = Request::get("/r").body(Body::empty()).unwrap();
+        let response = service().oneshot(without).await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(access_control_headers(&response).is_empty());
+    }
+
+    #[tokio::test]
+    async fn preflight_needs_an_origin() {
+        let preflight = |origin: Option<&str>| {
+            let mut request =
+                Request::options("/r").header("access-control-request-method", "POST");
+            if let Some(origin) = origin {
+                request = request.header(header::ORIGIN, origin);
+            }
+            request.body(Body::empty()).unwrap()
+        };
+        let response = service()
+            .oneshot(preflight(Some("http://front.example")))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(
+            response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_METHODS)
+        );
+        // Without an Origin it is not a preflight: the router answers (no OPTIONS route: 405).
+        let response = service().oneshot(preflight(None)).await.unwrap();
+        assert_eq!(response.status(), 405);
+        assert!(access_control_headers(&response).is_empty());
+    }
+}
