@@ -148,7 +148,6 @@ mod tests {
     use axum::Router;
     use axum::body::Body;
     use axum::routing::get;
-    use tower::ServiceExt as _;
 
     fn service() -> CorsForOrigin<Router> {
         let cors = CorsLayer::new()
