@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# User-space instructions per request of a whole server under HTTP load, counted by callgrind:
+# repeatable where req/s on a shared VM is not (docs/BENCHMARKS.md §8).
+#
+#   bench/server-instructions.sh SERVER [MODE] [ALG]
+#
+# SERVER: tasks-api | http-floor | jwt-authorizer;  MODE: repeated | distinct;  ALG: RS256 | EdDSA
+#
+# Uses the binaries bench/run.sh built (run it once first); TASKS_API_BIN=<path> measures another
+# tasks-api build (an A/B of two commits). Starts the key server, the server under
+# `valgrind --tool=callgrind --instr-atstart=no`, warms up with wrk for 5 s, then counts only
+# while wrk runs $SECONDS_COUNTED s (default 10) and divides by wrk's request count. The kernel
+# is not counted; valgrind's CPU has no SHA-NI, so SHA-256 shows its AVX instruction count.
+set -euo pipefail
+[ $# -ge 1 ] || { sed -n '2,13p' "$0"; exit 2; }
+SERVER=$1 MODE=${2:-repeated} ALG=${3:-RS256}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
+KS_BIN="$BENCH_TARGET_DIR/keyserver/release/keyserver"
+PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
+TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
+SECONDS_COUNTED=${SECONDS_COUNTED:-10}
+for tool in valgrind callgrind_control wrk curl python3; do
+  command -v "$tool" >/dev/null || { echo "server-instructions.sh: $tool is required" >&2; exit 1; }
+done
+[ -x "$KS_BIN" ] || { echo "run bench/run.sh first (no $KS_BIN)" >&2; exit 1; }
+OUT=$(mktemp -d)
+PIDS=()
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$OUT"' EXIT
+
+"$KS_BIN" --addr 127.0.0.1:18000 --out "$OUT/tok" --tokens 10000 --audience test-client 2>"$OUT/ks.log" &
+PIDS+=($!)
+for _ in $(seq 1 600); do [ -f "$OUT/tok/ready" ] && break; sleep 0.1; done
+ISSUER=$(cat "$OUT/tok/issuer.txt")
+tokens="$OUT/tok/$(echo "$ALG" | tr '[:upper:]' '[:lower:]')-$MODE.txt"
+case $SERVER in
+  tasks-api)
+    export AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client HOST=127.0.0.1 PORT=18001 \
+      DATABASE_URL="sqlite://$OUT/tasks.db"
+    bin=$TASKS_API_BIN port=18001 health=/health path=/api/me ;;
+  jwt-authorizer | http-floor)
+    export JWKS_URL="$ISSUER/jwks" ISSUER AUDIENCE=test-client PORT=18002
+    bin=$PEER_BIN port=18002 health=/noauth path=/api/me
+    if [ "$SERVER" = http-floor ]; then path=/noauth tokens=""; fi ;;
+  *) echo "unknown server $SERVER" >&2; exit 2 ;;
+esac
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/cg.out" "$bin" >"$OUT/server.log" 2>&1 &
+vpid=$!
+PIDS+=("$vpid")
+for _ in $(seq 1 600); do curl -fsS -o /dev/null "http://127.0.0.1:$port$health" 2>/dev/null && break; sleep 0.5; done
+TOKENS_FILE=$tokens wrk -t1 -c32 -d5s -s "$ROOT/bench/wrk/tokens.lua" "http://127.0.0.1:$port$path" >/dev/null
+callgrind_control -i on "$vpid" >/dev/null 2>&1
+TOKENS_FILE=$tokens wrk -t1 -c32 -d"${SECONDS_COUNTED}s" -s "$ROOT/bench/wrk/tokens.lua" \
+  "http://127.0.0.1:$port$path" >"$OUT/wrk.txt"
+callgrind_control -i off "$vpid" >/dev/null 2>&1
+callgrind_control -d "$vpid" >/dev/null 2>&1
+for _ in $(seq 1 100); do [ -s "$OUT/cg.out.1" ] && break; sleep 0.1; done
+sleep 0.5
+requests=$(sed -n 's/^WRK_JSON //p' "$OUT/wrk.txt" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests"])')
+total=0 sha=0
+for f in "$OUT"/cg.out*; do
+  t=$(awk '/^totals:/ {print $2; exit}' "$f")
+  total=$((total + ${t:-0}))
+  s=$({ callgrind_annotate --inclusive=no "$f" 2>/dev/null || true; } |
+    awk '/sha256_block_data_order/ {gsub(",", "", $1); s += $1} END {print s + 0}')
+  sha=$((sha + s))
+done
+[ "$requests" -gt 0 ] || { echo "no requests counted" >&2; exit 1; }
+awk -v s="$SERVER $MODE $ALG" -v r="$requests" -v t="$total" -v h="$sha" 'BEGIN {
+  printf "%s: %d requests, %.0f instructions per request (SHA-256 %.0f, the rest %.0f)\n", s, r, t / r, h / r, (t - h) / r }'
