@@ -7,9 +7,9 @@
 //! CORS headers. tower-http builds and merges its header set for every response, with or without
 //! an `Origin` (0.33 µs of a 2.4 µs cached `GET /api/me` in process, `benches/router.rs`); this
 //! skips that work where it cannot matter (CORS then costs 733 instructions per request instead
-//! of 4,175, `bench/router-instructions.sh`, docs/BENCHMARKS.md §8). `Vary` is sent on every response either way
-//! ([`CORS_VARY`], added by `startup::with_middleware`), so caches never mix the two kinds of
-//! answer.
+//! of 4,175, `bench/router-instructions.sh`, docs/BENCHMARKS.md §8). `Vary` is sent on every
+//! response either way ([`CORS_VARY`], added by `startup::with_middleware`), so caches never mix
+//! the two kinds of answer.
 
 use crate::config::Config;
 use crate::startup::StartupError;
