@@ -35,40 +35,16 @@ mkdir -p "$OUT"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-TOK="$OUT/tokens"
-rm -f "$TOK/ready"
-"$KS_BIN/keyserver" --addr 127.0.0.1:18000 --out "$TOK" --tokens "$TOKENS" 2>"$OUT/keyserver.log" &
-PIDS+=($!)
-for _ in $(seq 1 600); do [ -f "$TOK/ready" ] && break; sleep 0.2; done
-[ -f "$TOK/ready" ] || { echo "key server not ready" >&2; exit 1; }
-taskset -a -pc "$CLIENT_CPU" "${PIDS[0]}" >/dev/null
-ISSUER=$(cat "$TOK/issuer.txt")
-
-path=/api/me health=/health
-case $SERVER in
-  tasks-api)
-    cmd=(env AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client
-      DATABASE_URL="sqlite://$OUT/tasks-api.db" HOST=127.0.0.1 PORT=18001 "$TASKS_API_BIN")
-    port=18001 ;;
-  ssoguard-nocache | ssoguard-cache)
-    cache=on; [ "$SERVER" = ssoguard-nocache ] && cache=off
-    cmd=(env AUTH_SERVER_URL=http://127.0.0.1:18000 TOKEN_CACHE=$cache PORT=18003 "$KS_BIN/ssoguard-app")
-    port=18003 ;;
-  jwt-authorizer | http-floor)
-    cmd=(env JWKS_URL="$ISSUER/jwks" ISSUER="$ISSUER" PORT=18002 "$PEER_BIN")
-    port=18002 health=/noauth
-    [ "$SERVER" = http-floor ] && path=/noauth ;;
-  *) echo "unknown server $SERVER" >&2; exit 2 ;;
-esac
-tokens=""
-if [ "$path" = /api/me ]; then
-  tokens="$TOK/$(echo "$ALG" | tr '[:upper:]' '[:lower:]')-$MODE.txt"
-fi
-
-taskset -c "$SERVER_CPU" "${cmd[@]}" >"$OUT/server.log" 2>&1 &
+# shellcheck source=bench/servers.sh
+. "$BENCH/servers.sh"
+start_keyserver "$OUT" "$TOKENS"
+PIDS+=("$KS_PID")
+taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null
+server_settings "$SERVER" "$MODE" "$ALG" "$OUT"
+taskset -c "$SERVER_CPU" env "${server_env[@]}" "$server_bin" >"$OUT/server.log" 2>&1 &
 pid=$!
 PIDS+=("$pid")
-for _ in $(seq 1 300); do curl -fsS -o /dev/null "http://127.0.0.1:$port$health" 2>/dev/null && break; sleep 0.1; done
+wait_ready "$port" "$health"
 
 url="http://127.0.0.1:$port$path"
 TOKENS_FILE="$tokens" taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d2s -s "$BENCH/wrk/tokens.lua" "$url" >/dev/null

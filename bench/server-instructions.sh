@@ -4,7 +4,7 @@
 #
 #   bench/server-instructions.sh SERVER [MODE] [ALG]
 #
-# SERVER: tasks-api | http-floor | jwt-authorizer;  MODE: repeated | distinct;  ALG: RS256 | EdDSA
+# SERVER: tasks-api | http-floor | jwt-authorizer | ssoguard-nocache | ssoguard-cache;  MODE: repeated | distinct;  ALG: RS256 | EdDSA
 #
 # Uses the binaries bench/run.sh built (run it once first); TASKS_API_BIN=<path> measures another
 # tasks-api build (an A/B of two commits). Starts the key server, the server under
@@ -16,40 +16,32 @@ set -euo pipefail
 SERVER=$1 MODE=${2:-repeated} ALG=${3:-RS256}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
-KS_BIN="$BENCH_TARGET_DIR/keyserver/release/keyserver"
+KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
 PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
 TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
 SECONDS_COUNTED=${SECONDS_COUNTED:-10}
 for tool in valgrind callgrind_control wrk curl python3; do
   command -v "$tool" >/dev/null || { echo "server-instructions.sh: $tool is required" >&2; exit 1; }
 done
-[ -x "$KS_BIN" ] || { echo "run bench/run.sh first (no $KS_BIN)" >&2; exit 1; }
+[ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
 OUT=$(mktemp -d)
 PIDS=()
-trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$OUT"' EXIT
+trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
 
-"$KS_BIN" --addr 127.0.0.1:18000 --out "$OUT/tok" --tokens 10000 --audience test-client 2>"$OUT/ks.log" &
-PIDS+=($!)
-for _ in $(seq 1 600); do [ -f "$OUT/tok/ready" ] && break; sleep 0.1; done
-ISSUER=$(cat "$OUT/tok/issuer.txt")
-tokens="$OUT/tok/$(echo "$ALG" | tr '[:upper:]' '[:lower:]')-$MODE.txt"
-case $SERVER in
-  tasks-api)
-    export AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client HOST=127.0.0.1 PORT=18001 \
-      DATABASE_URL="sqlite://$OUT/tasks.db"
-    bin=$TASKS_API_BIN port=18001 health=/health path=/api/me ;;
-  jwt-authorizer | http-floor)
-    export JWKS_URL="$ISSUER/jwks" ISSUER AUDIENCE=test-client PORT=18002
-    bin=$PEER_BIN port=18002 health=/noauth path=/api/me
-    if [ "$SERVER" = http-floor ]; then path=/noauth tokens=""; fi ;;
-  *) echo "unknown server $SERVER" >&2; exit 2 ;;
-esac
-valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/cg.out" "$bin" >"$OUT/server.log" 2>&1 &
+# shellcheck source=bench/servers.sh
+. "$ROOT/bench/servers.sh"
+start_keyserver "$OUT" 10000
+PIDS+=("$KS_PID")
+server_settings "$SERVER" "$MODE" "$ALG" "$OUT"
+# valgrind started by this shell itself, so $! is its pid (callgrind_control finds it by pid).
+export "${server_env[@]}"
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$OUT/cg.out" "$server_bin" \
+  >"$OUT/server.log" 2>&1 &
 vpid=$!
 PIDS+=("$vpid")
-for _ in $(seq 1 600); do curl -fsS -o /dev/null "http://127.0.0.1:$port$health" 2>/dev/null && break; sleep 0.5; done
+wait_ready "$port" "$health"
 TOKENS_FILE=$tokens wrk -t1 -c32 -d5s -s "$ROOT/bench/wrk/tokens.lua" "http://127.0.0.1:$port$path" >/dev/null
-callgrind_control -i on "$vpid" >/dev/null 2>&1
+callgrind_control -i on "$vpid" >/dev/null || { echo "callgrind_control cannot reach pid $vpid" >&2; exit 1; }
 TOKENS_FILE=$tokens wrk -t1 -c32 -d"${SECONDS_COUNTED}s" -s "$ROOT/bench/wrk/tokens.lua" \
   "http://127.0.0.1:$port$path" >"$OUT/wrk.txt"
 callgrind_control -i off "$vpid" >/dev/null 2>&1

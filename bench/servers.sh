@@ -1,0 +1,55 @@
+# Sourced by bench/profile.sh and bench/server-instructions.sh: the key server and how each
+# benchmarked server is started (the same settings bench/run.sh uses). Expects KS_BIN (the
+# keyserver build's release directory), PEER_BIN and TASKS_API_BIN.
+
+# start_keyserver DIR TOKENS: the key server on 127.0.0.1:18000, minting TOKENS tokens per
+# algorithm into DIR/tokens; sets KS_PID, TOK and ISSUER.
+start_keyserver() {
+  local dir=$1 count=$2
+  TOK="$dir/tokens"
+  rm -f "$TOK/ready"
+  "$KS_BIN/keyserver" --addr 127.0.0.1:18000 --out "$TOK" --tokens "$count" --audience test-client \
+    2>"$dir/keyserver.log" &
+  KS_PID=$!
+  for _ in $(seq 1 600); do [ -f "$TOK/ready" ] && break; sleep 0.1; done
+  [ -f "$TOK/ready" ] || { echo "key server not ready (see $dir/keyserver.log)" >&2; return 1; }
+  ISSUER=$(cat "$TOK/issuer.txt")
+}
+
+# server_settings SERVER MODE ALG DIR: sets server_env (an array of VAR=value), server_bin,
+# port, health, path and tokens (the token file wrk sends; empty for the HTTP floor).
+server_settings() {
+  local server=$1 mode=$2 alg=$3 dir=$4
+  path=/api/me health=/health
+  case $server in
+    tasks-api)
+      server_env=(AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client
+        DATABASE_URL="sqlite://$dir/tasks-api.db" HOST=127.0.0.1 PORT=18001)
+      server_bin=$TASKS_API_BIN port=18001 ;;
+    ssoguard-nocache | ssoguard-cache)
+      local cache=on
+      [ "$server" = ssoguard-nocache ] && cache=off
+      server_env=(AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client TOKEN_CACHE=$cache
+        PORT=18003)
+      server_bin=$KS_BIN/ssoguard-app port=18003 ;;
+    jwt-authorizer | http-floor)
+      server_env=(JWKS_URL="$ISSUER/jwks" ISSUER="$ISSUER" AUDIENCE=test-client PORT=18002)
+      server_bin=$PEER_BIN port=18002 health=/noauth
+      [ "$server" = http-floor ] && path=/noauth ;;
+    *) echo "unknown server $server" >&2; return 2 ;;
+  esac
+  tokens=""
+  if [ "$path" = /api/me ]; then
+    tokens="$TOK/$(echo "$alg" | tr '[:upper:]' '[:lower:]')-$mode.txt"
+  fi
+}
+
+# wait_ready PORT PATH: until the server answers (up to 2 min: a server under valgrind starts slowly).
+wait_ready() {
+  for _ in $(seq 1 1200); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$1$2" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "server on port $1 did not answer $2" >&2
+  return 1
+}
