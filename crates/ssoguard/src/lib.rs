@@ -36,6 +36,7 @@ pub mod jws;
 pub mod m2m;
 mod metrics;
 mod token_cache;
+pub mod token_memo;
 mod ttl_map;
 mod verify;
 

@@ -126,23 +126,30 @@ impl TokenCache {
         &self.shards[usize::from(hash[0]) % SHARDS]
     }
 
-    /// The cached claims for `hash` while the entry is live and `still_held(generation, kid,
-    /// key)` accepts the key it was verified with; a dead or orphaned entry is removed. Nothing
-    /// but the claims' reference count is cloned on a hit.
+    /// The cached claims for `hash` and the entry's end of life, while the entry is live at
+    /// `now` and `still_held(generation, kid, key)` accepts the key it was verified with; a dead
+    /// or orphaned entry is removed. Nothing but the claims' reference count is cloned on a hit.
     pub(crate) fn get(
         &self,
         hash: &TokenHash,
+        now: Instant,
         still_held: impl FnOnce(u64, Option<&str>, &Arc<VerifyingKey>) -> bool,
-    ) -> Option<Arc<TokenClaims>> {
+    ) -> Option<(Arc<TokenClaims>, Instant)> {
         let mut shard = self.shard(hash).lock().ok()?;
         let entry = shard.map.get(hash)?;
-        if Instant::now() < entry.expires_at
-            && still_held(entry.generation, entry.kid.as_deref(), &entry.key)
+        if now < entry.expires_at && still_held(entry.generation, entry.kid.as_deref(), &entry.key)
         {
-            return Some(entry.claims.clone());
+            return Some((entry.claims.clone(), entry.expires_at));
         }
         shard.remove(hash);
         None
+    }
+
+    /// When an entry stored at `now` for a token `seconds_to_exp` from expiry stops being
+    /// served: min(`exp`, the TTL).
+    pub(crate) fn expires_at(&self, now: Instant, seconds_to_exp: i64) -> Instant {
+        let to_exp = Duration::from_secs(u64::try_from(seconds_to_exp).unwrap_or(0));
+        now + self.cfg.ttl.min(to_exp)
     }
 
     pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) {
@@ -156,10 +163,8 @@ impl TokenCache {
         if bytes > per_shard_bytes {
             return;
         }
-        let lifetime = self.cfg.ttl.min(Duration::from_secs(
-            u64::try_from(verified.seconds_to_exp).unwrap_or(0),
-        ));
         let now = Instant::now();
+        let expires_at = self.expires_at(now, verified.seconds_to_exp);
         let Ok(mut shard) = self.shard(&hash).lock() else {
             return;
         };
@@ -185,7 +190,7 @@ impl TokenCache {
                 kid: verified.kid,
                 key: verified.key,
                 generation: verified.generation,
-                expires_at: now + lifetime,
+                expires_at,
                 bytes,
             },
         );
@@ -325,9 +330,17 @@ mod tests {
         assert_eq!((cache.len(), cache.bytes()), (1, 1024 + 600));
         cache.insert(hash(2), verified(&key, 100));
         // An entry whose key is no longer held is removed on its next hit.
-        assert!(cache.get(&hash(2), |_, _, _| false).is_none());
+        assert!(
+            cache
+                .get(&hash(2), Instant::now(), |_, _, _| false)
+                .is_none()
+        );
         assert_eq!((cache.len(), cache.bytes()), (1, 1024 + 600));
-        assert!(cache.get(&hash(1), |_, _, _| true).is_some());
+        assert!(
+            cache
+                .get(&hash(1), Instant::now(), |_, _, _| true)
+                .is_some()
+        );
         cache.retain_keys(|_, _| false);
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
     }

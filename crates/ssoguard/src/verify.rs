@@ -11,10 +11,11 @@ use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
 use crate::jws;
 use crate::metrics::{Metrics, MetricsSnapshot};
 use crate::token_cache::{TokenCache, TokenCacheConfig, Verified};
+use crate::token_memo;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// Verifies SSO tokens. Cheap to clone (one `Arc`); clones share keys, caches and metrics.
 ///
@@ -42,7 +43,12 @@ pub struct Verifier {
     inner: Arc<Inner>,
 }
 
+/// Numbers verifiers, so a [`token_memo`] entry is only ever used by the verifier that made it.
+static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
+
 struct Inner {
+    /// This verifier's number ([`NEXT_VERIFIER_ID`]).
+    id: u64,
     keys: JwksCache,
     audiences: Vec<String>,
     allowed: Vec<Algorithm>,
@@ -103,15 +109,31 @@ impl Verifier {
                 return self.verify_opaque(introspector, token, now).await;
             }
         }
-        let hash = inner.token_cache.enabled().then(|| TokenCache::hash(token));
+        let cached = inner.token_cache.enabled();
+        let clock = Instant::now();
+        if cached {
+            // This connection's last token (crate::token_memo): no hash, no shared lock.
+            let current = inner.keys.current_generation();
+            if let Some(claims) = token_memo::lookup(inner.id, token, current, clock) {
+                self.check_times(&claims, now)?;
+                Metrics::incr(&inner.metrics.cache_hits);
+                Metrics::incr(&inner.metrics.memo_hits);
+                return Ok(claims);
+            }
+        }
+        let hash = cached.then(|| TokenCache::hash(token));
         if let Some(hash) = &hash {
-            let hit = inner.token_cache.get(hash, |generation, kid, key| {
+            // Read before the lookup: the memo entry is tied to the key set that was current
+            // when the cache entry was found to be still held (any later set misses the memo).
+            let current = inner.keys.current_generation();
+            let hit = inner.token_cache.get(hash, clock, |generation, kid, key| {
                 generation == inner.keys.current_generation()
                     || inner.keys.current().is_some_and(|set| set.holds(kid, key))
             });
-            if let Some(claims) = hit {
+            if let Some((claims, expires_at)) = hit {
                 self.check_times(&claims, now)?;
                 Metrics::incr(&inner.metrics.cache_hits);
+                token_memo::store(inner.id, token, &claims, current, expires_at);
                 return Ok(claims);
             }
         }
@@ -146,6 +168,11 @@ impl Verifier {
         let claims = Arc::new(claims);
         if let Some(hash) = hash {
             self.purge_if_rotated(generation);
+            let seconds_to_exp = claims.exp.saturating_sub(now);
+            if seconds_to_exp > 0 {
+                let expires_at = inner.token_cache.expires_at(clock, seconds_to_exp);
+                token_memo::store(inner.id, token, &claims, generation, expires_at);
+            }
             inner.token_cache.insert(
                 hash,
                 Verified {
@@ -153,7 +180,7 @@ impl Verifier {
                     kid: jws.header.kid,
                     key,
                     generation,
-                    seconds_to_exp: claims.exp.saturating_sub(now),
+                    seconds_to_exp,
                     payload_bytes: payload.len(),
                 },
             );
@@ -644,6 +671,7 @@ impl VerifierBuilder {
         };
         Ok(Verifier {
             inner: Arc::new(Inner {
+                id: NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed),
                 keys,
                 audiences,
                 allowed: algorithms,

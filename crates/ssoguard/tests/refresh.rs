@@ -1,6 +1,7 @@
 //! Key-cache refresh rules, asserted with the test issuer's fetch counter.
 
 use ssoguard::testing::{Fault, SigningKey, TestIssuer};
+use ssoguard::token_memo::TokenMemo;
 use ssoguard::{Algorithm, JwksConfig, TokenCacheConfig, Verifier, VerifyError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -71,6 +72,16 @@ async fn random_unknown_kids_cause_at_most_one_refetch_per_cooldown() {
 
 #[tokio::test]
 async fn rotated_in_key_is_accepted_on_first_use_and_removed_key_after_refresh() {
+    rotation_scenario().await;
+}
+
+/// A connection's token memo holding the old token does not outlive its key either.
+#[tokio::test]
+async fn removed_key_stops_a_token_held_in_the_connection_memo() {
+    TokenMemo::new().scope(rotation_scenario()).await;
+}
+
+async fn rotation_scenario() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = Verifier::builder()
         .authority(issuer.origin())
@@ -90,6 +101,7 @@ async fn rotated_in_key_is_accepted_on_first_use_and_removed_key_after_refresh()
 
     // The old token is cached as verified; removing its key must stop it after the refresh.
     assert!(v.verify(&old_token).await.is_ok());
+    assert!(v.verify(&old_token).await.is_ok());
     issuer.remove_key(&old_kid);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
@@ -105,7 +117,7 @@ async fn rotated_in_key_is_accepted_on_first_use_and_removed_key_after_refresh()
         );
     }
     assert_eq!(
-        v.verify(&old_token).await.unwrap_err(),
+        v.verify(&old_token).await.expect_err("key removed"),
         VerifyError::UnknownKey
     );
     assert!(v.verify(&new_token).await.is_ok());

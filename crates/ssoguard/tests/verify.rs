@@ -5,6 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use ssoguard::testing::{TestIssuer, attacks};
+use ssoguard::token_memo::TokenMemo;
 use ssoguard::{Algorithm, TokenCacheConfig, Verifier, VerifyError};
 use std::time::Duration;
 
@@ -314,6 +315,18 @@ async fn discovery_requires_the_issuer_to_match() {
 
 #[tokio::test]
 async fn verified_token_cache_hits_and_rechecks_expiry() {
+    cache_hits_and_rechecks_expiry(false).await;
+}
+
+/// The same rules hold when the connection's token memo answers the repeats.
+#[tokio::test]
+async fn token_memo_hits_and_rechecks_expiry() {
+    TokenMemo::new()
+        .scope(cache_hits_and_rechecks_expiry(true))
+        .await;
+}
+
+async fn cache_hits_and_rechecks_expiry(in_memo_scope: bool) {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = Verifier::builder()
         .authority(issuer.origin())
@@ -326,14 +339,77 @@ async fn verified_token_cache_hits_and_rechecks_expiry() {
         assert!(v.verify(&token).await.is_ok());
     }
     assert_eq!(v.metrics().cache_hits, 4);
+    assert_eq!(v.metrics().memo_hits, if in_memo_scope { 4 } else { 0 });
     assert_eq!(v.token_cache_len(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_eq!(v.verify(&token).await.unwrap_err(), VerifyError::Expired);
-    // Failures are never cached as successes.
+    assert_eq!(
+        v.verify(&token).await.expect_err("expired"),
+        VerifyError::Expired
+    );
+    // Failures are never cached as successes (the last byte differs: same length as the memo's).
     let bad = format!("{}x", &token[..token.len() - 1]);
+    assert_eq!(bad.len(), token.len());
     for _ in 0..2 {
         assert!(v.verify(&bad).await.is_err());
     }
+    let valid = issuer.token().sign();
+    assert!(v.verify(&valid).await.is_ok());
+    // Same length, one signature character changed: decodes, fails the signature check.
+    let mut forged = valid.clone().into_bytes();
+    let at = forged.len() - 10;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    assert_eq!(
+        v.verify(&forged).await.expect_err("forged"),
+        VerifyError::InvalidSignature
+    );
+    assert!(v.verify(&valid).await.is_ok());
+    assert_eq!(v.metrics().cache_hits, 5);
+}
+
+/// A memo entry lives no longer than its cache entry: min(`exp`, the cache TTL); after that the
+/// token is verified again from scratch, and a verifier never answers from another's entry.
+#[tokio::test]
+async fn token_memo_respects_the_cache_ttl_and_its_verifier() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let build = || {
+        Verifier::builder()
+            .authority(issuer.origin())
+            .audience("test-client")
+            .token_cache(TokenCacheConfig {
+                ttl: Duration::from_secs(1),
+                ..TokenCacheConfig::default()
+            })
+            .build()
+            .expect("config")
+    };
+    let (v, other) = (build(), build());
+    let token = issuer.token().exp_in(3600).sign();
+    TokenMemo::new()
+        .scope(async {
+            for _ in 0..3 {
+                assert!(v.verify(&token).await.is_ok());
+            }
+            assert_eq!((v.metrics().cache_hits, v.metrics().memo_hits), (2, 2));
+            // Another verifier (another issuer or audience, say) does its own checks.
+            assert!(other.verify(&token).await.is_ok());
+            assert_eq!(other.metrics().cache_hits, 0);
+            assert!(v.verify(&token).await.is_ok());
+            assert_eq!(
+                v.metrics().memo_hits,
+                2,
+                "memo now holds the other verifier's entry"
+            );
+            assert_eq!(v.metrics().cache_hits, 3);
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            assert!(v.verify(&token).await.is_ok());
+            assert_eq!(
+                (v.metrics().cache_hits, v.metrics().verified),
+                (3, 5),
+                "after the TTL neither the memo nor the cache answers"
+            );
+        })
+        .await;
 }
 
 /// Large claim sets are held to the cache's memory bound, not just its entry bound; every token

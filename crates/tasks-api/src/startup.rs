@@ -4,11 +4,11 @@ use crate::config::{Config, origin_of};
 use crate::cors::{CORS_VARY, CorsForOriginLayer, cors_layer};
 use crate::db::Db;
 use crate::routes::{self, AppState};
+use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
-use axum::{Router, ServiceExt as _};
-use ssoguard::axum::Auth;
+use ssoguard::axum::{Auth, TokenMemoPerConnection};
 use ssoguard::m2m::SsoAdminClient;
 use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
@@ -128,7 +128,7 @@ impl App {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _dev = self.dev;
         let service = with_middleware(self.router, self.cors);
-        axum::serve(self.listener, service.into_make_service())
+        axum::serve(self.listener, TokenMemoPerConnection::new(service))
             .with_graceful_shutdown(shutdown_signal())
             .await
     }

@@ -93,6 +93,43 @@ async fn me_and_auth_failures(backend: Backend) {
 }
 on_both_databases!(me_and_auth_failures);
 
+/// A keep-alive connection sending the same token is answered from its token memo (no hash, no
+/// shared cache lookup) from the second request on; another token on that connection, the first
+/// one again after it, or the same token on a new connection go through the cache as before.
+async fn keep_alive_connection_uses_its_token_memo(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let counts = || {
+        let m = app.state.auth.verifier().metrics();
+        (m.verified, m.cache_hits, m.memo_hits)
+    };
+    let me = |client: reqwest::Client, token: String| {
+        let url = app.url("/api/me");
+        async move {
+            let resp = client.get(url).bearer_auth(token).send().await.expect("me");
+            assert_eq!(resp.status(), 200);
+            // Read to the end, so the connection goes back to the pool for the next request.
+            resp.json::<Value>().await.expect("json")["id"].clone()
+        }
+    };
+    let (alice, bob) = (app.token("alice", "user"), app.token("bob", "user"));
+    for _ in 0..3 {
+        assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+    }
+    assert_eq!(counts(), (3, 2, 2));
+    assert_eq!(me(app.http.clone(), bob.clone()).await, "bob");
+    assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+    assert_eq!(counts(), (5, 3, 2), "bob verified, alice from the cache");
+    assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+    assert_eq!(counts(), (6, 4, 3));
+    assert_eq!(me(reqwest::Client::new(), alice).await, "alice");
+    assert_eq!(
+        counts(),
+        (7, 5, 3),
+        "a new connection starts with an empty memo"
+    );
+}
+on_both_databases!(keep_alive_connection_uses_its_token_memo);
+
 async fn tasks_crud_and_pagination(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let alice = app.token("alice", "user");

@@ -23,8 +23,10 @@
 //! # }
 //! ```
 
+mod memo;
 mod rejection;
 
+pub use memo::{TokenMemoPerConnection, WithTokenMemo};
 pub use rejection::AuthRejection;
 
 use crate::claims::TokenClaims;

@@ -255,3 +255,61 @@ async fn keys_unavailable_is_503_with_retry_after() {
     assert!(headers.get("www-authenticate").is_none());
     assert!(body.contains("detail"));
 }
+
+/// Every connection gets its own memo; the requests of one connection share it.
+#[tokio::test]
+async fn token_memo_per_connection() {
+    use tower::Service as _;
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let verifier = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("config");
+    let router = Router::new()
+        .route("/me", get(|u: CurrentUser| async move { u.id }))
+        .with_state(State {
+            auth: Auth::new(verifier.clone()),
+        });
+    let mut per_connection = TokenMemoPerConnection::new(router);
+    let token = issuer.token().sub("alice").sign();
+    let request = || {
+        Request::get("/me")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let counts = || {
+        let m = verifier.metrics();
+        (m.verified, m.cache_hits, m.memo_hits)
+    };
+    let first = per_connection.call(()).await.expect("infallible");
+    for _ in 0..3 {
+        let resp = first.clone().oneshot(request()).await.expect("infallible");
+        assert_eq!(resp.status(), StatusCode::OK);
+    }
+    assert_eq!(counts(), (3, 2, 2));
+    let second = per_connection.call(()).await.expect("infallible");
+    let resp = second.oneshot(request()).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(counts(), (4, 3, 2), "a new connection's memo starts empty");
+    // A forged token of the same length is refused, and does not displace the memo's entry.
+    let mut forged = token.clone().into_bytes();
+    let at = forged.len() - 10;
+    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
+    let forged = String::from_utf8(forged).expect("ascii");
+    let resp = first
+        .clone()
+        .oneshot(
+            Request::get("/me")
+                .header("authorization", format!("Bearer {forged}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let resp = first.oneshot(request()).await.expect("infallible");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(counts(), (5, 4, 3));
+}

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex, OnceLock};
 use tasks_api::config::Config;
+use tasks_api::routes::AppState;
 use tasks_api::startup::App;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,6 +24,8 @@ pub struct TestApp {
     pub dev: DevIssuer,
     pub http: reqwest::Client,
     pub backend: Backend,
+    /// The running app's shared state (its verifier's metrics, its database).
+    pub state: AppState,
     server: tokio::task::JoinHandle<()>,
 }
 
@@ -111,6 +114,7 @@ impl TestApp {
         let config = Config::from_lookup(false, |k| vars.get(k).cloned()).expect("config");
         let app = App::build(config).await.expect("app builds");
         let base = format!("http://{}", app.local_addr());
+        let state = app.state().clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -119,6 +123,7 @@ impl TestApp {
             dev,
             http: reqwest::Client::new(),
             backend,
+            state,
             server,
         }
     }
