@@ -2,7 +2,7 @@
 //!
 //! A browser (or any client holding one session) sends the same token on every request of a
 //! keep-alive connection. The verified-token cache finds it by the SHA-256 of the whole token,
-//! which for a typical 800-byte RS256 id_token is ~0.6 µs of a ~10 µs request
+//! which for a typical 800-byte RS256 id_token is 0.3–0.6 µs of a ~10 µs request
 //! (docs/BENCHMARKS.md §9). A [`TokenMemo`] remembers, for one connection, the last token that
 //! verified and its claims; a request carrying the byte-identical token is answered from it
 //! without hashing.

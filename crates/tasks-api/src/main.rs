@@ -27,31 +27,8 @@ struct Cli {
     dev: bool,
 }
 
-fn main() -> std::process::ExitCode {
-    let runtime = match runtime_builder().enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(e) => {
-            eprintln!("tasks-api: cannot start the async runtime: {e}");
-            return std::process::ExitCode::from(1);
-        }
-    };
-    runtime.block_on(run())
-}
-
-/// On a single CPU (a 1-vCPU container, or a process pinned to one core) a current-thread
-/// runtime: one worker either way, without the work-stealing scheduler's cross-thread queues and
-/// atomics (measured −1.5 % CPU per cached `/api/me` under load, docs/BENCHMARKS.md §9). On more
-/// CPUs, or when `TOKIO_WORKER_THREADS` asks for a size, tokio's multi-thread runtime.
-fn runtime_builder() -> tokio::runtime::Builder {
-    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
-    if one_cpu && std::env::var_os("TOKIO_WORKER_THREADS").is_none() {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    }
-}
-
-async fn run() -> std::process::ExitCode {
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let config = match Config::from_env(cli.dev) {
         Ok(config) => config,
