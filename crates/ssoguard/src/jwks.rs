@@ -303,6 +303,14 @@ impl JwksCache {
         self.inner.current.load_full()
     }
 
+    /// The generation of the installed key set (0 before the first), read from the set itself:
+    /// never ahead of [`Self::current`], unlike the counter an install bumps before it swaps the
+    /// set in ([`Self::current_generation`]).
+    pub(crate) fn installed_generation(&self) -> u64 {
+        let current = self.inner.current.load();
+        current.as_ref().map_or(0, |set| set.generation)
+    }
+
     pub(crate) fn current_generation(&self) -> u64 {
         self.inner.generation.load(Ordering::Acquire)
     }
@@ -409,24 +417,48 @@ impl JwksCache {
     }
 
     async fn load_initial(&self) -> Result<Arc<KeySet>, VerifyError> {
-        self.wait_for_fresh(KeysUnavailable::NotLoaded).await
+        self.wait_for_fresh(KeysUnavailable::NotLoaded, |_| true)
+            .await
     }
 
     async fn refresh_stale(&self) -> Result<Arc<KeySet>, VerifyError> {
-        let set = self.wait_for_fresh(KeysUnavailable::Stale).await?;
-        if Instant::now() >= set.expires_at + self.inner.cfg.max_stale {
+        let max_stale = self.inner.cfg.max_stale;
+        let usable = |set: &KeySet| Instant::now() < set.expires_at + max_stale;
+        let set = self.wait_for_fresh(KeysUnavailable::Stale, usable).await?;
+        if !usable(&set) {
             return Err(self.unavailable(KeysUnavailable::Stale));
         }
         Ok(set)
     }
 
     /// Joins the in-flight fetch, or starts one unless the last failure is within the cooldown.
-    async fn wait_for_fresh(&self, reason: KeysUnavailable) -> Result<Arc<KeySet>, VerifyError> {
-        let inflight = self.inner.inflight.lock().ok().and_then(|s| s.clone());
-        let fetch = match inflight {
-            Some(fetch) => fetch,
-            None if self.inner.retry_allowed(Instant::now()) => self.inner.start_or_join(),
-            None => return Err(self.unavailable(reason)),
+    ///
+    /// With no fetch in flight, a set the caller can use may have been installed since it looked
+    /// (a fetch installs its set before it leaves the in-flight slot): that set is returned
+    /// instead of starting another fetch, so a cold-start stampede makes exactly one.
+    async fn wait_for_fresh(
+        &self,
+        reason: KeysUnavailable,
+        usable: impl Fn(&KeySet) -> bool,
+    ) -> Result<Arc<KeySet>, VerifyError> {
+        let fetch = {
+            // Decided under the in-flight lock, which the fetch task takes to leave the slot
+            // after installing: no fetch can finish unseen between the check and the start.
+            let Ok(mut slot) = self.inner.inflight.lock() else {
+                return Err(self.unavailable(reason));
+            };
+            match slot.as_ref() {
+                Some(fetch) => fetch.clone(),
+                None => {
+                    if let Some(set) = self.inner.current.load_full().filter(|set| usable(set)) {
+                        return Ok(set);
+                    }
+                    if !self.inner.retry_allowed(Instant::now()) {
+                        return Err(self.unavailable(reason));
+                    }
+                    self.inner.start_locked(&mut slot)
+                }
+            }
         };
         match tokio::time::timeout(self.inner.cfg.wait_timeout, fetch).await {
             Ok(Ok(set)) => Ok(set),
@@ -524,6 +556,11 @@ impl CacheInner {
                 .boxed()
                 .shared();
         };
+        self.start_locked(&mut slot)
+    }
+
+    /// [`Self::start_or_join`] with the in-flight slot already locked.
+    fn start_locked(self: &Arc<Self>, slot: &mut Option<SharedFetch>) -> SharedFetch {
         if let Some(fetch) = slot.as_ref() {
             return fetch.clone();
         }

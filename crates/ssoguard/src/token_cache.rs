@@ -145,28 +145,24 @@ impl TokenCache {
         None
     }
 
-    /// When an entry stored at `now` for a token `seconds_to_exp` from expiry stops being
-    /// served: min(`exp`, the TTL).
-    pub(crate) fn expires_at(&self, now: Instant, seconds_to_exp: i64) -> Instant {
-        let to_exp = Duration::from_secs(u64::try_from(seconds_to_exp).unwrap_or(0));
-        now + self.cfg.ttl.min(to_exp)
-    }
-
-    pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) {
+    /// Stores a successful verification; returns the entry's end of life (min(`exp`, the TTL)),
+    /// or `None` when it was not stored (cache off, token about to expire, entry too large).
+    pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) -> Option<Instant> {
         if !self.enabled() || verified.seconds_to_exp <= 0 {
-            return;
+            return None;
         }
         let bytes = TokenCacheConfig::ENTRY_OVERHEAD_BYTES
             .saturating_add(verified.payload_bytes.saturating_mul(2));
         let per_shard = self.cfg.max_entries.div_ceil(SHARDS).max(1);
         let per_shard_bytes = self.cfg.max_bytes / SHARDS;
         if bytes > per_shard_bytes {
-            return;
+            return None;
         }
         let now = Instant::now();
-        let expires_at = self.expires_at(now, verified.seconds_to_exp);
+        let to_exp = Duration::from_secs(u64::try_from(verified.seconds_to_exp).unwrap_or(0));
+        let expires_at = now + self.cfg.ttl.min(to_exp);
         let Ok(mut shard) = self.shard(&hash).lock() else {
-            return;
+            return None;
         };
         shard.remove(&hash);
         let full = |s: &Shard| s.map.len() >= per_shard || s.bytes + bytes > per_shard_bytes;
@@ -194,6 +190,7 @@ impl TokenCache {
                 bytes,
             },
         );
+        Some(expires_at)
     }
 
     /// Drops entries whose key is not in the new set.

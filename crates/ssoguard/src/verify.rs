@@ -111,10 +111,16 @@ impl Verifier {
         }
         let cached = inner.token_cache.enabled();
         let clock = Instant::now();
+        // The installed key set, by the generation stored in it (read once, before the cache
+        // lookup): a memo entry is valid only while this very set is installed.
+        let installed = if cached {
+            inner.keys.installed_generation()
+        } else {
+            0
+        };
         if cached {
             // This connection's last token (crate::token_memo): no hash, no shared lock.
-            let current = inner.keys.current_generation();
-            if let Some(claims) = token_memo::lookup(inner.id, token, current, clock) {
+            if let Some(claims) = token_memo::lookup(inner.id, token, installed, clock) {
                 self.check_times(&claims, now)?;
                 Metrics::incr(&inner.metrics.cache_hits);
                 Metrics::incr(&inner.metrics.memo_hits);
@@ -123,9 +129,9 @@ impl Verifier {
         }
         let hash = cached.then(|| TokenCache::hash(token));
         if let Some(hash) = &hash {
-            // Read before the lookup: the memo entry is tied to the key set that was current
-            // when the cache entry was found to be still held (any later set misses the memo).
-            let current = inner.keys.current_generation();
+            // A hit is accepted against the key set current at the check, `installed` or a
+            // later one; the memo entry is tagged `installed`, so if a later set decided, the
+            // memo misses from then on and the next request is checked here again.
             let hit = inner.token_cache.get(hash, clock, |generation, kid, key| {
                 generation == inner.keys.current_generation()
                     || inner.keys.current().is_some_and(|set| set.holds(kid, key))
@@ -133,7 +139,7 @@ impl Verifier {
             if let Some((claims, expires_at)) = hit {
                 self.check_times(&claims, now)?;
                 Metrics::incr(&inner.metrics.cache_hits);
-                token_memo::store(inner.id, token, &claims, current, expires_at);
+                token_memo::store(inner.id, token, &claims, installed, expires_at);
                 return Ok(claims);
             }
         }
@@ -168,22 +174,22 @@ impl Verifier {
         let claims = Arc::new(claims);
         if let Some(hash) = hash {
             self.purge_if_rotated(generation);
-            let seconds_to_exp = claims.exp.saturating_sub(now);
-            if seconds_to_exp > 0 {
-                let expires_at = inner.token_cache.expires_at(clock, seconds_to_exp);
-                token_memo::store(inner.id, token, &claims, generation, expires_at);
-            }
-            inner.token_cache.insert(
+            let stored = inner.token_cache.insert(
                 hash,
                 Verified {
                     claims: claims.clone(),
                     kid: jws.header.kid,
                     key,
                     generation,
-                    seconds_to_exp,
+                    seconds_to_exp: claims.exp.saturating_sub(now),
                     payload_bytes: payload.len(),
                 },
             );
+            // Remembered only what the cache took, with the cache entry's deadline; `generation`
+            // is that of the key set the key came from.
+            if let Some(expires_at) = stored {
+                token_memo::store(inner.id, token, &claims, generation, expires_at);
+            }
         }
         Ok(claims)
     }

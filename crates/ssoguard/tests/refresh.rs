@@ -72,16 +72,16 @@ async fn random_unknown_kids_cause_at_most_one_refetch_per_cooldown() {
 
 #[tokio::test]
 async fn rotated_in_key_is_accepted_on_first_use_and_removed_key_after_refresh() {
-    rotation_scenario().await;
+    rotation_scenario(false).await;
 }
 
 /// A connection's token memo holding the old token does not outlive its key either.
 #[tokio::test]
 async fn removed_key_stops_a_token_held_in_the_connection_memo() {
-    TokenMemo::new().scope(rotation_scenario()).await;
+    TokenMemo::new().scope(rotation_scenario(true)).await;
 }
 
-async fn rotation_scenario() {
+async fn rotation_scenario(in_memo_scope: bool) {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = Verifier::builder()
         .authority(issuer.origin())
@@ -102,6 +102,11 @@ async fn rotation_scenario() {
     // The old token is cached as verified; removing its key must stop it after the refresh.
     assert!(v.verify(&old_token).await.is_ok());
     assert!(v.verify(&old_token).await.is_ok());
+    assert_eq!(
+        v.metrics().memo_hits > 0,
+        in_memo_scope,
+        "the memo answered the repeat"
+    );
     issuer.remove_key(&old_kid);
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {

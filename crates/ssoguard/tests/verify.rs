@@ -318,9 +318,10 @@ async fn verified_token_cache_hits_and_rechecks_expiry() {
     cache_hits_and_rechecks_expiry(false).await;
 }
 
-/// The same rules hold when the connection's token memo answers the repeats.
+/// The same rules hold when the connection's token memo answers the repeats (a memo entry's
+/// deadline is min(exp, TTL), so the expired token is refused by the full check, as without it).
 #[tokio::test]
-async fn token_memo_hits_and_rechecks_expiry() {
+async fn token_memo_hits_and_expiry() {
     TokenMemo::new()
         .scope(cache_hits_and_rechecks_expiry(true))
         .await;
@@ -365,6 +366,43 @@ async fn cache_hits_and_rechecks_expiry(in_memo_scope: bool) {
     );
     assert!(v.verify(&valid).await.is_ok());
     assert_eq!(v.metrics().cache_hits, 5);
+    assert_eq!(v.metrics().memo_hits, if in_memo_scope { 5 } else { 0 });
+}
+
+/// Without the token cache there is no memo either; an entry the cache refuses (too large for
+/// its memory bound) is not remembered.
+#[tokio::test]
+async fn token_memo_only_holds_what_the_cache_holds() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let build = |cache: TokenCacheConfig| {
+        Verifier::builder()
+            .authority(issuer.origin())
+            .audience("test-client")
+            .token_cache(cache)
+            .build()
+            .expect("config")
+    };
+    let off = build(TokenCacheConfig {
+        enabled: false,
+        ..TokenCacheConfig::default()
+    });
+    let tiny = build(TokenCacheConfig {
+        max_bytes: 16 * 1024, // 1 KiB per shard: less than any entry's estimate
+        ..TokenCacheConfig::default()
+    });
+    let token = issuer.token().sign();
+    TokenMemo::new()
+        .scope(async {
+            for v in [&off, &tiny] {
+                for _ in 0..3 {
+                    assert!(v.verify(&token).await.is_ok());
+                }
+                let m = v.metrics();
+                assert_eq!((m.verified, m.cache_hits, m.memo_hits), (3, 0, 0));
+            }
+            assert_eq!(tiny.token_cache_len(), 0);
+        })
+        .await;
 }
 
 /// A memo entry lives no longer than its cache entry: min(`exp`, the cache TTL); after that the

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Backend, TestApp};
+use common::{Backend, OneConnection, TestApp};
 use serde_json::{Value, json};
 
 async fn health_ready_and_docs(backend: Backend) {
@@ -102,31 +102,33 @@ async fn keep_alive_connection_uses_its_token_memo(backend: Backend) {
         let m = app.state.auth.verifier().metrics();
         (m.verified, m.cache_hits, m.memo_hits)
     };
-    let me = |client: reqwest::Client, token: String| {
-        let url = app.url("/api/me");
-        async move {
-            let resp = client.get(url).bearer_auth(token).send().await.expect("me");
-            assert_eq!(resp.status(), 200);
-            // Read to the end, so the connection goes back to the pool for the next request.
-            resp.json::<Value>().await.expect("json")["id"].clone()
-        }
+    let id = |(status, body): (u16, String)| {
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str::<Value>(&body).expect("json")["id"].clone()
     };
     let (alice, bob) = (app.token("alice", "user"), app.token("bob", "user"));
+    let mut conn = OneConnection::open(&app).await;
     for _ in 0..3 {
-        assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+        assert_eq!(id(conn.get("/api/me", &alice).await), "alice");
     }
     assert_eq!(counts(), (3, 2, 2));
-    assert_eq!(me(app.http.clone(), bob.clone()).await, "bob");
-    assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+    assert_eq!(id(conn.get("/api/me", &bob).await), "bob");
+    assert_eq!(id(conn.get("/api/me", &alice).await), "alice");
     assert_eq!(counts(), (5, 3, 2), "bob verified, alice from the cache");
-    assert_eq!(me(app.http.clone(), alice.clone()).await, "alice");
+    assert_eq!(id(conn.get("/api/me", &alice).await), "alice");
     assert_eq!(counts(), (6, 4, 3));
-    assert_eq!(me(reqwest::Client::new(), alice).await, "alice");
+    let mut other = OneConnection::open(&app).await;
+    assert_eq!(id(other.get("/api/me", &alice).await), "alice");
     assert_eq!(
         counts(),
         (7, 5, 3),
         "a new connection starts with an empty memo"
     );
+    // A refused token on the connection leaves its memo as it was.
+    let (status, _) = conn.get("/api/me", &format!("{alice}x")).await;
+    assert_eq!(status, 401);
+    assert_eq!(id(conn.get("/api/me", &alice).await), "alice");
+    assert_eq!(counts(), (8, 6, 4));
 }
 on_both_databases!(keep_alive_connection_uses_its_token_memo);
 

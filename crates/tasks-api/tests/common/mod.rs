@@ -258,3 +258,50 @@ pub fn assert_no_token_in(text: &str, tokens: &[&str]) {
         }
     }
 }
+
+/// One HTTP/1.1 keep-alive connection with its requests written by hand, so a test knows which
+/// requests share a connection (a client's pool may open another one at any time).
+pub struct OneConnection(tokio::io::BufReader<tokio::net::TcpStream>);
+
+impl OneConnection {
+    pub async fn open(app: &TestApp) -> OneConnection {
+        let addr = app.base.trim_start_matches("http://");
+        let stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        OneConnection(tokio::io::BufReader::new(stream))
+    }
+
+    /// `GET path` with a bearer token: the status and the body.
+    pub async fn get(&mut self, path: &str, token: &str) -> (u16, String) {
+        use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _};
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: tasks-api\r\nAuthorization: Bearer {token}\r\n\r\n"
+        );
+        self.0
+            .get_mut()
+            .write_all(request.as_bytes())
+            .await
+            .expect("write");
+        let (mut status, mut length, mut line) = (0, 0, String::new());
+        loop {
+            line.clear();
+            self.0.read_line(&mut line).await.expect("read head");
+            let line = line.trim_end();
+            if status == 0 {
+                status = line
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|s| s.parse().ok())
+                    .expect("status line");
+            } else if line.is_empty() {
+                break;
+            } else if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("content-length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        self.0.read_exact(&mut body).await.expect("read body");
+        (status, String::from_utf8(body).expect("utf-8 body"))
+    }
+}
