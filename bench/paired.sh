@@ -23,22 +23,15 @@ set -euo pipefail
 A=$1 B=$2 MODE=${3:-repeated} ALG=${4:-RS256}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH=$ROOT/bench
-BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
-KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
-PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
-TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
+# shellcheck source=bench/servers.sh
+. "$BENCH/servers.sh"
 ROUNDS=${ROUNDS:-5} DURATION=${DURATION:-10} WARMUP=${WARMUP:-2} CONNECTIONS=${CONNECTIONS:-16}
 SERVER_CPU=${SERVER_CPU:-0} CLIENT_CPU=${CLIENT_CPU:-1}
-for tool in wrk taskset curl python3; do
-  command -v "$tool" >/dev/null || { echo "paired.sh: $tool is required" >&2; exit 1; }
-done
-[ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
+require_bench paired.sh wrk taskset curl python3
 OUT=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; rm -rf "$OUT"' EXIT
 
-# shellcheck source=bench/servers.sh
-. "$BENCH/servers.sh"
 if [ -n "${KEYSERVER_TOK:-}" ]; then
   TOK=$KEYSERVER_TOK ISSUER=$KEYSERVER_ISSUER
 else
@@ -65,13 +58,6 @@ start() {
 start a "$A" 18011 "${A_BIN:-$TASKS_API_BIN}" "${A_ENV:-}"
 start b "$B" 18012 "${B_BIN:-$TASKS_API_BIN}" "${B_ENV:-}"
 
-ticks() { # utime + stime of a process, in clock ticks
-  local stat rest
-  stat=$(cat "/proc/$1/stat")
-  rest=${stat##*) }
-  read -ra f <<<"$rest"
-  echo $((f[11] + f[12]))
-}
 drive() { # TOKENS URL SECONDS OUTFILE
   TOKENS_FILE=$1 taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"$3s" --timeout 5s \
     -s "$BENCH/wrk/tokens.lua" "$2" >"$4"
@@ -85,13 +71,13 @@ for r in $(seq 1 "$ROUNDS"); do
   drive "$b_tokens" "$b_url" "$WARMUP" /dev/null &
   wb=$!
   wait "$wa" "$wb"
-  a0=$(ticks "$a_pid") b0=$(ticks "$b_pid")
+  a0=$(cpu_ticks "$a_pid") b0=$(cpu_ticks "$b_pid")
   drive "$a_tokens" "$a_url" "$DURATION" "$OUT/wrk-a.txt" &
   wa=$!
   drive "$b_tokens" "$b_url" "$DURATION" "$OUT/wrk-b.txt" &
   wb=$!
   wait "$wa" "$wb"
-  a1=$(ticks "$a_pid") b1=$(ticks "$b_pid")
+  a1=$(cpu_ticks "$a_pid") b1=$(cpu_ticks "$b_pid")
   python3 - "$OUT" "$r" $((a1 - a0)) $((b1 - b0)) "$(getconf CLK_TCK)" <<'EOF' | tee -a "$OUT/rounds"
 import json, sys
 out, r, ta, tb, clk = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

@@ -24,19 +24,14 @@ CLIENT_CPU=${CLIENT_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 TOKENS=${TOKENS:-10000}
 OUT=${OUT:-$BENCH/results/profile-$SERVER-$MODE-$ALG}
-BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
-KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
-PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
-TASKS_API_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api"
-command -v perf >/dev/null || { echo "bench/profile.sh: perf is required" >&2; exit 1; }
-[ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
+# shellcheck source=bench/servers.sh
+. "$BENCH/servers.sh"
+require_bench bench/profile.sh perf
 
 mkdir -p "$OUT"
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 
-# shellcheck source=bench/servers.sh
-. "$BENCH/servers.sh"
 start_keyserver "$OUT" "$TOKENS"
 PIDS+=("$KS_PID")
 taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null

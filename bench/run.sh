@@ -36,6 +36,8 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH="$ROOT/bench"
+# shellcheck source=bench/servers.sh
+. "$BENCH/servers.sh" # cpu_ticks (the binary locations are set again below, after the builds)
 ROUNDS=${ROUNDS:-3}
 PAIRED_ROUNDS=${PAIRED_ROUNDS:-0}
 DURATION=${DURATION:-10}
@@ -151,13 +153,6 @@ log "crypto floor on CPU $SERVER_CPU (${CRYPTO_SECONDS}s per measurement)"
 taskset -c "$SERVER_CPU" "$KS_BIN/crypto-floor" --dir "$TOK" --seconds "$CRYPTO_SECONDS" | tee -a "$RESULTS"
 
 # --- load runs -------------------------------------------------------------------------------
-cpu_ticks() { # utime + stime of a process, all threads, in clock ticks
-  local stat rest
-  stat=$(cat "/proc/$1/stat")
-  rest=${stat##*) }
-  read -ra f <<<"$rest"
-  echo $((f[11] + f[12]))
-}
 CLK_TCK=$(getconf CLK_TCK)
 
 wait_http() { # url pid

@@ -15,21 +15,14 @@ set -euo pipefail
 [ $# -ge 1 ] || { sed -n '2,13p' "$0"; exit 2; }
 SERVER=$1 MODE=${2:-repeated} ALG=${3:-RS256}
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
-KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
-PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
-TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
+# shellcheck source=bench/servers.sh
+. "$ROOT/bench/servers.sh"
 SECONDS_COUNTED=${SECONDS_COUNTED:-10}
-for tool in valgrind callgrind_control wrk curl python3; do
-  command -v "$tool" >/dev/null || { echo "server-instructions.sh: $tool is required" >&2; exit 1; }
-done
-[ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
+require_bench server-instructions.sh valgrind callgrind_control wrk curl python3
 OUT=$(mktemp -d)
 PIDS=()
 trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null; [ -n "${KEEP:-}" ] || rm -rf "$OUT"' EXIT
 
-# shellcheck source=bench/servers.sh
-. "$ROOT/bench/servers.sh"
 start_keyserver "$OUT" 10000
 PIDS+=("$KS_PID")
 server_settings "$SERVER" "$MODE" "$ALG" "$OUT"

@@ -1,6 +1,30 @@
-# Sourced by bench/profile.sh and bench/server-instructions.sh: the key server and how each
-# benchmarked server is started (the same settings bench/run.sh uses). Expects KS_BIN (the
-# keyserver build's release directory), PEER_BIN and TASKS_API_BIN.
+# Sourced by the bench scripts (ROOT set to the repository first): where bench/run.sh puts its
+# binaries, the key server, how each benchmarked server is started (the same settings
+# bench/run.sh uses), and a process's CPU time.
+
+BENCH_TARGET_DIR=${BENCH_TARGET_DIR:-/tmp/ssoguard-bench-target}
+KS_BIN="$BENCH_TARGET_DIR/keyserver/release"
+PEER_BIN="$BENCH_TARGET_DIR/peer/release/peer-jwt-authorizer"
+TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
+
+# require_bench SCRIPT TOOL...: the tools are installed and bench/run.sh has built the binaries.
+require_bench() {
+  local script=$1 tool
+  shift
+  for tool in "$@"; do
+    command -v "$tool" >/dev/null || { echo "$script: $tool is required" >&2; exit 1; }
+  done
+  [ -x "$KS_BIN/keyserver" ] || { echo "run bench/run.sh first (no $KS_BIN/keyserver)" >&2; exit 1; }
+}
+
+# cpu_ticks PID: utime + stime of a process, all threads, in clock ticks.
+cpu_ticks() {
+  local stat rest
+  stat=$(cat "/proc/$1/stat")
+  rest=${stat##*) }
+  read -ra f <<<"$rest"
+  echo $((f[11] + f[12]))
+}
 
 # start_keyserver DIR TOKENS: the key server on 127.0.0.1:18000, minting TOKENS tokens per
 # algorithm into DIR/tokens; sets KS_PID, TOK and ISSUER.
