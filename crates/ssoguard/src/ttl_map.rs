@@ -48,14 +48,20 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlMap<K, V> {
         None
     }
 
-    /// Stores `value` for `ttl`; a zero `ttl` or a zero bound stores nothing.
+    /// Stores `value` for `ttl`, replacing what `key` held. A zero `ttl` stores nothing and
+    /// drops what `key` held: the newest answer says "do not keep this", and an older one must
+    /// not outlive it. A zero bound stores nothing.
     pub(crate) fn insert(&self, key: K, value: V, ttl: Duration) {
-        if ttl.is_zero() || self.max_entries == 0 {
+        if self.max_entries == 0 {
             return;
         }
         let Ok(mut inner) = self.inner.lock() else {
             return;
         };
+        if ttl.is_zero() {
+            inner.map.remove(&key);
+            return;
+        }
         let now = Instant::now();
         if inner.map.len() >= self.max_entries && !inner.map.contains_key(&key) {
             if now.duration_since(inner.last_sweep) >= Duration::from_secs(1) {
@@ -91,7 +97,30 @@ mod tests {
         map.insert(100, 1, Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
         assert_eq!(map.get(&100), None);
+        map.insert(200, 1, Duration::ZERO);
+        assert_eq!(map.get(&200), None);
+    }
+
+    #[test]
+    fn a_zero_ttl_insert_drops_the_older_answer() {
+        let map = TtlMap::new(3);
+        map.insert(7, 70, Duration::from_secs(60));
+        assert_eq!(map.get(&7), Some(70));
         map.insert(7, 1, Duration::ZERO);
         assert_eq!(map.get(&7), None);
+        assert_eq!(map.len(), 0);
+    }
+
+    #[test]
+    fn eviction_keeps_the_newest_insert() {
+        // Which older entry a full map evicts is arbitrary (HashMap order); the one just
+        // inserted is always kept.
+        let map = TtlMap::new(3);
+        for i in 0..10 {
+            map.insert(i, i * 10, Duration::from_secs(60));
+            assert!(map.len() <= 3);
+            assert_eq!(map.get(&i), Some(i * 10));
+        }
+        assert_eq!(map.len(), 3);
     }
 }
