@@ -27,6 +27,13 @@
 //!   of open connections; it is freed with the connection, and an entry found expired or of a
 //!   replaced key set is dropped at the next lookup.
 //!
+//! With the `axum` feature an entry also keeps the JSON that
+//! [`CurrentUser`](crate::axum::CurrentUser)'s `IntoResponse` made from its claims, so a repeat
+//! request of the connection answers `/api/me`-style routes without serializing again (the
+//! rendering is reused only for a user whose fields are exactly what the claims give, and only
+//! for the very claims it was made from). It is about the size of the claims' user fields and
+//! is dropped with the entry.
+//!
 //! The memo is found through a tokio task-local set by [`TokenMemo::scope`]; a verification
 //! outside any scope (or in a task spawned from the request) simply does not use it. Over HTTP/2
 //! the streams of one connection share its memo (behind a mutex). With axum,
@@ -68,6 +75,9 @@ struct Entry {
     claims: Arc<TokenClaims>,
     generation: u64,
     expires_at: Instant,
+    /// The `CurrentUser` JSON made from `claims` (see [`user_json`]).
+    #[cfg(feature = "axum")]
+    user_json: Option<axum::body::Bytes>,
 }
 
 impl fmt::Debug for TokenMemo {
@@ -121,7 +131,7 @@ pub(crate) fn lookup(
 
 /// Remembers a successful verification in the current memo, if there is one. The entry is
 /// replaced as a whole (reusing the old token's buffer: a connection's tokens are usually the
-/// same size).
+/// same size; keeping the old entry's rendering only when it was made from these very claims).
 pub(crate) fn store(
     verifier: u64,
     token: &str,
@@ -131,7 +141,13 @@ pub(crate) fn store(
 ) {
     let _ = CURRENT.try_with(|memo| {
         let mut slot = memo.slot.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut buffer = slot.take().map(|old| old.token).unwrap_or_default();
+        let old = slot.take();
+        #[cfg(feature = "axum")]
+        let user_json = old
+            .as_ref()
+            .filter(|old| Arc::ptr_eq(&old.claims, claims))
+            .and_then(|old| old.user_json.clone());
+        let mut buffer = old.map(|old| old.token).unwrap_or_default();
         buffer.clear();
         buffer.extend_from_slice(token.as_bytes());
         *slot = Some(Entry {
@@ -140,7 +156,40 @@ pub(crate) fn store(
             claims: claims.clone(),
             generation,
             expires_at,
+            #[cfg(feature = "axum")]
+            user_json,
         });
+    });
+}
+
+/// The `CurrentUser` JSON the current memo's entry holds for `claims`: only when the entry's
+/// claims are this very allocation (`Arc::ptr_eq`; the entry keeps them alive, so they cannot
+/// have been changed since) and a rendering was stored with [`store_user_json`].
+#[cfg(feature = "axum")]
+pub(crate) fn user_json(claims: &Arc<TokenClaims>) -> Option<axum::body::Bytes> {
+    CURRENT
+        .try_with(|memo| {
+            let slot = memo.slot.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = slot.as_ref()?;
+            if Arc::ptr_eq(&entry.claims, claims) {
+                entry.user_json.clone()
+            } else {
+                None
+            }
+        })
+        .ok()
+        .flatten()
+}
+
+/// Keeps `json`, the `CurrentUser` JSON made from `claims`, in the current memo's entry if that
+/// entry holds these very claims (otherwise nothing is kept).
+#[cfg(feature = "axum")]
+pub(crate) fn store_user_json(claims: &Arc<TokenClaims>, json: &axum::body::Bytes) {
+    let _ = CURRENT.try_with(|memo| {
+        let mut slot = memo.slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(entry) = slot.as_mut().filter(|e| Arc::ptr_eq(&e.claims, claims)) {
+            entry.user_json = Some(json.clone());
+        }
     });
 }
 
@@ -239,5 +288,38 @@ mod tests {
         TokenMemo::new()
             .scope(async { assert!(lookup(1, "tok-b", 7, now).is_none()) })
             .await;
+    }
+
+    #[cfg(feature = "axum")]
+    #[tokio::test]
+    async fn user_json_belongs_to_the_very_claims_of_the_entry() {
+        let memo = TokenMemo::new();
+        let later = Instant::now() + Duration::from_secs(60);
+        let json = axum::body::Bytes::from_static(b"{\"id\":\"alice\"}");
+        let alice = claims("alice");
+        let alice_again = claims("alice"); // equal, but another allocation
+        memo.scope(async {
+            store_user_json(&alice, &json);
+            assert!(user_json(&alice).is_none(), "no entry: nothing kept");
+            store(1, "tok-a", &alice, 7, later);
+            assert!(user_json(&alice).is_none(), "none stored yet");
+            store_user_json(&alice_again, &json);
+            assert!(user_json(&alice).is_none(), "other claims: not kept");
+            store_user_json(&alice, &json);
+            assert_eq!(user_json(&alice).as_deref(), Some(&json[..]));
+            assert!(
+                user_json(&alice_again).is_none(),
+                "only for the same claims"
+            );
+            // Re-storing the same claims (a cache-path hit) keeps the rendering; other claims
+            // drop it.
+            store(1, "tok-a", &alice, 7, later);
+            assert!(user_json(&alice).is_some());
+            store(1, "tok-a", &alice_again, 7, later);
+            assert!(user_json(&alice_again).is_none());
+            assert!(user_json(&alice).is_none());
+        })
+        .await;
+        assert!(user_json(&alice).is_none(), "no scope: no memo");
     }
 }

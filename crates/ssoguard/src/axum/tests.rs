@@ -313,3 +313,114 @@ async fn token_memo_per_connection() {
     assert_eq!(resp.status(), StatusCode::OK);
     assert_eq!(counts(), (5, 4, 3));
 }
+
+#[test]
+fn a_user_is_as_claimed_until_a_field_changes() {
+    let claims =
+        |json: &str| Arc::new(TokenClaims::from_json_slice(json.as_bytes()).expect("claims"));
+    let base = r#""iss":"i","sub":"alice","aud":"a","exp":4000000000"#;
+    for json in [
+        format!("{{{base}}}"),
+        format!(r#"{{{base},"role":"user,admin","email":"a@x","name":"A"}}"#),
+        format!(r#"{{{base},"role":["admin"],"email_verified":true}}"#),
+        format!(r#"{{{base},"organization_id":"o1","permissions":["tasks:read"]}}"#),
+    ] {
+        let user = CurrentUser::from_claims(claims(&json));
+        assert!(user.is_as_claimed(), "{json}");
+        let changes: [fn(&mut CurrentUser); 8] = [
+            |u| u.id.push('x'),
+            |u| u.email = Some("other@x".into()),
+            |u| u.name = Some("Other".into()),
+            |u| u.role.push_str(",x"),
+            |u| u.email_verified = !u.email_verified,
+            |u| u.roles.push("x".into()),
+            |u| u.organization_id = Some("o2".into()),
+            |u| u.permissions.push("x".into()),
+        ];
+        for (i, change) in changes.iter().enumerate() {
+            let mut changed = user.clone();
+            change(&mut changed);
+            assert!(!changed.is_as_claimed(), "{json}: change {i} unnoticed");
+        }
+    }
+}
+
+#[tokio::test]
+async fn current_user_json_is_reused_only_while_unchanged() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let verifier = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("config");
+    let router = Router::new()
+        .route("/me", get(|u: CurrentUser| async move { u }))
+        .route(
+            "/renamed",
+            get(|mut u: CurrentUser| async move {
+                u.name = Some("Renamed".into());
+                u
+            }),
+        )
+        .with_state(State {
+            auth: Auth::new(verifier.clone()),
+        });
+    let token = issuer
+        .token()
+        .sub("alice")
+        .name("Alice")
+        .role("user,admin")
+        .sign();
+    let claims = verifier.verify(&token).await.expect("valid");
+    let expected = serde_json::to_vec(&CurrentUser::from_claims(claims)).expect("json");
+    let mut renamed = CurrentUser::from_claims(verifier.verify(&token).await.expect("valid"));
+    renamed.name = Some("Renamed".into());
+    let expected_renamed = serde_json::to_vec(&renamed).expect("json");
+
+    let memo = crate::token_memo::TokenMemo::new(); // one connection
+    let get = |path: &'static str| {
+        let request = Request::get(path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request");
+        memo.scope(router.clone().oneshot(request))
+    };
+    let body = |resp: Response| async move {
+        assert_eq!(resp.status(), StatusCode::OK);
+        assert_eq!(resp.headers()["content-type"], "application/json");
+        resp.into_body().collect().await.expect("body").to_bytes()
+    };
+    let kept = || async {
+        // The memo's claims (a memo hit hands out the entry's own allocation).
+        let claims = memo.scope(verifier.verify(&token)).await.expect("valid");
+        memo.scope(async { crate::token_memo::user_json(&claims) })
+            .await
+    };
+    assert!(kept().await.is_none(), "nothing rendered yet");
+    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
+    assert_eq!(
+        kept().await.as_deref(),
+        Some(&expected[..]),
+        "kept in the memo"
+    );
+    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
+    // A handler that changed the user gets its change, not the kept JSON, and does not replace it.
+    assert_eq!(
+        body(get("/renamed").await.expect("infallible")).await,
+        expected_renamed
+    );
+    assert_eq!(kept().await.as_deref(), Some(&expected[..]));
+    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
+    // Outside any memo the same JSON is made each time.
+    let resp = router
+        .clone()
+        .oneshot(
+            Request::get("/me")
+                .header("authorization", format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await
+        .expect("infallible");
+    assert_eq!(body(resp).await, expected);
+}
