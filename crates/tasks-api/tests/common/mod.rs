@@ -27,11 +27,18 @@ pub struct TestApp {
     /// The running app's shared state (its verifier's metrics, its database).
     pub state: AppState,
     server: tokio::task::JoinHandle<()>,
+    /// The SQLite file this app was given, removed (with its journal files) when it is dropped.
+    sqlite_file: Option<String>,
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         self.server.abort();
+        if let Some(path) = &self.sqlite_file {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{path}{suffix}"));
+            }
+        }
     }
 }
 
@@ -97,6 +104,7 @@ impl TestApp {
             dev.issuer().set_fault(Some(ssoguard::testing::Fault::Down));
         }
         let database_url = fresh_database(backend).await;
+        let sqlite_file = database_url.strip_prefix("sqlite://").map(str::to_owned);
         let mut vars: HashMap<String, String> = [
             ("AUTH_SERVER_URL", dev.issuer().origin().to_string()),
             ("SSO_CLIENT_ID", dev.client_id().to_string()),
@@ -125,6 +133,7 @@ impl TestApp {
             backend,
             state,
             server,
+            sqlite_file,
         }
     }
 
