@@ -111,7 +111,8 @@ async fn keep_alive_connection_uses_its_token_memo(backend: Backend) {
     let (_, alice_json) = conn.get("/api/me", &alice).await;
     assert_eq!(id((200, alice_json.clone())), "alice");
     for _ in 0..2 {
-        // Answered from the memo, with the JSON the memo kept: the same bytes.
+        // Answered from the memo: the same bytes (that they are the kept JSON rather than a new
+        // serialisation is shown by `axum/tests.rs::current_user_json_is_reused_only_while_unchanged`).
         assert_eq!(conn.get("/api/me", &alice).await, (200, alice_json.clone()));
     }
     assert_eq!(counts(), (3, 2, 2));

@@ -404,13 +404,19 @@ async fn current_user_json_is_reused_only_while_unchanged() {
         "kept in the memo"
     );
     assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
+    // What is sent is the kept JSON, not a new serialisation: put a marker in its place.
+    let marker = axum::body::Bytes::from_static(b"{\"marker\":true}");
+    let claims = memo.scope(verifier.verify(&token)).await.expect("valid");
+    memo.scope(async { crate::token_memo::store_user_json(&claims, &marker) })
+        .await;
+    assert_eq!(body(get("/me").await.expect("infallible")).await, marker);
     // A handler that changed the user gets its change, not the kept JSON, and does not replace it.
     assert_eq!(
         body(get("/renamed").await.expect("infallible")).await,
         expected_renamed
     );
-    assert_eq!(kept().await.as_deref(), Some(&expected[..]));
-    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
+    assert_eq!(kept().await.as_deref(), Some(&marker[..]));
+    assert_eq!(body(get("/me").await.expect("infallible")).await, marker);
     // Outside any memo the same JSON is made each time.
     let resp = router
         .clone()
