@@ -134,6 +134,11 @@ impl Introspector {
             let Ok(mut inflight) = self.inflight.lock() else {
                 return Err(unavailable());
             };
+            // A call that finished since the lookup above stored its answer before leaving the
+            // in-flight map (which it does under this lock): look again rather than call twice.
+            if let Some(map) = self.cache.get(&hash) {
+                return Ok(map);
+            }
             match inflight.get(&hash) {
                 Some(call) => call.clone(),
                 None => {

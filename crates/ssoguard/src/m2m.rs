@@ -143,6 +143,13 @@ impl ClientCredentials {
                 .inflight
                 .lock()
                 .map_err(|_| M2mError::Unavailable("state poisoned".into()))?;
+            // A fetch that finished since the check above stored its token before clearing this
+            // slot (under this lock): look again rather than fetch twice.
+            if let Some(cached) = self.inner.cached.load_full() {
+                if Instant::now() < cached.refresh_at {
+                    return Ok(cached.token.clone());
+                }
+            }
             match slot.as_ref() {
                 Some(f) => f.clone(),
                 None => {

@@ -6,6 +6,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ssoguard::testing::{TestIssuer, attacks};
 use ssoguard::{Algorithm, TokenCacheConfig, Verifier, VerifyError};
+use std::sync::Arc;
 
 fn verifier(issuer: &TestIssuer, batching: bool) -> Verifier {
     Verifier::builder()
@@ -52,14 +53,23 @@ fn workload(issuer: &TestIssuer) -> Vec<(String, Result<String, VerifyError>)> {
 }
 
 async fn verify_all_concurrently(v: &Verifier, work: &[(String, Result<String, VerifyError>)]) {
+    // Every task waits at the barrier until all are spawned, so the checks start together even
+    // when the spawning task is preempted (otherwise the workers could drain the first tasks one
+    // by one and never see a batch's worth in flight).
+    let start = Arc::new(tokio::sync::Barrier::new(work.len() + 1));
     let tasks: Vec<_> = work
         .iter()
         .map(|(token, _)| {
             let v = v.clone();
             let token = token.clone();
-            tokio::spawn(async move { v.verify(&token).await.map(|c| c.sub.clone()) })
+            let start = start.clone();
+            tokio::spawn(async move {
+                start.wait().await;
+                v.verify(&token).await.map(|c| c.sub.clone())
+            })
         })
         .collect();
+    start.wait().await;
     for ((_, expected), task) in work.iter().zip(tasks) {
         let got = task.await.expect("task");
         match expected {

@@ -432,11 +432,14 @@ async fn key_rotation_without_restart() {
         return;
     }
     let started = Instant::now();
-    // Keys expire 3 s after creation and stay published 6 s longer. Rotation is lazy: a new
-    // key is created by the first signature after the current one expired.
+    // Keys expire 3 s after creation and stay published 12 s longer. Rotation is lazy: a new
+    // key is created by the first signature after the current one expired. The margins the
+    // test relies on (A still published when B appears; B still published when C makes
+    // tasks-api refetch) are the grace period and the time between A's and B's creation (the
+    // 5 s wait below), several seconds each even when Better Auth answers slowly.
     let sso = BetterAuth::start(
         "ES256",
-        &[("BA_ROTATION_SECONDS", "3"), ("BA_GRACE_SECONDS", "6")],
+        &[("BA_ROTATION_SECONDS", "3"), ("BA_GRACE_SECONDS", "12")],
     )
     .await;
     let user = sso.new_user("Rotation User").await;
@@ -462,7 +465,7 @@ async fn key_rotation_without_restart() {
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
     };
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
     let second = rotate(&mut refresh_token, &[&kid_a]).await;
     let kid_b = kid(&second.id_token);
     let published = sso.jwks_kids().await;
@@ -677,7 +680,9 @@ async fn service_tokens_and_introspected_opaque_tokens() {
         &[
             ("SSO_CLIENT_ID", &audiences),
             ("SSO_CLIENT_SECRET", CLIENT_SECRET),
-            ("INTROSPECTION_CACHE_TTL", "1s"),
+            // Long enough that "still cached" below holds even when the revoke call to Better
+            // Auth is slow (other interop tests start Node servers at the same time).
+            ("INTROSPECTION_CACHE_TTL", "5s"),
         ],
     )
     .await;
@@ -758,7 +763,7 @@ async fn service_tokens_and_introspected_opaque_tokens() {
         json!(user.user_id),
         "still cached"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(5300)).await;
     api.assert_refused(
         &used,
         "token is not active",
