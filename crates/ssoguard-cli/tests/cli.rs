@@ -822,18 +822,46 @@ async fn mint_and_verify_round_trip_against_a_dev_issuer_process() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("dev-keys.json");
     let keys = keys.to_str().expect("utf-8 path").to_string();
-    let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let origin = format!("http://{addr}");
+    // Port 0: the dev issuer binds a free port itself and names it in its banner (a port picked
+    // here and released could be taken by another test's server in between).
     let mut dev = DevProcess {
         child: std::process::Command::new(env!("CARGO_BIN_EXE_ssoguard"))
-            .args(["dev-issuer", "--addr", &addr, "--keys", &keys])
+            .args(["dev-issuer", "--addr", "127.0.0.1:0", "--keys", &keys])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
             .expect("dev-issuer starts"),
     };
+    let stdout = dev.child.stdout.take().expect("stdout");
+    let (origin_tx, origin_rx) = tokio::sync::oneshot::channel();
+    // Reads stdout to its end (the assertions at the bottom look at all of it) and hands over
+    // the origin as soon as the banner's issuer line arrives.
+    let stdout_reader = std::thread::spawn(move || {
+        use std::io::BufRead as _;
+        let mut origin_tx = Some(origin_tx);
+        let mut all = String::new();
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            let origin = line
+                .strip_prefix("issuer")
+                .and_then(|rest| rest.trim().strip_suffix("/api/auth"));
+            if let Some(origin) = origin
+                && let Some(tx) = origin_tx.take()
+            {
+                let _ = tx.send(origin.to_string());
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let origin = tokio::time::timeout(Duration::from_secs(30), origin_rx)
+        .await
+        .expect("the dev issuer printed its banner in time")
+        .expect("an issuer line in the banner");
     let http = reqwest::Client::new();
     let discovery = format!("{origin}/api/auth/.well-known/openid-configuration");
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -951,12 +979,9 @@ async fn mint_and_verify_round_trip_against_a_dev_issuer_process() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let _ = dev.child.kill();
-    let mut stdout = String::new();
+    let stdout = stdout_reader.join().expect("stdout reader");
     let mut stderr = String::new();
     use std::io::Read as _;
-    if let Some(mut out) = dev.child.stdout.take() {
-        let _ = out.read_to_string(&mut stdout);
-    }
     if let Some(mut err) = dev.child.stderr.take() {
         let _ = err.read_to_string(&mut stderr);
     }

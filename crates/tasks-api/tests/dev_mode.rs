@@ -87,12 +87,22 @@ async fn dev_mode_prints_a_working_token_and_curl_lines() {
 
 #[tokio::test]
 async fn without_dev_the_client_id_is_required() {
+    // A directory of its own holding an empty `.env`: the binary loads the first `.env` found in
+    // its working directory or a parent, so a stray one in the shared temp directory must not be
+    // reached.
+    let dir = std::env::temp_dir().join(format!(
+        "tasks-api-no-client-id-{}",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join(".env"), "# empty\n").expect(".env");
     let out = Command::new(env!("CARGO_BIN_EXE_tasks-api"))
         .env_remove("SSO_CLIENT_ID")
-        .current_dir(std::env::temp_dir())
+        .current_dir(&dir)
         .output()
         .await
         .expect("run");
+    let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("SSO_CLIENT_ID is required"), "{stderr}");
