@@ -126,16 +126,20 @@ impl ClientCredentials {
         }
     }
 
+    /// The cached token while it is not yet due for refresh.
+    fn fresh_cached(&self) -> Option<String> {
+        let cached = self.inner.cached.load_full()?;
+        (Instant::now() < cached.refresh_at).then(|| cached.token.clone())
+    }
+
     /// A valid token: the cached one, or a fresh one (one request in flight for all callers).
     ///
     /// # Errors
     ///
     /// [`M2mError`] when the SSO refuses or cannot be reached after the retries.
     pub async fn token(&self) -> Result<String, M2mError> {
-        if let Some(cached) = self.inner.cached.load_full() {
-            if Instant::now() < cached.refresh_at {
-                return Ok(cached.token.clone());
-            }
+        if let Some(token) = self.fresh_cached() {
+            return Ok(token);
         }
         let fetch = {
             let mut slot = self
@@ -145,10 +149,8 @@ impl ClientCredentials {
                 .map_err(|_| M2mError::Unavailable("state poisoned".into()))?;
             // A fetch that finished since the check above stored its token before clearing this
             // slot (under this lock): look again rather than fetch twice.
-            if let Some(cached) = self.inner.cached.load_full() {
-                if Instant::now() < cached.refresh_at {
-                    return Ok(cached.token.clone());
-                }
+            if let Some(token) = self.fresh_cached() {
+                return Ok(token);
             }
             match slot.as_ref() {
                 Some(f) => f.clone(),

@@ -88,11 +88,15 @@ mod tests {
 
     #[test]
     fn bounded_and_expiring() {
+        // Which older entry a full map evicts is arbitrary (HashMap order); the one just
+        // inserted is always kept.
         let map = TtlMap::new(3);
         for i in 0..10 {
             map.insert(i, i * 10, Duration::from_secs(60));
             assert!(map.len() <= 3);
+            assert_eq!(map.get(&i), Some(i * 10));
         }
+        assert_eq!(map.len(), 3);
         assert_eq!(map.get(&9), Some(90));
         map.insert(100, 1, Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(5));
@@ -109,18 +113,5 @@ mod tests {
         map.insert(7, 1, Duration::ZERO);
         assert_eq!(map.get(&7), None);
         assert_eq!(map.len(), 0);
-    }
-
-    #[test]
-    fn eviction_keeps_the_newest_insert() {
-        // Which older entry a full map evicts is arbitrary (HashMap order); the one just
-        // inserted is always kept.
-        let map = TtlMap::new(3);
-        for i in 0..10 {
-            map.insert(i, i * 10, Duration::from_secs(60));
-            assert!(map.len() <= 3);
-            assert_eq!(map.get(&i), Some(i * 10));
-        }
-        assert_eq!(map.len(), 3);
     }
 }

@@ -63,6 +63,15 @@ fn app(issuer: &TestIssuer, cookie: Option<&str>) -> Router {
         .with_state(state)
 }
 
+/// A verifier for `issuer` with every default (audience `test-client`).
+fn default_verifier(issuer: &TestIssuer) -> Verifier {
+    Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("config")
+}
+
 async fn call(
     app: &Router,
     path: &str,
@@ -261,11 +270,7 @@ async fn keys_unavailable_is_503_with_retry_after() {
 async fn token_memo_per_connection() {
     use tower::Service as _;
     let issuer = TestIssuer::start().await.expect("issuer");
-    let verifier = Verifier::builder()
-        .authority(issuer.origin())
-        .audience("test-client")
-        .build()
-        .expect("config");
+    let verifier = default_verifier(&issuer);
     let router = Router::new()
         .route("/me", get(|u: CurrentUser| async move { u.id }))
         .with_state(State {
@@ -348,11 +353,7 @@ fn a_user_is_as_claimed_until_a_field_changes() {
 #[tokio::test]
 async fn current_user_json_is_reused_only_while_unchanged() {
     let issuer = TestIssuer::start().await.expect("issuer");
-    let verifier = Verifier::builder()
-        .authority(issuer.origin())
-        .audience("test-client")
-        .build()
-        .expect("config");
+    let verifier = default_verifier(&issuer);
     let router = Router::new()
         .route("/me", get(|u: CurrentUser| async move { u }))
         .route(
