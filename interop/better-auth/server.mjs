@@ -1,5 +1,5 @@
-// A real Better Auth server (better-auth 1.7.5 + @better-auth/oauth-provider 1.7.5)
-// for ssoguard's integration tests. Configuration is by environment variables;
+// A real Better Auth server (better-auth 1.7.5 + @better-auth/oauth-provider 1.7.5,
+// or the newest set from latest/) for ssoguard's integration tests. Configuration is by environment variables;
 // see README.md in this folder.
 //
 // Prints exactly one line `READY <origin>` on stdout once it accepts requests
@@ -14,9 +14,13 @@ import { betterAuth } from "better-auth";
 import { admin, bearer, jwt } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
-import { oauthProvider } from "@better-auth/oauth-provider";
+import { oauthProvider, oauthProviderOpenIdConfigMetadata } from "@better-auth/oauth-provider";
 
 const env = process.env;
+// Which better-auth this server runs (the pinned set here, or latest/): logged at start.
+const BETTER_AUTH_VERSION = JSON.parse(
+  fs.readFileSync(new URL("./node_modules/better-auth/package.json", import.meta.url), "utf8"),
+).version;
 const log = (...a) => console.error("[better-auth-server]", ...a);
 // stdout is reserved for the single READY line: a harness that reads that line
 // and then stops reading must never block this process on a full pipe.
@@ -43,9 +47,19 @@ const ADMIN_PASSWORD = "admin-password-123";
 // such as openid/profile/email/offline_access are refused for that grant).
 const M2M_SCOPES = ["api:read", "api:write"];
 
+// ---- deployment layout (the interop matrix; README "Layouts") ----------------
+// BA_BASE_PATH: Better Auth's basePath (its issuer is <origin><basePath>).
+const BASE_PATH = (env.BA_BASE_PATH || "/api/auth").replace(/\/+$/, "");
+// BA_ROOT_DISCOVERY=1: also serve the discovery document at the root, as Better
+// Auth's docs recommend (oauthProviderOpenIdConfigMetadata at
+// /.well-known/openid-configuration; it still names <origin><basePath>).
+const ROOT_DISCOVERY = env.BA_ROOT_DISCOVERY === "1";
+// BA_DATABASE_URL: Postgres (a `pg` pool) instead of the SQLite file BA_DB.
+const DATABASE_URL = env.BA_DATABASE_URL;
+
 let dbPath = env.BA_DB;
 let tmpDir;
-if (!dbPath) {
+if (!dbPath && !DATABASE_URL) {
   tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), "better-auth-"));
   dbPath = path.join(tmpDir, "auth.db");
 }
@@ -53,6 +67,7 @@ if (!dbPath) {
 // Listen first so PORT=0 works: the origin (issuer) is only known afterwards.
 let handler = null;
 let db = null;
+let migrated = false;
 const server = http.createServer((req, res) => {
   if (handler) return handler(req, res);
   res.writeHead(503, { "content-type": "application/json", "retry-after": "1" });
@@ -73,7 +88,8 @@ const stop = (sig) => {
   log(`${sig}: shutting down`);
   server.close(() => {
     try {
-      db?.close();
+      if (db?.end) db.end().catch(() => {});
+      else db?.close();
     } catch {}
     try {
       if (tmpDir) fs.rmSync(tmpDir, { recursive: true, force: true });
@@ -120,11 +136,17 @@ const userClaims = (user) => {
   return claims;
 };
 
-db = new Database(dbPath);
+if (DATABASE_URL) {
+  const { default: pg } = await import("pg");
+  db = new pg.Pool({ connectionString: DATABASE_URL, max: 5 });
+  dbPath = DATABASE_URL.replace(/\/\/[^@/]*@/, "//…@");
+} else {
+  db = new Database(dbPath);
+}
 const auth = betterAuth({
   appName: "ssoguard-interop",
   baseURL: origin,
-  basePath: "/api/auth",
+  basePath: BASE_PATH,
   secret: SECRET,
   database: db,
   logger: {
@@ -133,6 +155,8 @@ const auth = betterAuth({
       // SQLite stores string[] columns as TEXT; on a reused BA_DB getMigrations
       // warns about every such column although nothing is wrong.
       if (/has a different type in the database\. Expected string\[\] but got TEXT/.test(message)) return;
+      // A fresh database is checked before the migrations below create its tables.
+      if (!migrated && /^Database schema mismatch/.test(message)) return;
       console.error(`[better-auth] ${level.toUpperCase()} ${message}`, ...args);
     },
   },
@@ -184,6 +208,7 @@ const auth = betterAuth({
 const t0 = Date.now();
 const { runMigrations } = await getMigrations(auth.options);
 await runMigrations();
+migrated = true;
 
 const ctx = await auth.$context;
 const adapter = ctx.adapter;
@@ -249,6 +274,16 @@ await auth.api.adminLinkClientResource({
 // The admin's seed session is not needed any more.
 await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
 
-handler = toNodeHandler(auth);
-log(`db=${dbPath} alg=${ALG} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
+const authHandler = toNodeHandler(auth);
+const rootDiscovery = ROOT_DISCOVERY ? oauthProviderOpenIdConfigMetadata(auth) : null;
+handler = async (req, res) => {
+  if (rootDiscovery && req.method === "GET" && req.url.split("?")[0] === "/.well-known/openid-configuration") {
+    // What the docs' Next.js route handler does, on node:http.
+    const answer = await rootDiscovery(new Request(`${origin}${req.url}`, { headers: { accept: "application/json" } }));
+    res.writeHead(answer.status, Object.fromEntries(answer.headers));
+    return res.end(await answer.text());
+  }
+  return authHandler(req, res);
+};
+log(`better-auth=${BETTER_AUTH_VERSION} db=${dbPath} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);

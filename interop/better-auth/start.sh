@@ -3,6 +3,7 @@
 #
 #   bash interop/better-auth/start.sh            (from anywhere)
 #   bash interop/better-auth/start.sh --install  (install only, then exit: what .ci/run does)
+#   BA_SET=latest bash interop/better-auth/start.sh   (the newest better-auth, from latest/)
 #
 # Installs the pinned dependencies with `npm ci` when node_modules is missing
 # or was installed from a different package-lock.json, then execs
@@ -13,6 +14,13 @@
 set -euo pipefail
 
 dir="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+case "${BA_SET:-pinned}" in
+  pinned) ;;
+  # The newest set has its own package.json + package-lock.json; the server's own
+  # files are copied beside its node_modules (ESM resolves packages from the file).
+  latest) dir="$dir/latest" ;;
+  *) echo "start.sh: BA_SET must be pinned or latest, got ${BA_SET}" >&2; exit 2 ;;
+esac
 cd "$dir"
 
 command -v node >/dev/null || { echo "start.sh: node not found (Node.js 20+ needed)" >&2; exit 127; }
@@ -29,12 +37,22 @@ if ! installed; then
   if ! installed; then
     echo "start.sh: npm ci (node_modules missing or stale; compiling better-sqlite3 takes ~1 min)" >&2
     t0=$(date +%s)
-    npm ci --no-audit --no-fund --loglevel=error >&2
+    if ! npm ci --no-audit --no-fund --loglevel=error >&2; then
+      echo "start.sh: npm ci failed in $dir (BA_SET=${BA_SET:-pinned}); npm's ERESOLVE text above names the clash" >&2
+      exit 3
+    fi
     echo "$want" > "$stamp"
-    echo "start.sh: npm ci done in $(( $(date +%s) - t0 ))s" >&2
+    echo "start.sh: npm ci done in $(( $(date +%s) - t0 ))s: $(node -p 'const v = (p) => require(`./node_modules/${p}/package.json`).version; `better-auth ${v("better-auth")}, @better-auth/oauth-provider ${v("@better-auth/oauth-provider")}`')" >&2
   fi
   flock -u 9
   exec 9>&-
+fi
+
+if [[ "${BA_SET:-pinned}" == latest ]]; then
+  for f in ../*.mjs; do
+    # Copy only when changed, atomically: other test processes may be starting from it.
+    cmp -s "$f" "$(basename "$f")" || { cp "$f" ".$(basename "$f").$$" && mv ".$(basename "$f").$$" "$(basename "$f")"; }
+  done
 fi
 
 [[ "${1:-}" == "--install" ]] && exit 0

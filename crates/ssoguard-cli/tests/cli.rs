@@ -323,6 +323,59 @@ async fn an_api_auth_iss_against_an_origin_issuer_says_to_use_api_auth() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn an_origin_whose_discovery_names_another_origins_issuer_is_explained() {
+    // Better Auth with BETTER_AUTH_URL=http://localhost:<port>, reached at 127.0.0.1: both
+    // discovery locations (the docs' root alias and /api/auth) name the localhost issuer.
+    let keys = TestIssuer::start().await.expect("issuer");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let named = format!("http://localhost:{port}/api/auth");
+    let doc = json!({"issuer": named, "jwks_uri": keys.jwks_url()});
+    let serve = move || {
+        let doc = doc.clone();
+        async move { axum::Json(doc) }
+    };
+    let app = axum::Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(serve.clone()),
+        )
+        .route(
+            "/api/auth/.well-known/openid-configuration",
+            axum::routing::get(serve),
+        );
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let token = keys.token().iss(&named).sign();
+    let run = ssoguard(
+        &[
+            "verify",
+            "--issuer",
+            &origin,
+            "--audience",
+            "test-client",
+            "-",
+        ],
+        token.clone(),
+    )
+    .await;
+    run.assert_code(3)
+        .assert_contains(&format!(
+            "{origin}/.well-known/openid-configuration names issuer \"{named}\""
+        ))
+        .assert_contains(&format!("\"{origin}\" or \"{origin}/api/auth\""))
+        .assert_contains("another origin")
+        .assert_contains(&format!("SSO_ISSUER={named}"))
+        .assert_contains("BETTER_AUTH_URL")
+        .assert_no_leak(&token);
+    assert!(run.step("discovery").contains('✗'));
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn an_unknown_kid_after_rotation_lists_the_known_kids() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let old = issuer.key(Algorithm::EdDSA).expect("key");

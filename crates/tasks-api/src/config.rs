@@ -169,8 +169,11 @@ impl Config {
         get: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let get = |name: &str| get(name).filter(|v| !v.trim().is_empty());
+        // A trailing slash (`http://localhost:3001/`) is a typo, not another issuer: the setting
+        // is normalised here; tokens' `iss` is still compared exactly.
         let auth_server_url = get("AUTH_SERVER_URL")
             .unwrap_or_else(|| "http://localhost:3001".into())
+            .trim()
             .trim_end_matches('/')
             .to_string();
         let sso_client_ids = get("SSO_CLIENT_ID").map(|v| list(&v)).unwrap_or_default();
@@ -319,5 +322,28 @@ mod tests {
         let c = config(&[("SSO_CLIENT_ID", "a"), ("JWKS_CACHE_TTL", "30m")], false).expect("ok");
         assert_eq!(c.jwks_cache_ttl, Some(Duration::from_secs(1800)));
         assert_eq!(origin_of("http://h:1/api/auth"), "http://h:1");
+    }
+
+    #[test]
+    fn trailing_slashes_in_auth_server_url_are_normalised() {
+        for (given, kept) in [
+            ("http://localhost:3001/", "http://localhost:3001"),
+            (" http://localhost:3001// ", "http://localhost:3001"),
+            (
+                "http://localhost:3001/api/auth/",
+                "http://localhost:3001/api/auth",
+            ),
+        ] {
+            let c = config(&[("SSO_CLIENT_ID", "a"), ("AUTH_SERVER_URL", given)], false)
+                .expect("config");
+            assert_eq!(c.auth_server_url, kept, "{given:?}");
+        }
+        // SSO_ISSUER is the exact `iss`: kept as written.
+        let c = config(
+            &[("SSO_CLIENT_ID", "a"), ("SSO_ISSUER", "http://h/api/auth/")],
+            false,
+        )
+        .expect("config");
+        assert_eq!(c.sso_issuer.as_deref(), Some("http://h/api/auth/"));
     }
 }

@@ -106,12 +106,23 @@ pub struct BetterAuth {
     pub origin: String,
     /// `BA_ALG`.
     pub alg: String,
+    /// `BA_BASE_PATH` (default `/api/auth`).
+    pub base_path: String,
+    /// The OAuth issuer: `BA_JWT_ISSUER` when set (the oauth-provider plugin takes the jwt
+    /// plugin's issuer), else `<origin><base_path>`.
+    pub issuer: String,
+    /// The setup it runs in (package set and database), for failure messages.
+    pub setup: Setup,
+    /// The `better-auth` version it runs (from its start log line).
+    pub version: String,
     /// Client for Better Auth: redirects off, no cookie store (cookies are copied by hand).
     pub http: reqwest::Client,
     child: Child,
     _stdout: BufReader<ChildStdout>,
     log: Arc<Mutex<Vec<String>>>,
     dir: PathBuf,
+    /// The Postgres database it owns (dropped with it).
+    database: Option<(String, String)>,
 }
 
 impl Drop for BetterAuth {
@@ -120,12 +131,125 @@ impl Drop for BetterAuth {
         if std::thread::panicking() {
             let log = self.log.lock().map(|l| l.join("\n")).unwrap_or_default();
             eprintln!(
-                "--- Better Auth {} ({}) stderr ---\n{log}\n---",
-                self.origin, self.alg
+                "--- Better Auth {} ({}, setup: {}) stderr ---\n{log}\n---",
+                self.origin, self.alg, self.setup
             );
         }
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some((admin_url, name)) = self.database.take() {
+            drop_database(admin_url, name);
+        }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Setups: which Better Auth package set and database the servers run on
+// ---------------------------------------------------------------------------------------------
+
+/// The package set and database every server of this test process uses, chosen by
+/// `SSOGUARD_INTEROP_SETUP` so that the whole suite can run again on another setup (`.ci/run`
+/// does: `latest`, then `postgres`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Setup {
+    /// The pinned set (`interop/better-auth/package-lock.json`, better-auth 1.7.5) on SQLite.
+    Pinned,
+    /// The newest published better-auth (`interop/better-auth/latest/`) on SQLite.
+    Latest,
+    /// The pinned set on Postgres (a `pg` pool, a fresh database from `TEST_DATABASE_URL`).
+    Postgres,
+}
+
+impl std::fmt::Display for Setup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Setup::Pinned => "pinned better-auth set on SQLite",
+            Setup::Latest => "newest better-auth (interop/better-auth/latest) on SQLite",
+            Setup::Postgres => "pinned better-auth set on Postgres (pg pool)",
+        })
+    }
+}
+
+impl Setup {
+    /// This process's setup (`SSOGUARD_INTEROP_SETUP`: unset/`pinned`, `latest`, `postgres`).
+    pub fn current() -> Setup {
+        match std::env::var("SSOGUARD_INTEROP_SETUP").as_deref() {
+            Err(_) | Ok("" | "pinned") => Setup::Pinned,
+            Ok("latest") => Setup::Latest,
+            Ok("postgres") => Setup::Postgres,
+            Ok(other) => panic!("SSOGUARD_INTEROP_SETUP={other}: use pinned, latest or postgres"),
+        }
+    }
+
+    /// The environment `start.sh` needs for this setup (a Postgres setup creates the database).
+    async fn server_env(self) -> (Vec<(String, String)>, Option<(String, String)>) {
+        match self {
+            Setup::Pinned => (vec![], None),
+            Setup::Latest => (vec![("BA_SET".into(), "latest".into())], None),
+            Setup::Postgres => {
+                let (url, name) = create_database().await;
+                let db_url = database_url(&url, &name);
+                (vec![("BA_DATABASE_URL".into(), db_url)], Some((url, name)))
+            }
+        }
+    }
+}
+
+/// `TEST_DATABASE_URL`, required for the Postgres setup (a clear failure without it).
+pub fn test_database_url() -> Option<String> {
+    std::env::var("TEST_DATABASE_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// `url` with its database name replaced by `name`.
+fn database_url(url: &str, name: &str) -> String {
+    let (before_query, query) = url
+        .split_once('?')
+        .map_or((url, None), |(a, b)| (a, Some(b)));
+    let after_scheme = before_query.find("://").map_or(0, |i| i + 3);
+    let base = match before_query[after_scheme..].find('/') {
+        Some(i) => &before_query[..after_scheme + i],
+        None => before_query,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// Creates a fresh database `ba_<uuid>` on `TEST_DATABASE_URL`'s server.
+pub async fn create_database() -> (String, String) {
+    use sqlx::Connection as _;
+    let url = test_database_url()
+        .expect("the Postgres interop setup needs TEST_DATABASE_URL (e.g. postgres://postgres@127.0.0.1:5432/test)");
+    let name = format!("ba_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&url)
+        .await
+        .expect("connect to TEST_DATABASE_URL");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create the Better Auth database");
+    (url, name)
+}
+
+fn drop_database(admin_url: String, name: String) {
+    // Drop runs outside any runtime guarantee: a thread with its own small runtime.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async {
+            use sqlx::Connection as _;
+            if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await;
+            }
+        });
+    })
+    .join();
 }
 
 /// Why a start failed (the server's stderr is in the message).
@@ -149,7 +273,13 @@ impl BetterAuth {
 
     /// [`BetterAuth::start`] with owned variables.
     pub async fn start_env(alg: &str, env: &[(String, String)]) -> BetterAuth {
-        match Self::spawn(alg, 0, env).await {
+        Self::start_in(Setup::current(), alg, env).await
+    }
+
+    /// [`BetterAuth::start_env`] in a given setup (package set and database), whatever
+    /// `SSOGUARD_INTEROP_SETUP` says.
+    pub async fn start_in(setup: Setup, alg: &str, env: &[(String, String)]) -> BetterAuth {
+        match Self::spawn(setup, alg, 0, env).await {
             Ok(server) => server,
             Err(e) => panic!("Better Auth ({alg}) did not start: {}", e.message),
         }
@@ -170,7 +300,7 @@ impl BetterAuth {
                 .port();
             let mut all = env.to_vec();
             all.extend(origin_env(&format!("http://127.0.0.1:{port}")));
-            match Self::spawn(alg, port, &all).await {
+            match Self::spawn(Setup::current(), alg, port, &all).await {
                 Ok(server) => return server,
                 // 1 = EADDRINUSE and other start failures: another process took the port.
                 Err(e) if e.code == Some(1) => last = e.message,
@@ -181,18 +311,29 @@ impl BetterAuth {
     }
 
     async fn spawn(
+        setup: Setup,
         alg: &str,
         port: u16,
         env: &[(String, String)],
     ) -> Result<BetterAuth, StartError> {
+        let (setup_env, database) = setup.server_env().await;
         let id = uuid::Uuid::new_v4().simple().to_string();
         let dir = std::env::temp_dir().join(format!("ssoguard-interop-{id}"));
         std::fs::create_dir_all(&dir).expect("temp dir");
+        let var = |name: &str| {
+            env.iter()
+                .rev()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
+        let base_path = var("BA_BASE_PATH").unwrap_or_else(|| "/api/auth".into());
+        let jwt_issuer = var("BA_JWT_ISSUER");
         let mut cmd = Command::new("bash");
         cmd.arg(interop_dir().join("start.sh"))
             .env("PORT", port.to_string())
             .env("BA_DB", dir.join("auth.db"))
             .env("BA_ALG", alg)
+            .envs(setup_env.iter().map(|(k, v)| (k, v)))
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -223,10 +364,13 @@ impl BetterAuth {
         let fail = |mut child: Child, code: Option<i32>, what: String| {
             let _ = child.start_kill();
             let _ = std::fs::remove_dir_all(&dir);
+            if let Some((url, name)) = database.clone() {
+                drop_database(url, name);
+            }
             let log = log.lock().map(|l| l.join("\n")).unwrap_or_default();
             StartError {
                 code,
-                message: format!("{what}\n--- stderr ---\n{log}"),
+                message: format!("setup: {setup}: {what}\n--- stderr ---\n{log}"),
             }
         };
         match read {
@@ -237,13 +381,30 @@ impl BetterAuth {
                     .timeout(Duration::from_secs(30))
                     .build()
                     .expect("http client");
+                let version = log
+                    .lock()
+                    .ok()
+                    .and_then(|l| {
+                        l.iter().find_map(|line| {
+                            line.split_once("better-auth=")
+                                .and_then(|(_, rest)| rest.split_whitespace().next())
+                                .map(str::to_string)
+                        })
+                    })
+                    .unwrap_or_default();
                 eprintln!(
-                    "Better Auth {alg} ready at {origin} in {:.1}s",
+                    "Better Auth {version} {alg} ready at {origin} in {:.1}s ({setup})",
                     started.elapsed().as_secs_f64()
                 );
+                let issuer = jwt_issuer.unwrap_or_else(|| format!("{origin}{base_path}"));
                 Ok(BetterAuth {
                     origin,
                     alg: alg.to_string(),
+                    base_path,
+                    issuer,
+                    setup,
+                    version,
+                    database,
                     http,
                     child,
                     _stdout: stdout,
@@ -273,14 +434,15 @@ impl BetterAuth {
         }
     }
 
-    /// `<origin>/api/auth`: the base of every endpoint, and the issuer.
+    /// `<origin><basePath>` (`<origin>/api/auth` by default): the base of every endpoint.
     pub fn base(&self) -> String {
-        format!("{}/api/auth", self.origin)
+        format!("{}{}", self.origin, self.base_path)
     }
 
-    /// The issuer Better Auth puts in `iss` (and in its discovery document).
+    /// The issuer Better Auth puts in `iss` (and in its discovery document): `<origin>/api/auth`
+    /// unless `BA_BASE_PATH` or `BA_JWT_ISSUER` say otherwise.
     pub fn issuer(&self) -> String {
-        self.base()
+        self.issuer.clone()
     }
 
     /// The server's stderr so far.
@@ -302,6 +464,18 @@ impl BetterAuth {
             .expect("discovery");
         assert_eq!(resp.status(), 200, "discovery");
         resp.json().await.expect("discovery json")
+    }
+
+    /// `GET <origin>/.well-known/openid-configuration` (the docs' root alias): status and body.
+    pub async fn root_discovery(&self) -> (u16, Value) {
+        let resp = self
+            .http
+            .get(format!("{}/.well-known/openid-configuration", self.origin))
+            .send()
+            .await
+            .expect("root discovery");
+        let status = resp.status().as_u16();
+        (status, resp.json().await.unwrap_or(Value::Null))
     }
 
     /// The `kid`s currently in `GET /jwks`.
@@ -864,6 +1038,17 @@ impl TasksApi {
             .post(format!("{}{path}", self.base))
             .bearer_auth(token)
             .json(body)
+            .send()
+            .await
+            .expect("request");
+        Self::reply(resp).await
+    }
+
+    /// `GET /ready` (no token): 200 once keys are loaded, else 503 with `last_error`.
+    pub async fn ready(&self) -> Reply {
+        let resp = self
+            .http
+            .get(format!("{}/ready", self.base))
             .send()
             .await
             .expect("request");
