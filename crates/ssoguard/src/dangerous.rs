@@ -40,4 +40,19 @@ impl VerifierBuilder {
         self.allow_sender_constrained = true;
         self
     }
+
+    /// Allows plain `http` URLs to hosts other than loopback ones (`localhost`, `127.0.0.0/8`,
+    /// `::1`) for the SSO: discovery, keys and introspection.
+    ///
+    /// # Security Warning
+    ///
+    /// Over plain http anyone on the path can swap the key set (and so mint tokens this service
+    /// accepts) and read the introspection client secret and the tokens sent for introspection.
+    /// Only for a private network you trust end to end. Default: refused at `build()`, and a
+    /// discovered URL of that kind is refused at fetch time; loopback http is always allowed and
+    /// no redirect from https to http is ever followed.
+    pub fn insecure_allow_http(mut self) -> Self {
+        self.allow_remote_http = true;
+        self
+    }
 }

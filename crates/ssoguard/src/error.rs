@@ -19,6 +19,16 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+    /// A URL setting is plain `http` to a host other than a loopback one: keys, tokens and
+    /// secrets would cross the network in the clear. Allowed only by
+    /// [`VerifierBuilder::insecure_allow_http`](crate::VerifierBuilder::insecure_allow_http).
+    #[error(
+        "{setting} is plain http to a non-loopback host, which sends keys, tokens and secrets in the clear: use https (for a private network, allow it explicitly)"
+    )]
+    PlainHttp {
+        /// Which setting.
+        setting: &'static str,
+    },
     /// No audience was configured and the audience check was not explicitly turned off.
     #[error(
         "no audience configured: set the client id(s) tokens are issued for (e.g. SSO_CLIENT_ID)"
@@ -128,6 +138,13 @@ pub enum VerifyError {
     /// or revoked.
     #[error("token is not active")]
     Inactive,
+    /// The token's kind is not a bearer access or ID token: a header `typ` such as `logout+jwt`
+    /// or `dpop+jwt`, or an introspection answer naming a refresh token.
+    #[error("not a bearer token")]
+    UnexpectedTokenType,
+    /// An ID token for several audiences names another client in `azp` (OIDC Core 3.1.3.7).
+    #[error("authorized party mismatch")]
+    AuthorizedPartyMismatch,
     /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
     #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
     SenderConstrained,
@@ -189,13 +206,15 @@ impl VerifyError {
             VerifyError::IssuerMismatch => "issuer_mismatch",
             VerifyError::AudienceMismatch => "audience_mismatch",
             VerifyError::SenderConstrained => "sender_constrained",
+            VerifyError::UnexpectedTokenType => "unexpected_token_type",
+            VerifyError::AuthorizedPartyMismatch => "authorized_party_mismatch",
             VerifyError::Inactive => "inactive",
             VerifyError::KeysUnavailable { .. } => "keys_unavailable",
         }
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 20] = [
+    pub const KINDS: [&'static str; 22] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -214,6 +233,8 @@ impl VerifyError {
         "issuer_mismatch",
         "audience_mismatch",
         "sender_constrained",
+        "unexpected_token_type",
+        "authorized_party_mismatch",
         "inactive",
         "keys_unavailable",
     ];

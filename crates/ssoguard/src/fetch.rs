@@ -1,8 +1,10 @@
-//! Bounded HTTP GETs for discovery documents and key sets.
+//! Bounded HTTP GETs for discovery documents and key sets, and the bounded body read every
+//! other SSO reply (introspection, token endpoint, admin API) goes through.
 //!
 //! Every fetch has a connect timeout, a total timeout and a response-size cap enforced while
 //! streaming, so a hostile or broken SSO can neither stall a refresh forever nor make the
-//! service buffer an unbounded body.
+//! service buffer an unbounded body. Redirects are followed at most 3 times and never from
+//! `https` to plain `http` ([`redirect_policy`]).
 
 use futures_util::StreamExt as _;
 use std::time::Duration;
@@ -29,6 +31,9 @@ pub(crate) enum FetchError {
 pub(crate) struct HttpFetcher {
     client: reqwest::Client,
     max_bytes: usize,
+    allow_remote_http: bool,
+    /// The timeouts of a client built here (`None`: the caller's own client).
+    own_client: Option<(Duration, Duration)>,
 }
 
 impl HttpFetcher {
@@ -38,19 +43,49 @@ impl HttpFetcher {
         timeout: Duration,
         max_bytes: usize,
     ) -> Result<Self, reqwest::Error> {
+        let own_client = client.is_none().then_some((connect_timeout, timeout));
         let client = match client {
             Some(c) => c,
-            None => reqwest::Client::builder()
-                .connect_timeout(connect_timeout)
-                .timeout(timeout)
-                .redirect(reqwest::redirect::Policy::limited(3))
-                .user_agent(concat!("ssoguard/", env!("CARGO_PKG_VERSION")))
-                .build()?,
+            None => Self::client(connect_timeout, timeout, true)?,
         };
-        Ok(HttpFetcher { client, max_bytes })
+        Ok(HttpFetcher {
+            client,
+            max_bytes,
+            allow_remote_http: true,
+            own_client,
+        })
+    }
+
+    fn client(
+        connect_timeout: Duration,
+        timeout: Duration,
+        allow_remote_http: bool,
+    ) -> Result<reqwest::Client, reqwest::Error> {
+        reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .redirect(redirect_policy(allow_remote_http))
+            .user_agent(concat!("ssoguard/", env!("CARGO_PKG_VERSION")))
+            .build()
+    }
+
+    /// Whether plain `http` to a non-loopback host may be fetched or redirected to. Default
+    /// here: allowed (one-off fetches of configured URLs); the verifier refuses it unless told
+    /// otherwise, so a discovered `jwks_uri` cannot downgrade a verifier configured with https.
+    pub(crate) fn allow_remote_http(mut self, allow: bool) -> Result<Self, reqwest::Error> {
+        if let Some((connect_timeout, timeout)) = self.own_client {
+            self.client = Self::client(connect_timeout, timeout, allow)?;
+        }
+        self.allow_remote_http = allow;
+        Ok(self)
     }
 
     pub(crate) async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        if !self.allow_remote_http && is_remote_plain_http(url) {
+            return Err(FetchError::Transport(format!(
+                "{url}: plain http to a non-loopback host is refused (use https)"
+            )));
+        }
         let response = self
             .client
             .get(url)
@@ -79,20 +114,83 @@ impl HttpFetcher {
             .get("cache-control")
             .and_then(|v| v.to_str().ok())
             .and_then(parse_max_age);
-        let mut bytes = Vec::new();
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| FetchError::Transport(describe(url, &e)))?;
-            if bytes.len() + chunk.len() > self.max_bytes {
-                return Err(FetchError::TooLarge {
-                    url: url.to_string(),
-                    limit: self.max_bytes,
-                });
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+        let bytes = read_bounded(response, url, self.max_bytes).await?;
         Ok(Fetched { bytes, max_age })
     }
+}
+
+/// Largest reply read from the SSO's introspection, token and admin endpoints (as for JWKS).
+pub(crate) const MAX_REPLY_BYTES: usize = 1024 * 1024;
+
+/// Reads a response body, refusing it as soon as it exceeds `max_bytes` (by `Content-Length`
+/// or while streaming), so a hostile endpoint cannot make the service buffer without bound.
+pub(crate) async fn read_bounded(
+    response: reqwest::Response,
+    url: &str,
+    max_bytes: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let too_large = || FetchError::TooLarge {
+        url: url.to_string(),
+        limit: max_bytes,
+    };
+    if response
+        .content_length()
+        .is_some_and(|len| len > max_bytes as u64)
+    {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    let mut stream = response.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| FetchError::Transport(describe(url, &e)))?;
+        if bytes.len() + chunk.len() > max_bytes {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+/// At most 3 redirects, none from `https` to plain `http` (a downgrade would expose the
+/// request, and with it a client secret or a token, to the network), and, unless
+/// `allow_remote_http`, none to plain `http` on a non-loopback host.
+pub(crate) fn redirect_policy(allow_remote_http: bool) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        let downgrade = attempt.url().scheme() == "http"
+            && attempt.previous().iter().any(|url| url.scheme() == "https");
+        if downgrade {
+            attempt.error("refusing a redirect from https to http")
+        } else if !allow_remote_http && is_remote_plain_http(attempt.url().as_str()) {
+            attempt.error("refusing a redirect to plain http on a non-loopback host")
+        } else if attempt.previous().len() > 3 {
+            attempt.error("too many redirects")
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// True when `url` is plain `http` to a host other than a loopback one (`localhost`,
+/// `127.0.0.0/8`, `::1`): tokens, keys and secrets would cross the network in the clear.
+#[must_use]
+pub(crate) fn is_remote_plain_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host_port = authority.rsplit('@').next().unwrap_or("");
+    let host = if let Some(v6) = host_port.strip_prefix('[') {
+        v6.split(']').next().unwrap_or("")
+    } else {
+        host_port.split(':').next().unwrap_or("")
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !loopback
 }
 
 fn describe(url: &str, e: &reqwest::Error) -> String {
@@ -147,5 +245,27 @@ mod tests {
         assert_eq!(parse_max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(parse_max_age("public"), None);
         assert_eq!(parse_max_age("max-age=abc"), None);
+    }
+
+    #[test]
+    fn plain_http_is_remote_unless_loopback() {
+        for remote in [
+            "http://sso.example.invalid:3001",
+            "http://10.0.0.5/api/auth",
+            "http://localhost.evil.example/",
+            "http://user@sso.example/",
+            "HTTP://x".to_ascii_lowercase().as_str(),
+        ] {
+            assert!(is_remote_plain_http(remote), "{remote}");
+        }
+        for local in [
+            "http://localhost:3001",
+            "http://127.0.0.1:8080/jwks",
+            "http://[::1]:3001/",
+            "http://app.localhost/",
+            "https://sso.example",
+        ] {
+            assert!(!is_remote_plain_http(local), "{local}");
+        }
     }
 }

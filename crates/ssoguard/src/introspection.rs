@@ -1,23 +1,29 @@
 //! RFC 7662 token introspection for opaque access tokens (Better Auth's default access tokens).
 //!
 //! Called with `client_secret_basic`. Active results are cached by the token's SHA-256 until
-//! min(`exp`, 60 s), bounded in entries; concurrent requests for the same token share one call.
+//! min(`exp`, 60 s), bounded in entries; concurrent requests for the same token share one call
+//! ([`crate::single_flight`]). Calls to the SSO are bounded by a per-process budget (calls per
+//! second and calls at once, [`IntrospectionConfig::max_calls_per_second`],
+//! [`IntrospectionConfig::max_concurrent_calls`]): over it, a token is answered 503 with
+//! `Retry-After` without a call, so random tokens cannot flood the SSO with requests carrying
+//! the client secret. Replies are read up to 1 MiB. An answer whose `token_type` names a refresh
+//! token is refused; one without `sub` is a client-credentials token (subject = its
+//! `client_id`) only when it names no user (`username`, `sid`), and is refused otherwise.
 //! `active: false` is [`VerifyError::Inactive`] (401); an unreachable or misbehaving endpoint is
 //! [`VerifyError::KeysUnavailable`] with [`KeysUnavailable::Introspection`] (503). Inactive
 //! answers are not cached, so a token is refused as soon as the SSO says so, and accepted again
 //! never (revocation is final).
 
 use crate::error::{KeysUnavailable, VerifyError};
+use crate::fetch::{MAX_REPLY_BYTES, read_bounded, redirect_policy};
+use crate::single_flight::{Joined, SingleFlight};
 use crate::token_cache::{TokenCache, TokenHash};
 use crate::ttl_map::TtlMap;
 use crate::verify::unix_now;
 use base64::Engine as _;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Introspection settings.
 ///
@@ -48,6 +54,12 @@ pub struct IntrospectionConfig {
     pub max_entries: usize,
     /// Timeout of one call. Default: 5 s.
     pub timeout: Duration,
+    /// Most introspection calls started per second by this process (a token bucket holding
+    /// one second's worth). Default: 50. Cached answers and callers sharing a call do not count.
+    /// Over it, tokens are answered 503 with `Retry-After: 1` until calls are allowed again.
+    pub max_calls_per_second: u32,
+    /// Most introspection calls in progress at once. Default: 10. Over it: 503, as above.
+    pub max_concurrent_calls: u32,
 }
 
 impl std::fmt::Debug for IntrospectionConfig {
@@ -71,18 +83,26 @@ impl IntrospectionConfig {
             cache_ttl: Duration::from_secs(60),
             max_entries: 10_000,
             timeout: Duration::from_secs(5),
+            max_calls_per_second: 50,
+            max_concurrent_calls: 10,
         }
     }
 }
 
-type SharedCall = Shared<BoxFuture<'static, Result<Map<String, Value>, VerifyError>>>;
+/// One introspection answer (claims map) or why there is none, shared by the callers of a call.
+type CallResult = Result<Map<String, Value>, VerifyError>;
 
 pub(crate) struct Introspector {
     cfg: IntrospectionConfig,
     http: reqwest::Client,
     cache: TtlMap<TokenHash, Map<String, Value>>,
-    inflight: Mutex<HashMap<TokenHash, SharedCall>>,
+    flights: SingleFlight<TokenHash, CallResult>,
+    budget: Budget,
     calls: std::sync::atomic::AtomicU64,
+    allow_remote_http: bool,
+    /// Makes the next call panic (tests of the single-flight's slot release).
+    #[cfg(test)]
+    panic_next_call: std::sync::atomic::AtomicBool,
 }
 
 fn unavailable() -> VerifyError {
@@ -92,18 +112,88 @@ fn unavailable() -> VerifyError {
     }
 }
 
+fn over_budget() -> VerifyError {
+    VerifyError::KeysUnavailable {
+        reason: KeysUnavailable::Introspection,
+        retry_after: Duration::from_secs(1),
+    }
+}
+
+/// The per-process introspection budget: a token bucket (calls per second) and a semaphore
+/// (calls at once). Taken only when a call is about to start.
+struct Budget {
+    per_second: f64,
+    bucket: Mutex<(f64, Instant)>,
+    concurrent: Arc<tokio::sync::Semaphore>,
+}
+
+impl Budget {
+    fn new(per_second: u32, concurrent: u32) -> Self {
+        let per_second = f64::from(per_second.max(1));
+        Budget {
+            per_second,
+            bucket: Mutex::new((per_second, Instant::now())),
+            concurrent: Arc::new(tokio::sync::Semaphore::new(concurrent.max(1) as usize)),
+        }
+    }
+
+    /// A permit for one call, or `None` when over the rate or the concurrency bound.
+    fn take(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let permit = self.concurrent.clone().try_acquire_owned().ok()?;
+        let mut bucket = self.bucket.lock().ok()?;
+        let now = Instant::now();
+        let (tokens, last) = *bucket;
+        let refilled = (tokens + now.duration_since(last).as_secs_f64() * self.per_second)
+            .min(self.per_second);
+        if refilled < 1.0 {
+            *bucket = (refilled, now);
+            return None;
+        }
+        *bucket = (refilled - 1.0, now);
+        Some(permit)
+    }
+}
+
+/// True when `token` has RFC 6750's `b64token` syntax (`[A-Za-z0-9-._~+/]+ "="*`): anything
+/// else cannot be an access token and is refused without a call.
+pub(crate) fn is_b64token(token: &str) -> bool {
+    let body = token.trim_end_matches('=');
+    !body.is_empty()
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/".contains(&b))
+}
+
+/// `token_type` values that name a refresh token (RFC 7662 §2.2 leaves the vocabulary open;
+/// RFC 8693 names the URN).
+fn names_refresh_token(token_type: &str) -> bool {
+    token_type.eq_ignore_ascii_case("refresh_token")
+        || token_type.eq_ignore_ascii_case("refresh-token")
+        || token_type.eq_ignore_ascii_case("urn:ietf:params:oauth:token-type:refresh_token")
+}
+
 impl Introspector {
-    pub(crate) fn new(cfg: IntrospectionConfig) -> Result<Self, reqwest::Error> {
+    pub(crate) fn new(
+        cfg: IntrospectionConfig,
+        allow_remote_http: bool,
+    ) -> Result<Self, reqwest::Error> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(2))
             .timeout(cfg.timeout)
+            .redirect(redirect_policy(allow_remote_http))
             .build()?;
         Ok(Introspector {
             cache: TtlMap::new(cfg.max_entries),
+            // The call itself is bounded by `timeout`; the wait a little longer so a waiter
+            // sees the call's own timeout error rather than its own.
+            flights: SingleFlight::new(cfg.timeout + Duration::from_secs(1)),
+            budget: Budget::new(cfg.max_calls_per_second, cfg.max_concurrent_calls),
             cfg,
             http,
-            inflight: Mutex::new(HashMap::new()),
             calls: std::sync::atomic::AtomicU64::new(0),
+            allow_remote_http,
+            #[cfg(test)]
+            panic_next_call: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -130,40 +220,49 @@ impl Introspector {
         if let Some(map) = self.cache.get(&hash) {
             return Ok(map);
         }
-        let call = {
-            let Ok(mut inflight) = self.inflight.lock() else {
-                return Err(unavailable());
-            };
-            // A call that finished since the lookup above stored its answer before leaving the
-            // in-flight map (which it does under this lock): look again rather than call twice.
+        // The permit of a call this caller starts; taken under the single-flight's lock only
+        // when no call for this token is in flight and none finished since the look above.
+        let permit = std::cell::Cell::new(None);
+        let check = || {
             if let Some(map) = self.cache.get(&hash) {
-                return Ok(map);
+                return Some(Ok(map));
             }
-            match inflight.get(&hash) {
-                Some(call) => call.clone(),
+            match self.budget.take() {
+                Some(p) => {
+                    permit.set(Some(p));
+                    None
+                }
                 None => {
-                    let this = self.clone();
-                    let token = token.to_string();
-                    let endpoint = endpoint.to_string();
-                    let task = tokio::spawn(async move {
-                        let result = this.call(&token, &endpoint).await;
-                        if let Ok(map) = &result {
-                            this.store(hash, map);
-                        }
-                        if let Ok(mut inflight) = this.inflight.lock() {
-                            inflight.remove(&hash);
-                        }
-                        result
-                    });
-                    let call = async move { task.await.unwrap_or_else(|_| Err(unavailable())) }
-                        .boxed()
-                        .shared();
-                    inflight.insert(hash, call.clone());
-                    call
+                    tracing::warn!("introspection budget exhausted; answering 503");
+                    Some(Err(over_budget()))
                 }
             }
         };
-        call.await
+        let body = || {
+            let this = self.clone();
+            let token = token.to_string();
+            let endpoint = endpoint.to_string();
+            let permit = permit.take();
+            async move {
+                let _permit = permit;
+                #[cfg(test)]
+                if this
+                    .panic_next_call
+                    .swap(false, std::sync::atomic::Ordering::AcqRel)
+                {
+                    panic!("injected introspection panic");
+                }
+                let result = this.call(&token, &endpoint).await;
+                if let Ok(map) = &result {
+                    this.store(hash, map);
+                }
+                result
+            }
+        };
+        match self.flights.join_or_start(hash, check, body) {
+            Joined::Ready(result) => result,
+            Joined::Flight(call) => call.wait().await.unwrap_or_else(|_| Err(unavailable())),
+        }
     }
 
     fn store(&self, hash: TokenHash, map: &Map<String, Value>) {
@@ -178,6 +277,13 @@ impl Introspector {
     }
 
     async fn call(&self, token: &str, endpoint: &str) -> Result<Map<String, Value>, VerifyError> {
+        if !self.allow_remote_http && crate::fetch::is_remote_plain_http(endpoint) {
+            tracing::error!(
+                endpoint,
+                "introspection endpoint is plain http to a non-loopback host; refused"
+            );
+            return Err(unavailable());
+        }
         self.calls
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let basic = base64::engine::general_purpose::STANDARD.encode(format!(
@@ -214,19 +320,37 @@ impl Introspector {
             );
             return Err(unavailable());
         }
-        let body: Value = response.json().await.map_err(|_| unavailable())?;
-        let Value::Object(mut map) = body else {
+        let bytes = read_bounded(response, endpoint, MAX_REPLY_BYTES)
+            .await
+            .map_err(|e| {
+                tracing::warn!(error = %e, "introspection reply refused");
+                unavailable()
+            })?;
+        let Ok(Value::Object(mut map)) = serde_json::from_slice::<Value>(&bytes) else {
             return Err(unavailable());
         };
         if map.get("active") != Some(&Value::Bool(true)) {
             return Err(VerifyError::Inactive);
         }
         map.remove("active");
-        map.remove("token_type");
+        if let Some(token_type) = map.remove("token_type") {
+            if token_type.as_str().is_none_or(names_refresh_token) {
+                return Err(VerifyError::UnexpectedTokenType);
+            }
+        }
         let client_id = map.get("client_id").cloned();
         if !map.contains_key("sub") {
-            if let Some(id) = &client_id {
-                map.insert("sub".into(), id.clone());
+            // No subject: a client-credentials token (Better Auth answers those without `sub`)
+            // only when nothing in the answer points at a user: no `username` (RFC 7662's
+            // resource owner) and no session (`sid`). A user's token from a provider that
+            // omits `sub` is refused rather than taken for the client itself.
+            let names_a_user = map.contains_key("username") || map.contains_key("sid");
+            match &client_id {
+                Some(id @ Value::String(_)) if !names_a_user => {
+                    tracing::debug!("introspection answer without sub: a client-credentials token");
+                    map.insert("sub".into(), id.clone());
+                }
+                _ => return Err(VerifyError::MissingClaim("sub")),
             }
         }
         if !map.contains_key("aud") {
@@ -270,5 +394,139 @@ mod tests {
         assert!(looks_opaque("a.b.c.d.e"));
         assert!(!looks_opaque("a.b.c"));
         assert_eq!(form_encode("a b+c/="), "a%20b%2Bc%2F%3D");
+    }
+
+    #[test]
+    fn b64token_syntax() {
+        for ok in ["abc", "a-b.c_d~e+f/g", "abc==", "A1"] {
+            assert!(is_b64token(ok), "{ok}");
+        }
+        for bad in [
+            "", "==", "a b", "a=b", "a%b", "a\"b", "é", "a,b", "<script>",
+        ] {
+            assert!(!is_b64token(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn refresh_token_types() {
+        assert!(names_refresh_token("refresh_token"));
+        assert!(names_refresh_token(
+            "urn:ietf:params:oauth:token-type:refresh_token"
+        ));
+        assert!(!names_refresh_token("Bearer") && !names_refresh_token("access_token"));
+    }
+
+    #[tokio::test]
+    async fn budget_bounds_rate_and_concurrency() {
+        let budget = Budget::new(5, 2);
+        let a = budget.take().expect("first");
+        let b = budget.take().expect("second");
+        assert!(budget.take().is_none(), "two at once at most");
+        drop((a, b));
+        let taken = (0..10).filter_map(|_| budget.take()).count();
+        assert_eq!(taken, 3, "five per second: two used, three left");
+    }
+
+    mod single_flight {
+        use super::*;
+        use crate::testing::{Fault, TestIssuer};
+        use std::sync::atomic::Ordering;
+
+        fn introspector() -> Arc<Introspector> {
+            let cfg = IntrospectionConfig::new("test-client", "test-secret");
+            Arc::new(Introspector::new(cfg, false).expect("client"))
+        }
+
+        fn opaque(issuer: &TestIssuer) -> String {
+            issuer.issue_opaque(serde_json::json!({
+                "iss": issuer.issuer(), "client_id": "test-client", "sub": "alice",
+                "exp": unix_now() + 600,
+            }))
+        }
+
+        fn endpoint(issuer: &TestIssuer) -> String {
+            format!("{}/oauth2/introspect", issuer.issuer())
+        }
+
+        #[tokio::test]
+        async fn a_panicking_call_frees_the_slot_and_the_next_call_calls_again() {
+            let issuer = TestIssuer::start().await.expect("issuer");
+            let (i, token) = (introspector(), opaque(&issuer));
+            i.panic_next_call.store(true, Ordering::SeqCst);
+            let err = i.introspect(&token, &endpoint(&issuer)).await.unwrap_err();
+            assert!(err.is_unavailable(), "{err:?}");
+            i.flights.until_idle().await;
+            assert!(i.introspect(&token, &endpoint(&issuer)).await.is_ok());
+            assert_eq!(issuer.introspections(), 1);
+        }
+
+        #[tokio::test]
+        async fn an_aborted_call_frees_the_slot_and_the_next_call_calls_again() {
+            let issuer = TestIssuer::start().await.expect("issuer");
+            issuer.set_fault(Some(Fault::Slow(Duration::from_secs(10))));
+            let (i, token) = (introspector(), opaque(&issuer));
+            let waiting = tokio::spawn({
+                let (i, token, endpoint) = (i.clone(), token.clone(), endpoint(&issuer));
+                async move { i.introspect(&token, &endpoint).await }
+            });
+            while issuer.introspections() == 0 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            i.flights.abort_last();
+            assert!(waiting.await.expect("task").unwrap_err().is_unavailable());
+            i.flights.until_idle().await;
+            issuer.set_fault(None);
+            assert!(i.introspect(&token, &endpoint(&issuer)).await.is_ok());
+            assert_eq!(issuer.introspections(), 2);
+        }
+
+        #[tokio::test]
+        async fn a_caller_that_gives_up_leaves_the_call_to_the_others() {
+            let issuer = TestIssuer::start().await.expect("issuer");
+            issuer.set_fault(Some(Fault::Slow(Duration::from_millis(200))));
+            let (i, token) = (introspector(), opaque(&issuer));
+            let gave_up = tokio::time::timeout(
+                Duration::from_millis(20),
+                i.introspect(&token, &endpoint(&issuer)),
+            )
+            .await;
+            assert!(gave_up.is_err(), "the caller was cancelled mid-call");
+            assert!(i.introspect(&token, &endpoint(&issuer)).await.is_ok());
+            assert_eq!(issuer.introspections(), 1, "joined, not called again");
+        }
+
+        #[test]
+        fn a_call_dropped_with_its_runtime_frees_the_slot() {
+            let server = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let issuer = server.block_on(TestIssuer::start()).expect("issuer");
+            issuer.set_fault(Some(Fault::Slow(Duration::from_secs(10))));
+            let (i, token) = (introspector(), opaque(&issuer));
+            let first = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            first.block_on(async {
+                let endpoint = endpoint(&issuer);
+                let call = i.introspect(&token, &endpoint);
+                let _ = tokio::time::timeout(Duration::from_millis(300), call).await;
+            });
+            drop(first);
+            assert_eq!(i.flights.in_flight(), 0);
+            issuer.set_fault(None);
+            let second = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            assert!(
+                second
+                    .block_on(i.introspect(&token, &endpoint(&issuer)))
+                    .is_ok()
+            );
+        }
     }
 }

@@ -21,7 +21,8 @@ pub struct VerifyingKey {
     family: KeyFamily,
     /// One parsed key per algorithm this key may verify (one, except RSA keys without `alg`).
     parsed: Vec<(Algorithm, ParsedPublicKey)>,
-    /// The same Ed25519 key for the batch check (`None` for other types and small-order keys).
+    /// The same Ed25519 key for the batch check (`None` for other types; small-order Ed25519
+    /// keys are refused when the set is parsed).
     batch_key: Option<ed25519_dalek::VerifyingKey>,
     description: String,
 }
@@ -63,7 +64,7 @@ impl VerifyingKey {
             .map(|(_, key)| key.verify_sig(message, sig).is_ok())
     }
 
-    /// The key for the Ed25519 batch check, unless it is of small order (never batched).
+    /// The key for the Ed25519 batch check (`None` for other key types).
     pub(crate) fn ed25519_batch_key(&self) -> Option<ed25519_dalek::VerifyingKey> {
         self.batch_key
     }
@@ -305,12 +306,18 @@ fn parse_key(raw: RawKey, allowed: &[Algorithm]) -> Result<VerifyingKey, String>
             if x.len() != 32 {
                 return Err("Ed25519 key \"x\" is not 32 bytes".into());
             }
-            let key = ParsedPublicKey::new(Algorithm::EdDSA.verification(), &x)
-                .map_err(|_| "invalid Ed25519 public key".to_string())?;
-            batch_key = <[u8; 32]>::try_from(x.as_slice())
+            let point = <[u8; 32]>::try_from(x.as_slice())
                 .ok()
                 .and_then(|bytes| ed25519_dalek::VerifyingKey::from_bytes(&bytes).ok())
-                .filter(|k| !k.is_weak());
+                .ok_or_else(|| "invalid Ed25519 public key".to_string())?;
+            // A small-order key (the identity point, or one of the 7 other torsion points)
+            // verifies signatures anyone can make, e.g. R = identity, S = 0 for any message.
+            if point.is_weak() {
+                return Err("Ed25519 key of small order (anyone could sign for it)".into());
+            }
+            let key = ParsedPublicKey::new(Algorithm::EdDSA.verification(), &x)
+                .map_err(|_| "invalid Ed25519 public key".to_string())?;
+            batch_key = Some(point);
             (vec![(Algorithm::EdDSA, key)], "OKP Ed25519".to_string())
         }
         KeyFamily::P256 | KeyFamily::P384 | KeyFamily::P521 => {
@@ -409,6 +416,16 @@ mod tests {
                 "unsupported alg",
             ),
             (r#"{"kid":"nokty"}"#, "malformed"),
+            (
+                // The identity point: every (R = identity, S = 0) signature verifies.
+                r#"{"kty":"OKP","crv":"Ed25519","kid":"id","x":"AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+                "small order",
+            ),
+            (
+                // y = 0: a point of order 4.
+                r#"{"kty":"OKP","crv":"Ed25519","kid":"o4","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}"#,
+                "small order",
+            ),
             (
                 r#"{"kty":"OKP","crv":"Ed25519","kid":"ops","key_ops":["encrypt"],"x":"AA"}"#,
                 "key_ops",

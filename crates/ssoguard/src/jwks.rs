@@ -12,13 +12,12 @@
 
 use crate::algorithm::Algorithm;
 use crate::discovery::{self, ProviderMetadata};
-use crate::error::{KeysUnavailable, VerifyError};
+use crate::error::{ConfigError, KeysUnavailable, VerifyError};
 use crate::fetch::HttpFetcher;
 use crate::jwk::{ParsedKeySet, SkippedKey, VerifyingKey, parse_jwks};
 use crate::metrics::Metrics;
+use crate::single_flight::{Flight, Joined, SingleFlight};
 use arc_swap::ArcSwapOption;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -95,6 +94,55 @@ impl Default for JwksConfig {
     }
 }
 
+impl JwksConfig {
+    /// Refuses settings that cannot work together or would overflow a deadline.
+    pub(crate) fn check(&self) -> Result<(), ConfigError> {
+        let invalid = |setting: &'static str, reason: &str| {
+            Err(ConfigError::InvalidSetting {
+                setting,
+                reason: reason.into(),
+            })
+        };
+        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
+        for (setting, value) in [
+            ("jwks ttl", self.ttl),
+            ("min_ttl", self.min_ttl),
+            ("max_ttl", self.max_ttl),
+            ("refresh_ahead", self.refresh_ahead),
+            ("refetch_cooldown", self.refetch_cooldown),
+            ("wait_timeout", self.wait_timeout),
+            ("fetch_timeout", self.fetch_timeout),
+            ("connect_timeout", self.connect_timeout),
+            ("max_stale", self.max_stale),
+        ] {
+            if value > ten_years {
+                return invalid(setting, "longer than ten years");
+            }
+        }
+        if self.min_ttl > self.max_ttl {
+            return invalid("min_ttl", "greater than max_ttl");
+        }
+        for (setting, value) in [
+            ("jwks ttl", self.ttl),
+            ("max_ttl", self.max_ttl),
+            ("wait_timeout", self.wait_timeout),
+            ("fetch_timeout", self.fetch_timeout),
+            ("connect_timeout", self.connect_timeout),
+        ] {
+            if value.is_zero() {
+                return invalid(setting, "must be positive");
+            }
+        }
+        if self.max_response_bytes == 0 {
+            return invalid("max_response_bytes", "must be positive");
+        }
+        if self.max_keys == 0 {
+            return invalid("max_keys", "must be positive");
+        }
+        Ok(())
+    }
+}
+
 /// Cap on remembered unknown kids per key set, so forged kids cannot grow memory without bound.
 const MAX_UNKNOWN_KIDS: usize = 4096;
 
@@ -164,7 +212,8 @@ impl KeySet {
     }
 }
 
-type SharedFetch = Shared<BoxFuture<'static, Result<Arc<KeySet>, String>>>;
+/// The result of one fetch, shared by every caller waiting on it.
+type FetchResult = Result<Arc<KeySet>, String>;
 
 /// Where keys and the issuer come from.
 #[derive(Debug, Clone)]
@@ -207,7 +256,8 @@ struct CacheInner {
     source: KeySource,
     current: ArcSwapOption<KeySet>,
     metadata: ArcSwapOption<ProviderMetadata>,
-    inflight: Mutex<Option<SharedFetch>>,
+    /// The one fetch in flight (unit key), bounded by [`JwksConfig::wait_timeout`].
+    flights: SingleFlight<(), FetchResult>,
     last_forced: Mutex<Option<Instant>>,
     last_failure: Mutex<Option<(Instant, String)>>,
     refresher_started: AtomicBool,
@@ -216,6 +266,9 @@ struct CacheInner {
     /// Keys given at build time: never fetched, never expire.
     fixed: bool,
     metrics: Arc<Metrics>,
+    /// Makes the next fetch panic (tests of the single-flight's slot release).
+    #[cfg(test)]
+    panic_next_fetch: AtomicBool,
 }
 
 impl JwksCache {
@@ -228,13 +281,13 @@ impl JwksCache {
     ) -> Self {
         JwksCache {
             inner: Arc::new(CacheInner {
+                flights: SingleFlight::new(cfg.wait_timeout),
                 cfg,
                 allowed,
                 http,
                 source,
                 current: ArcSwapOption::empty(),
                 metadata: ArcSwapOption::empty(),
-                inflight: Mutex::new(None),
                 last_forced: Mutex::new(None),
                 last_failure: Mutex::new(None),
                 refresher_started: AtomicBool::new(false),
@@ -242,6 +295,8 @@ impl JwksCache {
                 installed: Arc::new(tokio::sync::Notify::new()),
                 fixed: false,
                 metrics,
+                #[cfg(test)]
+                panic_next_fetch: AtomicBool::new(false),
             }),
         }
     }
@@ -390,16 +445,16 @@ impl JwksCache {
         if self.inner.fixed || set.is_known_unknown(kid) {
             return Err(VerifyError::UnknownKey);
         }
-        let inflight = self.inner.inflight.lock().ok().and_then(|s| s.clone());
-        let fetch = match inflight {
-            Some(fetch) => fetch,
+        let fetch = match self.inner.flights.join(&()) {
+            Some(fetch) => Some(fetch),
             None if self.inner.take_forced_slot() => self.inner.start_or_join(),
-            None => {
-                set.remember_unknown(kid);
-                return Err(VerifyError::UnknownKey);
-            }
+            None => None,
         };
-        match tokio::time::timeout(self.inner.cfg.wait_timeout, fetch).await {
+        let Some(fetch) = fetch else {
+            set.remember_unknown(kid);
+            return Err(VerifyError::UnknownKey);
+        };
+        match fetch.wait().await {
             Ok(Ok(new)) => match new.find(kid, alg) {
                 Lookup::Found(key) => Ok((key, new.generation)),
                 Lookup::Mismatch => Err(VerifyError::AlgorithmMismatch),
@@ -441,29 +496,23 @@ impl JwksCache {
         reason: KeysUnavailable,
         usable: impl Fn(&KeySet) -> bool,
     ) -> Result<Arc<KeySet>, VerifyError> {
-        let fetch = {
-            // Decided under the in-flight lock, which the fetch task takes to leave the slot
-            // after installing: no fetch can finish unseen between the check and the start.
-            let Ok(mut slot) = self.inner.inflight.lock() else {
-                return Err(self.unavailable(reason));
-            };
-            match slot.as_ref() {
-                Some(fetch) => fetch.clone(),
-                None => {
-                    if let Some(set) = self.inner.current.load_full().filter(|set| usable(set)) {
-                        return Ok(set);
-                    }
-                    if !self.inner.retry_allowed(Instant::now()) {
-                        return Err(self.unavailable(reason));
-                    }
-                    self.inner.start_locked(&mut slot)
-                }
+        // Decided under the single-flight's lock, which a fetch leaves only after installing:
+        // no fetch can finish unseen between the check and the start.
+        let check = || {
+            if let Some(set) = self.inner.current.load_full().filter(|set| usable(set)) {
+                return Some(Ok(set));
             }
+            (!self.inner.retry_allowed(Instant::now())).then(|| Err("in the cooldown".into()))
         };
-        match tokio::time::timeout(self.inner.cfg.wait_timeout, fetch).await {
-            Ok(Ok(set)) => Ok(set),
-            _ => Err(self.unavailable(reason)),
-        }
+        let result = match self
+            .inner
+            .flights
+            .join_or_start((), check, self.inner.fetch_body())
+        {
+            Joined::Ready(result) => result,
+            Joined::Flight(fetch) => fetch.wait().await.unwrap_or_else(|_| Err(String::new())),
+        };
+        result.map_err(|_| self.unavailable(reason))
     }
 
     fn unavailable(&self, reason: KeysUnavailable) -> VerifyError {
@@ -501,7 +550,9 @@ async fn refresh_loop(weak: Weak<CacheInner>) {
             Some(inner) => inner.start_or_join(),
             None => return,
         };
-        let _ = fetch.await;
+        if let Some(fetch) = fetch {
+            let _ = fetch.wait().await;
+        }
     }
 }
 
@@ -550,36 +601,29 @@ impl CacheInner {
         true
     }
 
-    fn start_or_join(self: &Arc<Self>) -> SharedFetch {
-        let Ok(mut slot) = self.inflight.lock() else {
-            return futures_util::future::ready(Err("fetch state poisoned".to_string()))
-                .boxed()
-                .shared();
-        };
-        self.start_locked(&mut slot)
+    /// Joins the fetch in flight or starts one (`None` only if the cache answered instead,
+    /// which this caller never asks it to).
+    fn start_or_join(self: &Arc<Self>) -> Option<Flight<FetchResult>> {
+        match self.flights.join_or_start((), || None, self.fetch_body()) {
+            Joined::Flight(fetch) => Some(fetch),
+            Joined::Ready(_) => None,
+        }
     }
 
-    /// [`Self::start_or_join`] with the in-flight slot already locked.
-    fn start_locked(self: &Arc<Self>, slot: &mut Option<SharedFetch>) -> SharedFetch {
-        if let Some(fetch) = slot.as_ref() {
-            return fetch.clone();
-        }
+    /// What a fetch runs in its own task: fetch, parse, install.
+    fn fetch_body(
+        self: &Arc<Self>,
+    ) -> impl FnOnce() -> futures_util::future::BoxFuture<'static, FetchResult> {
         let inner = self.clone();
-        let task = tokio::spawn(async move {
-            let result = inner.fetch_and_install().await;
-            if let Ok(mut slot) = inner.inflight.lock() {
-                *slot = None;
-            }
-            result
-        });
-        let fetch = async move {
-            task.await
-                .unwrap_or_else(|_| Err("the JWKS fetch task failed".to_string()))
+        move || {
+            Box::pin(async move {
+                #[cfg(test)]
+                if inner.panic_next_fetch.swap(false, Ordering::AcqRel) {
+                    panic!("injected JWKS fetch panic");
+                }
+                inner.fetch_and_install().await
+            })
         }
-        .boxed()
-        .shared();
-        *slot = Some(fetch.clone());
-        fetch
     }
 
     async fn fetch_and_install(&self) -> Result<Arc<KeySet>, String> {
@@ -640,7 +684,8 @@ impl CacheInner {
             tracing::warn!(kid = ?skipped.kid, reason = %skipped.reason, "skipping unusable JWKS key");
         }
         let ttl = match (self.cfg.respect_cache_control, max_age) {
-            (true, Some(age)) => age.clamp(self.cfg.min_ttl, self.cfg.max_ttl),
+            // Not `clamp`, which panics when min > max (also refused by `build`).
+            (true, Some(age)) => age.max(self.cfg.min_ttl).min(self.cfg.max_ttl),
             _ => self.cfg.ttl,
         };
         let now = Instant::now();
@@ -667,5 +712,162 @@ impl CacheInner {
             "JWKS loaded"
         );
         set
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Fault, TestIssuer};
+
+    fn cache(issuer: &TestIssuer) -> JwksCache {
+        let cfg = JwksConfig::default();
+        let http = HttpFetcher::new(None, cfg.connect_timeout, cfg.fetch_timeout, 1 << 20)
+            .expect("client");
+        let source = KeySource {
+            discovery_base: None,
+            issuer: Some(issuer.issuer().to_string()),
+            jwks_url: Some(issuer.jwks_url()),
+            need_issuer: true,
+        };
+        JwksCache::new(
+            cfg,
+            Algorithm::ALL.to_vec(),
+            http,
+            source,
+            Arc::new(Metrics::default()),
+        )
+    }
+
+    #[test]
+    fn impossible_settings_are_refused() {
+        let ok = JwksConfig::default();
+        assert!(ok.check().is_ok());
+        let cases = [
+            (
+                JwksConfig {
+                    min_ttl: Duration::from_secs(600),
+                    max_ttl: Duration::from_secs(60),
+                    ..ok.clone()
+                },
+                "min_ttl",
+            ),
+            (
+                JwksConfig {
+                    wait_timeout: Duration::ZERO,
+                    ..ok.clone()
+                },
+                "wait_timeout",
+            ),
+            (
+                JwksConfig {
+                    refetch_cooldown: Duration::MAX,
+                    ..ok.clone()
+                },
+                "refetch_cooldown",
+            ),
+            (
+                JwksConfig {
+                    max_keys: 0,
+                    ..ok.clone()
+                },
+                "max_keys",
+            ),
+            (
+                JwksConfig {
+                    max_response_bytes: 0,
+                    ..ok.clone()
+                },
+                "max_response_bytes",
+            ),
+        ];
+        for (cfg, setting) in cases {
+            match cfg.check() {
+                Err(ConfigError::InvalidSetting { setting: s, .. }) => assert_eq!(s, setting),
+                other => panic!("{setting}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn min_ttl_above_max_ttl_cannot_panic_the_install() {
+        // `build` refuses this; the install must not panic even if it were reached.
+        let issuer = TestIssuer::start().await.expect("issuer");
+        issuer.set_cache_control(Some("max-age=300"));
+        let mut cache = cache(&issuer);
+        if let Some(inner) = Arc::get_mut(&mut cache.inner) {
+            inner.cfg.min_ttl = Duration::from_secs(600);
+            inner.cfg.max_ttl = Duration::from_secs(60);
+        }
+        assert!(cache.warm_up().await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_panicking_fetch_frees_the_slot_and_the_next_call_fetches_again() {
+        let issuer = TestIssuer::start().await.expect("issuer");
+        let cache = cache(&issuer);
+        cache.inner.panic_next_fetch.store(true, Ordering::SeqCst);
+        assert!(cache.warm_up().await.unwrap_err().is_unavailable());
+        cache.inner.flights.until_idle().await;
+        assert!(cache.warm_up().await.is_ok());
+        assert_eq!(issuer.jwks_fetches(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_aborted_fetch_frees_the_slot_and_the_next_call_fetches_again() {
+        let issuer = TestIssuer::start().await.expect("issuer");
+        issuer.set_fault(Some(Fault::Slow(Duration::from_secs(10))));
+        let cache = Arc::new(cache(&issuer));
+        let waiting = tokio::spawn({
+            let cache = cache.clone();
+            async move { cache.load_initial().await.map(|_| ()) }
+        });
+        while issuer.jwks_fetches() == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        cache.inner.flights.abort_last();
+        assert!(waiting.await.expect("task").unwrap_err().is_unavailable());
+        cache.inner.flights.until_idle().await;
+        issuer.set_fault(None);
+        assert!(cache.load_initial().await.is_ok());
+        assert_eq!(issuer.jwks_fetches(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_leaves_the_fetch_to_the_others() {
+        let issuer = TestIssuer::start().await.expect("issuer");
+        issuer.set_fault(Some(Fault::Slow(Duration::from_millis(200))));
+        let cache = cache(&issuer);
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), cache.load_initial()).await;
+        assert!(gave_up.is_err(), "the caller was cancelled mid-fetch");
+        assert!(cache.load_initial().await.is_ok());
+        assert_eq!(issuer.jwks_fetches(), 1, "joined, not refetched");
+    }
+
+    #[test]
+    fn a_fetch_dropped_with_its_runtime_frees_the_slot() {
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let issuer = server.block_on(TestIssuer::start()).expect("issuer");
+        issuer.set_fault(Some(Fault::Slow(Duration::from_secs(10))));
+        let cache = cache(&issuer);
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        first.block_on(async {
+            let _ = tokio::time::timeout(Duration::from_millis(300), cache.load_initial()).await;
+        });
+        drop(first);
+        assert_eq!(cache.inner.flights.in_flight(), 0);
+        issuer.set_fault(None);
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        assert!(second.block_on(cache.load_initial()).is_ok());
     }
 }

@@ -35,6 +35,7 @@ mod jwks;
 pub mod jws;
 pub mod m2m;
 mod metrics;
+mod single_flight;
 mod token_cache;
 pub mod token_memo;
 mod ttl_map;

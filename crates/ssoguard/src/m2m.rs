@@ -10,16 +10,15 @@
 //! configuration error, 5xx retried; answers are cached briefly.
 
 use crate::discovery::{self, trim_slash};
-use crate::fetch::transport_failure;
+use crate::fetch::{MAX_REPLY_BYTES, read_bounded, redirect_policy, transport_failure};
 use crate::introspection::form_encode;
+use crate::single_flight::{Joined, SingleFlight};
 use crate::ttl_map::TtlMap;
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;
-use futures_util::FutureExt as _;
-use futures_util::future::{BoxFuture, Shared};
 use serde_json::Value;
 use std::fmt;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Why an M2M call failed.
@@ -41,9 +40,20 @@ fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(2))
         .timeout(timeout)
+        .redirect(redirect_policy(true))
         .build()
         .unwrap_or_default()
 }
+
+/// A reply body as JSON, read up to [`MAX_REPLY_BYTES`]; `None` when too large or not JSON.
+async fn json_reply(response: reqwest::Response, url: &str) -> Option<Value> {
+    let bytes = read_bounded(response, url, MAX_REPLY_BYTES).await.ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Longest a fetched token is kept: an `expires_in` beyond it (up to `u64::MAX`) is read as
+/// this, so the refresh deadline can never overflow.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
 async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(100u64 << attempt.min(6))).await;
@@ -55,16 +65,18 @@ struct CachedToken {
     refresh_at: Instant,
 }
 
-type SharedFetch = Shared<BoxFuture<'static, Result<String, M2mError>>>;
-
 struct CcInner {
     /// The settings, as built.
     cfg: ClientCredentialsBuilder,
     http: reqwest::Client,
     discovered: ArcSwapOption<String>,
     cached: ArcSwapOption<CachedToken>,
-    inflight: Mutex<Option<SharedFetch>>,
+    /// The one token request in flight (unit key).
+    flights: SingleFlight<(), Result<String, M2mError>>,
     fetches: std::sync::atomic::AtomicU64,
+    /// Makes the next fetch panic (tests of the single-flight's slot release).
+    #[cfg(test)]
+    panic_next_fetch: std::sync::atomic::AtomicBool,
 }
 
 /// A cached `client_credentials` token for the service's own calls. Cheap to clone.
@@ -141,41 +153,33 @@ impl ClientCredentials {
         if let Some(token) = self.fresh_cached() {
             return Ok(token);
         }
-        let fetch = {
-            let mut slot = self
-                .inner
-                .inflight
-                .lock()
-                .map_err(|_| M2mError::Unavailable("state poisoned".into()))?;
-            // A fetch that finished since the check above stored its token before clearing this
-            // slot (under this lock): look again rather than fetch twice.
-            if let Some(token) = self.fresh_cached() {
-                return Ok(token);
-            }
-            match slot.as_ref() {
-                Some(f) => f.clone(),
-                None => {
-                    let inner = self.inner.clone();
-                    let task = tokio::spawn(async move {
-                        let result = inner.fetch().await;
-                        if let Ok(mut slot) = inner.inflight.lock() {
-                            *slot = None;
-                        }
-                        result
-                    });
-                    let fetch = async move {
-                        task.await.unwrap_or_else(|_| {
-                            Err(M2mError::Unavailable("fetch task failed".into()))
-                        })
-                    }
-                    .boxed()
-                    .shared();
-                    *slot = Some(fetch.clone());
-                    fetch
+        // Looked at again under the single-flight's lock, which a fetch leaves only after it
+        // stored its token: a fetch that finished since the look above is not repeated.
+        let check = || self.fresh_cached().map(Ok);
+        let body = || {
+            let inner = self.inner.clone();
+            async move {
+                #[cfg(test)]
+                if inner
+                    .panic_next_fetch
+                    .swap(false, std::sync::atomic::Ordering::AcqRel)
+                {
+                    panic!("injected token fetch panic");
                 }
+                inner.fetch().await
             }
         };
-        fetch.await
+        match self.inner.flights.join_or_start((), check, body) {
+            Joined::Ready(result) => result,
+            Joined::Flight(fetch) => fetch.wait().await.unwrap_or_else(|e| {
+                Err(M2mError::Unavailable(match e {
+                    crate::single_flight::FlightError::Failed => "the token fetch failed".into(),
+                    crate::single_flight::FlightError::TimedOut => {
+                        "the token fetch timed out".into()
+                    }
+                }))
+            }),
+        }
     }
 
     /// Token requests made so far.
@@ -221,14 +225,18 @@ impl ClientCredentialsBuilder {
     }
     /// Builds the source (no I/O).
     pub fn build(self) -> ClientCredentials {
+        // Each attempt is bounded by the timeout; the retries' backoff adds a little.
+        let wait = self.timeout * (self.retries.min(10) + 1) + Duration::from_secs(7);
         ClientCredentials {
             inner: Arc::new(CcInner {
                 http: http_client(self.timeout),
                 cfg: self,
                 discovered: ArcSwapOption::empty(),
                 cached: ArcSwapOption::empty(),
-                inflight: Mutex::new(None),
+                flights: SingleFlight::new(wait),
                 fetches: std::sync::atomic::AtomicU64::new(0),
+                #[cfg(test)]
+                panic_next_fetch: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -293,7 +301,7 @@ impl CcInner {
                 }
             };
             let status = response.status().as_u16();
-            let json: Value = response.json().await.unwrap_or(Value::Null);
+            let json = json_reply(response, &endpoint).await.unwrap_or(Value::Null);
             match status {
                 200..=299 => {
                     let token = json["access_token"]
@@ -303,9 +311,11 @@ impl CcInner {
                         })?
                         .to_string();
                     let expires_in = json["expires_in"].as_u64().unwrap_or(300);
-                    let lifetime = Duration::from_secs(expires_in);
-                    let refresh_at =
-                        Instant::now() + lifetime.saturating_sub(self.cfg.skew.min(lifetime / 2));
+                    let lifetime = Duration::from_secs(expires_in).min(MAX_TOKEN_LIFETIME);
+                    let now = Instant::now();
+                    let refresh_at = now
+                        .checked_add(lifetime.saturating_sub(self.cfg.skew.min(lifetime / 2)))
+                        .unwrap_or(now);
                     self.cached.store(Some(Arc::new(CachedToken {
                         token: token.clone(),
                         refresh_at,
@@ -435,8 +445,10 @@ impl SsoAdminClient {
             let status = response.status().as_u16();
             let profile = match status {
                 200..=299 => {
-                    let body: Value = response.json().await.map_err(|_| {
-                        M2mError::Unavailable("the SSO answered invalid JSON".into())
+                    let body = json_reply(response, &url).await.ok_or_else(|| {
+                        M2mError::Unavailable(
+                            "the SSO answered invalid JSON (or more than 1 MiB)".into(),
+                        )
                     })?;
                     Some(body.get("user").cloned().unwrap_or(body))
                 }
@@ -463,6 +475,179 @@ impl SsoAdminClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A token endpoint and admin API under the test's control: counts token requests, waits
+    /// `delay_ms` before answering, answers `reply` (or a 2 MiB body when `huge`).
+    #[derive(Default)]
+    struct Sso {
+        requests: AtomicU64,
+        delay_ms: AtomicU64,
+        huge: std::sync::atomic::AtomicBool,
+        expires_in: AtomicU64,
+    }
+
+    fn router(sso: Arc<Sso>) -> axum::Router {
+        use axum::routing::{get, post};
+        let token_sso = sso.clone();
+        axum::Router::new()
+            .route(
+                "/token",
+                post(move || {
+                    let sso = token_sso.clone();
+                    async move {
+                        let n = sso.requests.fetch_add(1, Ordering::SeqCst) + 1;
+                        let delay = sso.delay_ms.load(Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(delay)).await;
+                        if sso.huge.load(Ordering::SeqCst) {
+                            return format!(
+                                "{{\"access_token\":\"t\",\"pad\":\"{}\"}}",
+                                "x".repeat(2 * 1024 * 1024)
+                            );
+                        }
+                        let expires_in = match sso.expires_in.load(Ordering::SeqCst) {
+                            0 => 300,
+                            e => e,
+                        };
+                        format!("{{\"access_token\":\"token-{n}\",\"expires_in\":{expires_in}}}")
+                    }
+                }),
+            )
+            .route(
+                "/users/{id}",
+                get(move || {
+                    let sso = sso.clone();
+                    async move {
+                        let pad = if sso.huge.load(Ordering::SeqCst) {
+                            "x".repeat(2 * 1024 * 1024)
+                        } else {
+                            String::new()
+                        };
+                        axum::Json(serde_json::json!({"user": {"id": "u1", "pad": pad}}))
+                    }
+                }),
+            )
+    }
+
+    async fn sso() -> (Arc<Sso>, String) {
+        let sso = Arc::new(Sso::default());
+        let origin = crate::testing::serve(router(sso.clone())).await;
+        (sso, origin)
+    }
+
+    fn source(origin: &str) -> ClientCredentials {
+        ClientCredentials::builder("c", "s")
+            .token_endpoint(format!("{origin}/token"))
+            .retries(0)
+            .build()
+    }
+
+    #[tokio::test]
+    async fn an_expires_in_of_u64_max_is_a_long_lived_token_not_a_panic() {
+        let (sso, origin) = sso().await;
+        sso.expires_in.store(u64::MAX, Ordering::SeqCst);
+        let tokens = source(&origin);
+        assert_eq!(tokens.token().await, Ok("token-1".into()));
+        assert_eq!(tokens.token().await, Ok("token-1".into()), "cached");
+        assert_eq!(sso.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn token_endpoint_and_admin_replies_are_size_capped() {
+        let (sso, origin) = sso().await;
+        sso.huge.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            source(&origin).token().await,
+            Err(M2mError::Unavailable(_))
+        ));
+        let admin = SsoAdminClient::new(&origin, "/users/{user_id}", "k");
+        assert!(matches!(
+            admin.get_user("u1").await,
+            Err(M2mError::Unavailable(_))
+        ));
+        sso.huge.store(false, Ordering::SeqCst);
+        let profile = admin.get_user("u1").await.expect("small reply");
+        assert_eq!(profile.expect("user")["id"], "u1");
+    }
+
+    #[tokio::test]
+    async fn a_panicking_fetch_frees_the_slot_and_the_next_call_fetches_again() {
+        let (sso, origin) = sso().await;
+        let tokens = source(&origin);
+        tokens.inner.panic_next_fetch.store(true, Ordering::SeqCst);
+        assert!(matches!(
+            tokens.token().await,
+            Err(M2mError::Unavailable(_))
+        ));
+        tokens.inner.flights.until_idle().await;
+        assert_eq!(tokens.token().await, Ok("token-1".into()));
+        assert_eq!(sso.requests.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn an_aborted_fetch_frees_the_slot_and_the_next_call_fetches_again() {
+        let (sso, origin) = sso().await;
+        sso.delay_ms.store(10_000, Ordering::SeqCst);
+        let tokens = source(&origin);
+        let waiting = tokio::spawn({
+            let tokens = tokens.clone();
+            async move { tokens.token().await }
+        });
+        while sso.requests.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        tokens.inner.flights.abort_last();
+        assert!(matches!(
+            waiting.await.expect("task"),
+            Err(M2mError::Unavailable(_))
+        ));
+        tokens.inner.flights.until_idle().await;
+        sso.delay_ms.store(0, Ordering::SeqCst);
+        assert_eq!(tokens.token().await, Ok("token-2".into()));
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_gives_up_leaves_the_fetch_to_the_others() {
+        let (sso, origin) = sso().await;
+        sso.delay_ms.store(200, Ordering::SeqCst);
+        let tokens = source(&origin);
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), tokens.token()).await;
+        assert!(gave_up.is_err(), "the caller was cancelled mid-fetch");
+        assert_eq!(tokens.token().await, Ok("token-1".into()));
+        assert_eq!(
+            sso.requests.load(Ordering::SeqCst),
+            1,
+            "joined, not refetched"
+        );
+    }
+
+    #[test]
+    fn a_fetch_dropped_with_its_runtime_frees_the_slot() {
+        let server = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let (sso, origin) = server.block_on(sso());
+        sso.delay_ms.store(10_000, Ordering::SeqCst);
+        let tokens = source(&origin);
+        let first = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        first.block_on(async {
+            let _ = tokio::time::timeout(Duration::from_millis(300), tokens.token()).await;
+        });
+        drop(first);
+        assert_eq!(tokens.inner.flights.in_flight(), 0);
+        sso.delay_ms.store(0, Ordering::SeqCst);
+        let second = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let token = second.block_on(tokens.token());
+        assert_eq!(token, Ok("token-2".into()));
+    }
 
     #[test]
     fn admin_urls() {

@@ -5,8 +5,8 @@ use crate::batch;
 use crate::claims::TokenClaims;
 use crate::discovery::{ProviderMetadata, trim_slash};
 use crate::error::{ConfigError, KeysUnavailable, VerifyError};
-use crate::fetch::HttpFetcher;
-use crate::introspection::{IntrospectionConfig, Introspector, looks_opaque};
+use crate::fetch::{HttpFetcher, is_remote_plain_http};
+use crate::introspection::{IntrospectionConfig, Introspector, is_b64token, looks_opaque};
 use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
 use crate::jws;
 use crate::metrics::{Metrics, MetricsSnapshot};
@@ -106,6 +106,10 @@ impl Verifier {
         let now = unix_now();
         if let Some(introspector) = &inner.introspector {
             if looks_opaque(token) {
+                // Refused without a call: no access token has other characters (RFC 6750).
+                if !is_b64token(token) {
+                    return Err(VerifyError::Malformed("not an RFC 6750 bearer token"));
+                }
                 return self.verify_opaque(introspector, token, now).await;
             }
         }
@@ -148,6 +152,7 @@ impl Verifier {
         if jws.header.crit.is_some() {
             return Err(VerifyError::UnsupportedCritical);
         }
+        let access_token = bearer_kind(jws.header.typ.as_deref())?;
         let alg = jws
             .alg
             .filter(|a| inner.allowed.contains(a))
@@ -171,6 +176,9 @@ impl Verifier {
         let payload = jws::decode_payload(jws.payload_b64)?;
         let claims = TokenClaims::from_json_slice(&payload)?;
         self.check_claims(&claims, now)?;
+        if !access_token {
+            self.check_authorized_party(&claims)?;
+        }
         let claims = Arc::new(claims);
         if let Some(hash) = hash {
             self.purge_if_rotated(generation);
@@ -291,6 +299,23 @@ impl Verifier {
         Ok(())
     }
 
+    /// OIDC Core 3.1.3.7: an ID token for several audiences that names its authorized party
+    /// must name one of ours. (An RFC 9068 access token's `azp`/`client_id` is the calling
+    /// client, which may differ: not checked here.) Compares borrowed strings: no allocation.
+    fn check_authorized_party(&self, claims: &TokenClaims) -> Result<(), VerifyError> {
+        let several = matches!(&claims.aud, crate::claims::Audience::Many(list) if list.len() > 1);
+        if !several || !self.inner.check_audience {
+            return Ok(());
+        }
+        match claims.extra.get("azp") {
+            None => Ok(()),
+            Some(azp) => match azp.as_str() {
+                Some(azp) if self.inner.audiences.iter().any(|a| a == azp) => Ok(()),
+                _ => Err(VerifyError::AuthorizedPartyMismatch),
+            },
+        }
+    }
+
     fn check_claims(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
         self.check_times(claims, now)?;
         if self.inner.check_issuer {
@@ -376,6 +401,26 @@ impl Verifier {
     }
 }
 
+/// Whether a header `typ` is a bearer token's: `Ok(true)` for an RFC 9068 access token
+/// (`at+jwt`), `Ok(false)` for a plain JWT (an ID token: no `typ`, `JWT`), and
+/// [`VerifyError::UnexpectedTokenType`] for anything else (`logout+jwt`, `dpop+jwt`,
+/// `secevent+jwt`, `token-introspection+jwt`, …), whose signature alone must not authenticate.
+/// Compared case-insensitively with the optional `application/` prefix (RFC 7515 §4.1.9).
+fn bearer_kind(typ: Option<&str>) -> Result<bool, VerifyError> {
+    let Some(typ) = typ else { return Ok(false) };
+    let media = match typ.get(..12) {
+        Some(prefix) if prefix.eq_ignore_ascii_case("application/") => &typ[12..],
+        _ => typ,
+    };
+    if media.eq_ignore_ascii_case("jwt") {
+        Ok(false)
+    } else if media.eq_ignore_ascii_case("at+jwt") {
+        Ok(true)
+    } else {
+        Err(VerifyError::UnexpectedTokenType)
+    }
+}
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -421,6 +466,7 @@ pub struct VerifierBuilder {
     http_client: Option<reqwest::Client>,
     static_jwks: Option<Vec<u8>>,
     introspection: Option<IntrospectionConfig>,
+    pub(crate) allow_remote_http: bool,
     pub(crate) check_issuer: bool,
     pub(crate) check_audience: bool,
     pub(crate) allow_sender_constrained: bool,
@@ -442,6 +488,7 @@ impl Default for VerifierBuilder {
             http_client: None,
             static_jwks: None,
             introspection: None,
+            allow_remote_http: false,
             check_issuer: true,
             check_audience: true,
             allow_sender_constrained: false,
@@ -584,15 +631,21 @@ impl VerifierBuilder {
     /// [`ConfigError`] for a missing audience or issuer, a bad URL, an empty algorithm list or
     /// an out-of-range setting.
     pub fn build(self) -> Result<Verifier, ConfigError> {
+        let introspection_endpoint = self.introspection.as_ref().and_then(|i| i.endpoint.clone());
         for (setting, url) in [
             ("authority", &self.authority),
             ("issuer", &self.issuer),
             ("jwks_url", &self.jwks_url),
+            ("introspection endpoint", &introspection_endpoint),
         ] {
             if let Some(url) = url {
                 check_url(setting, url)?;
+                if !self.allow_remote_http && is_remote_plain_http(url) {
+                    return Err(ConfigError::PlainHttp { setting });
+                }
             }
         }
+        self.jwks.check()?;
         if self.check_audience && self.audiences.iter().all(|a| a.trim().is_empty()) {
             return Err(ConfigError::MissingAudience);
         }
@@ -605,24 +658,10 @@ impl VerifierBuilder {
         {
             return Err(ConfigError::MissingIssuer);
         }
-        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
-        for (setting, value) in [
-            ("jwks ttl", self.jwks.ttl),
-            ("max_stale", self.jwks.max_stale),
-            ("max_ttl", self.jwks.max_ttl),
-            ("leeway", self.leeway),
-        ] {
-            if value > ten_years {
-                return Err(ConfigError::InvalidSetting {
-                    setting,
-                    reason: "longer than ten years".into(),
-                });
-            }
-        }
-        if self.jwks.ttl.is_zero() {
+        if self.leeway > Duration::from_secs(10 * 365 * 24 * 3600) {
             return Err(ConfigError::InvalidSetting {
-                setting: "jwks ttl",
-                reason: "must be positive".into(),
+                setting: "leeway",
+                reason: "longer than ten years".into(),
             });
         }
         let metrics = Arc::new(Metrics::default());
@@ -632,6 +671,7 @@ impl VerifierBuilder {
             self.jwks.fetch_timeout,
             self.jwks.max_response_bytes,
         )
+        .and_then(|http| http.allow_remote_http(self.allow_remote_http))
         .map_err(ConfigError::HttpClient)?;
         let source = KeySource {
             discovery_base: self.authority.map(|a| trim_slash(&a).to_string()),
@@ -651,7 +691,7 @@ impl VerifierBuilder {
         algorithms.dedup();
         let introspector = match self.introspection {
             Some(cfg) => Some(Arc::new(
-                Introspector::new(cfg).map_err(ConfigError::HttpClient)?,
+                Introspector::new(cfg, self.allow_remote_http).map_err(ConfigError::HttpClient)?,
             )),
             None => None,
         };
@@ -720,7 +760,7 @@ mod tests {
     #[test]
     fn builder_refuses_unsafe_or_incomplete_configs() {
         let err = Verifier::builder()
-            .authority("http://x")
+            .authority("https://x")
             .build()
             .unwrap_err();
         assert!(matches!(err, ConfigError::MissingAudience));
@@ -728,7 +768,7 @@ mod tests {
         assert!(matches!(err, ConfigError::MissingIssuer));
         let err = Verifier::builder()
             .audience("a")
-            .jwks_url("http://x/jwks")
+            .jwks_url("https://x/jwks")
             .build()
             .unwrap_err();
         assert!(matches!(err, ConfigError::MissingIssuer));
@@ -746,7 +786,7 @@ mod tests {
         ));
         let err = Verifier::builder()
             .audience("a")
-            .authority("http://x")
+            .authority("https://x")
             .algorithms([])
             .build()
             .unwrap_err();
@@ -754,9 +794,112 @@ mod tests {
         assert!(
             Verifier::builder()
                 .audience("a")
-                .authority("http://x")
+                .authority("https://x")
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn plain_http_to_a_remote_sso_is_refused_unless_allowed() {
+        for (setting, builder) in [
+            (
+                "authority",
+                Verifier::builder().authority("http://sso.example.invalid:3001"),
+            ),
+            (
+                "jwks_url",
+                Verifier::builder()
+                    .issuer("https://sso.example/api/auth")
+                    .jwks_url("http://10.0.0.7/jwks"),
+            ),
+            (
+                "issuer",
+                Verifier::builder().issuer("http://sso.example/api/auth"),
+            ),
+        ] {
+            let err = builder.clone().audience("a").build().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::PlainHttp { setting: s } if s == setting),
+                "{setting}: {err}"
+            );
+            assert!(err.to_string().contains("https"), "{err}");
+            assert!(builder.audience("a").insecure_allow_http().build().is_ok());
+        }
+        for local in [
+            "http://localhost:3001",
+            "http://127.0.0.1:3001",
+            "http://[::1]:3001",
+        ] {
+            assert!(
+                Verifier::builder()
+                    .authority(local)
+                    .audience("a")
+                    .build()
+                    .is_ok(),
+                "{local}"
+            );
+        }
+        let mut introspection = IntrospectionConfig::new("a", "s");
+        introspection.endpoint = Some("http://sso.example/introspect".into());
+        assert!(matches!(
+            Verifier::builder()
+                .authority("https://sso.example")
+                .audience("a")
+                .introspection(introspection)
+                .build(),
+            Err(ConfigError::PlainHttp {
+                setting: "introspection endpoint"
+            })
+        ));
+    }
+
+    #[test]
+    fn impossible_key_cache_settings_are_refused_by_build() {
+        let err = Verifier::builder()
+            .authority("http://localhost:3001")
+            .audience("a")
+            .jwks_config(JwksConfig {
+                min_ttl: Duration::from_secs(3600),
+                max_ttl: Duration::from_secs(60),
+                ..JwksConfig::default()
+            })
+            .build()
+            .unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ConfigError::InvalidSetting {
+                    setting: "min_ttl",
+                    ..
+                }
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn bearer_token_kinds_by_typ() {
+        for typ in [None, Some("JWT"), Some("jwt"), Some("application/jwt")] {
+            assert_eq!(bearer_kind(typ), Ok(false), "{typ:?}");
+        }
+        for typ in ["at+jwt", "AT+JWT", "application/at+jwt"] {
+            assert_eq!(bearer_kind(Some(typ)), Ok(true), "{typ}");
+        }
+        for typ in [
+            "logout+jwt",
+            "dpop+jwt",
+            "secevent+jwt",
+            "token-introspection+jwt",
+            "application/",
+            "",
+            "JOSE",
+        ] {
+            assert_eq!(
+                bearer_kind(Some(typ)),
+                Err(VerifyError::UnexpectedTokenType),
+                "{typ}"
+            );
+        }
     }
 }

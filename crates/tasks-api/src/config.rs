@@ -62,6 +62,15 @@ pub struct Config {
     /// `INTROSPECTION_CACHE_TTL` (`60s`): longest an active introspection answer is cached
     /// (also bounded by the token's `exp`); a revoked opaque token is refused after at most this.
     pub introspection_cache_ttl: Option<Duration>,
+    /// `INTROSPECTION_MAX_PER_SECOND` (`50`): most introspection calls this process starts per
+    /// second; over it (or over the concurrency bound) a token is answered 503 + `Retry-After`.
+    pub introspection_max_per_second: Option<u32>,
+    /// `INTROSPECTION_MAX_CONCURRENT` (`10`): most introspection calls in progress at once.
+    pub introspection_max_concurrent: Option<u32>,
+    /// `SSO_ALLOW_HTTP=1`: allow plain http to a non-loopback SSO (a private network you trust).
+    /// Default: refused at start; loopback http (`localhost`, `127.0.0.1`, `::1`) is always
+    /// allowed.
+    pub sso_allow_http: bool,
     /// `SSO_API_KEY`: bearer key for the SSO admin API (M2M). Optional.
     pub sso_api_key: Option<Secret>,
     /// `SSO_ADMIN_USER_PATH`: path template of the SSO's get-user endpoint, relative to the
@@ -210,6 +219,32 @@ impl Config {
                 reason: "use seconds or a value like 60s".into(),
             })?),
         };
+        let count = |name: &'static str| -> Result<Option<u32>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse::<u32>()
+                        .ok()
+                        .filter(|n| *n > 0)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            name,
+                            reason: format!("\"{v}\" is not a positive whole number"),
+                        })
+                })
+                .transpose()
+        };
+        let introspection_max_per_second = count("INTROSPECTION_MAX_PER_SECOND")?;
+        let introspection_max_concurrent = count("INTROSPECTION_MAX_CONCURRENT")?;
+        let sso_allow_http = match get("SSO_ALLOW_HTTP").as_deref().map(str::trim) {
+            None | Some("0" | "false") => false,
+            Some("1" | "true") => true,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    name: "SSO_ALLOW_HTTP",
+                    reason: format!("\"{other}\" (use 1 or 0)"),
+                });
+            }
+        };
         let log_format = match get("LOG_FORMAT")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -237,6 +272,9 @@ impl Config {
             sso_api_key: get("SSO_API_KEY").map(Secret::new),
             sso_client_secret: get("SSO_CLIENT_SECRET").map(Secret::new),
             introspection_cache_ttl,
+            introspection_max_per_second,
+            introspection_max_concurrent,
+            sso_allow_http,
             sso_admin_user_path: get("SSO_ADMIN_USER_PATH")
                 .unwrap_or_else(|| "/api/auth/admin/get-user?id={user_id}".into()),
             database_url: Secret::new(

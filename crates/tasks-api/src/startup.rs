@@ -31,7 +31,15 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub enum StartupError {
     /// Configuration rejected by the verifier.
     #[error("invalid SSO configuration: {0}")]
-    Sso(#[from] ssoguard::ConfigError),
+    Sso(ssoguard::ConfigError),
+    /// An SSO URL is plain http to a non-loopback host and `SSO_ALLOW_HTTP` is not set.
+    #[error(
+        "{setting} uses plain http to a non-loopback host: use https, or set SSO_ALLOW_HTTP=1 to allow it on a private network you trust"
+    )]
+    PlainHttp {
+        /// The library's name of the setting (`authority` is `AUTH_SERVER_URL`).
+        setting: &'static str,
+    },
     /// The database could not be reached or migrated at start.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -180,15 +188,37 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         if let Some(ttl) = config.introspection_cache_ttl {
             introspection.cache_ttl = ttl;
         }
+        if let Some(rate) = config.introspection_max_per_second {
+            introspection.max_calls_per_second = rate;
+        }
+        if let Some(concurrent) = config.introspection_max_concurrent {
+            introspection.max_concurrent_calls = concurrent;
+        }
         builder = builder.introspection(introspection);
     }
     if let Some(cooldown) = config.jwks_refetch_cooldown {
         builder = builder.refetch_cooldown(cooldown);
     }
-    let verifier = builder.build()?;
+    if config.sso_allow_http {
+        builder = builder.insecure_allow_http();
+    }
+    let verifier = builder.build().map_err(|e| match e {
+        ssoguard::ConfigError::PlainHttp { setting } => StartupError::PlainHttp {
+            setting: match setting {
+                "authority" => "AUTH_SERVER_URL",
+                "issuer" => "SSO_ISSUER",
+                "jwks_url" => "JWKS_URL",
+                other => other,
+            },
+        },
+        other => StartupError::Sso(other),
+    })?;
     let mut auth = Auth::new(verifier).with_realm("tasks-api");
     if let Some(cookie) = &config.auth_cookie_name {
-        auth = auth.with_cookie(cookie);
+        // Cookie-borne tokens on state-changing requests only from the CORS origins (CSRF).
+        auth = auth
+            .with_cookie(cookie)
+            .with_allowed_origins(&config.cors_origins);
     }
     let db = Db::connect(config.database_url.expose()).await?;
     let sso = config.sso_api_key.as_ref().map(|key| {

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod csrf;
 mod memo;
 mod rejection;
 
@@ -34,7 +35,7 @@ use crate::error::VerifyError;
 use crate::verify::Verifier;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Request, header};
+use axum::http::{HeaderMap, Method, Request, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -51,6 +52,8 @@ pub struct Auth {
     verifier: Verifier,
     cookie_name: Option<Arc<str>>,
     realm: Arc<str>,
+    /// Origins whose state-changing requests may carry a cookie-borne token ([`csrf`]).
+    allowed_origins: Arc<[Box<str>]>,
 }
 
 impl Auth {
@@ -61,14 +64,43 @@ impl Auth {
             verifier,
             cookie_name: None,
             realm: Arc::from("api"),
+            allowed_origins: Arc::from(Vec::new()),
         }
     }
 
     /// Also accepts the token from this httpOnly cookie when no `Authorization` header is sent
     /// (the seed's Next.js client sends `credentials: 'include'`). Default: cookies are ignored.
+    ///
+    /// A browser sends cookies on its own, also with requests another site makes it send, so
+    /// a cookie-borne token is CSRF-checked: a state-changing request (any method but `GET`,
+    /// `HEAD`, `OPTIONS`, `TRACE`) is let through only when its `Origin` (or, without one, its
+    /// `Referer`'s origin) is one of [`with_allowed_origins`](Self::with_allowed_origins), its
+    /// `Content-Type` is JSON (`application/json`, `application/*+json`; a request without a
+    /// body may have none) and `Sec-Fetch-Site` is not `cross-site`. Otherwise it is refused
+    /// with 403 `{"detail": "Cross-site request refused: …"}` before the handler runs.
+    /// A token in the `Authorization` header is never CSRF-checked (browsers do not add it).
+    /// Two cookies of this name (cookie tossing from a sibling subdomain) are ambiguous
+    /// credentials: 401.
     #[must_use]
     pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = Some(Arc::from(name.into()));
+        self
+    }
+
+    /// The origins (`https://app.example.com`) whose state-changing requests may carry a
+    /// cookie-borne token: the same list as the service's CORS origins. Compared exactly
+    /// (ASCII case-insensitively, without a trailing `/`). Default: none, so a cookie-borne
+    /// token works for safe methods only.
+    #[must_use]
+    pub fn with_allowed_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.allowed_origins = origins
+            .into_iter()
+            .map(|o| Box::from(o.as_ref().trim().trim_end_matches('/')))
+            .collect();
         self
     }
 
@@ -93,6 +125,11 @@ impl Auth {
     /// [`VerifyError::MissingToken`] when there is none; [`VerifyError::Malformed`] for several
     /// Authorization headers or a Bearer value that is not exactly one token.
     pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, VerifyError> {
+        self.find_token(headers).map(|(token, _)| token)
+    }
+
+    /// The request's token and whether it came from the cookie.
+    fn find_token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
         let mut values = headers.get_all(header::AUTHORIZATION).iter();
         if let Some(value) = values.next() {
             if values.next().is_some() {
@@ -112,7 +149,7 @@ impl Auth {
                     if memchr::memchr(b' ', token.as_bytes()).is_some() {
                         return Err(VerifyError::Malformed("expected exactly one bearer token"));
                     }
-                    return Ok(token);
+                    return Ok((token, false));
                 }
             } else if value.eq_ignore_ascii_case("bearer") {
                 return Err(VerifyError::MissingToken);
@@ -120,31 +157,68 @@ impl Auth {
             // Another scheme (Basic, DPoP, …): not a bearer credential; fall through to cookies.
         }
         if let Some(name) = &self.cookie_name {
+            let mut found = None;
             for value in headers.get_all(header::COOKIE) {
                 let Ok(value) = value.to_str() else { continue };
                 for pair in value.split(';') {
                     if let Some((k, v)) = pair.trim().split_once('=') {
                         if k == &**name && !v.is_empty() {
-                            return Ok(v.trim_matches('"'));
+                            if found.is_some() {
+                                // Which one did the SSO set? A sibling subdomain can add its own
+                                // (cookie tossing); picking either would be a guess.
+                                return Err(VerifyError::Malformed(
+                                    "ambiguous credentials: more than one token cookie",
+                                ));
+                            }
+                            found = Some(v.trim_matches('"'));
                         }
                     }
                 }
+            }
+            if let Some(token) = found {
+                return Ok((token, true));
             }
         }
         Err(VerifyError::MissingToken)
     }
 
-    /// Extracts and verifies the request's token.
+    /// Extracts and verifies the request's token, without knowing the method: a cookie-borne
+    /// token is CSRF-checked as for a state-changing request. Prefer
+    /// [`authenticate_request`](Self::authenticate_request).
     ///
     /// # Errors
     ///
-    /// An [`AuthRejection`] (401 or 503).
+    /// An [`AuthRejection`] (401, 403 for a cross-site cookie request, or 503).
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
     ) -> Result<Arc<TokenClaims>, AuthRejection> {
-        let result = match self.token_from_headers(headers) {
-            Ok(token) => self.verifier.verify(token).await,
+        self.authenticate_request(&Method::POST, headers).await
+    }
+
+    /// Extracts and verifies the request's token; a cookie-borne token on a state-changing
+    /// `method` must pass the CSRF check described at [`with_cookie`](Self::with_cookie).
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthRejection`] (401, 403 for a cross-site cookie request, or 503).
+    pub async fn authenticate_request(
+        &self,
+        method: &Method,
+        headers: &HeaderMap,
+    ) -> Result<Arc<TokenClaims>, AuthRejection> {
+        let result = match self.find_token(headers) {
+            Ok((token, from_cookie)) => {
+                if from_cookie {
+                    if let Some(reason) =
+                        csrf::cross_site_refusal(method, headers, &self.allowed_origins)
+                    {
+                        tracing::debug!(reason, "cookie-borne token on a cross-site request");
+                        return Err(AuthRejection::cross_site(reason, self.realm.clone()));
+                    }
+                }
+                self.verifier.verify(token).await
+            }
             Err(e) => Err(e),
         };
         result.map_err(|e| {
@@ -173,7 +247,9 @@ where
     if let Some(VerifiedClaims(claims)) = parts.extensions.get::<VerifiedClaims>() {
         return Ok((claims.clone(), auth));
     }
-    let claims = auth.authenticate(&parts.headers).await?;
+    let claims = auth
+        .authenticate_request(&parts.method, &parts.headers)
+        .await?;
     parts.extensions.insert(VerifiedClaims(claims.clone()));
     Ok((claims, auth))
 }
@@ -445,7 +521,10 @@ macro_rules! role {
     };
 }
 
-/// Extractor: the current user, who must have role `R` (403 otherwise).
+/// Extractor: the current user, who must have role `R` (403 otherwise). A user only: a
+/// service (`client_credentials`) token is refused with 403 even if it carries the role, as
+/// with [`CurrentUser`]; a route meant for service tokens with a role says so with
+/// [`RequireLayer::allow_service_tokens`].
 #[derive(Debug, Clone)]
 pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
 
@@ -458,7 +537,14 @@ where
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let (claims, auth) = claims_from_parts(parts, state).await?;
+        let claims = claims_of_kind(
+            parts,
+            state,
+            false,
+            "A user token is required (this is a service token)",
+        )
+        .await?;
+        let auth = Auth::from_ref(state);
         let requirement = Requirement::Role(R::NAME.into());
         requirement.check(&claims, &auth)?;
         Ok(RequireRole(CurrentUser::from_claims(claims), PhantomData))
@@ -502,6 +588,8 @@ impl Requirement {
 pub struct RequireLayer {
     auth: Auth,
     requirement: Arc<Requirement>,
+    /// Whether a service (`client_credentials`) token may pass a role requirement.
+    service_tokens: bool,
 }
 
 impl RequireLayer {
@@ -512,10 +600,22 @@ impl RequireLayer {
         RequireLayer {
             auth: Auth::from_ref(state),
             requirement: Arc::new(requirement),
+            service_tokens: false,
         }
     }
 
-    /// Requires `role` (403 `{"detail": "Role 'admin' required"}` otherwise).
+    /// Lets service (`client_credentials`) tokens pass a [`role`](Self::role) or
+    /// [`any_role`](Self::any_role) requirement too. Default: roles are users' — a service
+    /// token is refused with 403 even if it carries the role (as the [`CurrentUser`]
+    /// extractor refuses it). Permission and scope requirements accept both kinds.
+    #[must_use]
+    pub fn allow_service_tokens(mut self) -> Self {
+        self.service_tokens = true;
+        self
+    }
+
+    /// Requires `role` from a user (403 `{"detail": "Role 'admin' required"}` otherwise; a
+    /// service token is refused unless [`allow_service_tokens`](Self::allow_service_tokens)).
     pub fn role<S>(state: &S, role: impl Into<String>) -> Self
     where
         Auth: FromRef<S>,
@@ -596,11 +696,26 @@ where
         Box::pin(async move {
             let claims = match req.extensions().get::<VerifiedClaims>() {
                 Some(VerifiedClaims(c)) => c.clone(),
-                None => match layer.auth.authenticate(req.headers()).await {
+                None => match layer
+                    .auth
+                    .authenticate_request(req.method(), req.headers())
+                    .await
+                {
                     Ok(c) => c,
                     Err(rejection) => return Ok(rejection.into_response()),
                 },
             };
+            let role_requirement = matches!(
+                *layer.requirement,
+                Requirement::Role(_) | Requirement::AnyRole(_)
+            );
+            if role_requirement && !layer.service_tokens && claims.is_client_credentials() {
+                return Ok(AuthRejection::forbidden(
+                    "A user token is required (this is a service token)".into(),
+                    layer.auth.realm.clone(),
+                )
+                .into_response());
+            }
             if let Err(rejection) = layer.requirement.check(&claims, &layer.auth) {
                 return Ok(rejection.into_response());
             }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 /// - missing credentials: 401, `WWW-Authenticate: Bearer realm="…"` (no error code);
 /// - invalid token: 401, `… error="invalid_token", error_description="…"`;
 /// - missing role/permission/scope: 403, `… error="insufficient_scope"`;
+/// - a cookie-borne token on a cross-site state-changing request (CSRF): 403, no challenge;
 /// - keys unavailable: 503 with `Retry-After`.
 ///
 /// Bodies are FastAPI-shaped: `{"detail": "…"}`.
@@ -24,6 +25,7 @@ pub struct AuthRejection {
 enum RejectionKind {
     Verify(VerifyError),
     Forbidden(String),
+    CrossSite(&'static str),
 }
 
 impl AuthRejection {
@@ -41,6 +43,13 @@ impl AuthRejection {
         }
     }
 
+    pub(crate) fn cross_site(reason: &'static str, realm: Arc<str>) -> Self {
+        AuthRejection {
+            kind: RejectionKind::CrossSite(reason),
+            realm,
+        }
+    }
+
     /// The HTTP status this rejection answers with.
     #[must_use]
     pub fn status(&self) -> StatusCode {
@@ -48,7 +57,7 @@ impl AuthRejection {
             RejectionKind::Verify(e) => {
                 StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::UNAUTHORIZED)
             }
-            RejectionKind::Forbidden(_) => StatusCode::FORBIDDEN,
+            RejectionKind::Forbidden(_) | RejectionKind::CrossSite(_) => StatusCode::FORBIDDEN,
         }
     }
 
@@ -57,7 +66,7 @@ impl AuthRejection {
     pub fn verify_error(&self) -> Option<&VerifyError> {
         match &self.kind {
             RejectionKind::Verify(e) => Some(e),
-            RejectionKind::Forbidden(_) => None,
+            RejectionKind::Forbidden(_) | RejectionKind::CrossSite(_) => None,
         }
     }
 
@@ -69,6 +78,7 @@ impl AuthRejection {
             }
             RejectionKind::Verify(e) => format!("Invalid token: {e}"),
             RejectionKind::Forbidden(detail) => detail.clone(),
+            RejectionKind::CrossSite(reason) => format!("Cross-site request refused: {reason}"),
         }
     }
 
@@ -83,6 +93,8 @@ impl AuthRejection {
                     quote(&e.to_string())
                 ),
             }),
+            // Not a token problem: no challenge to answer.
+            RejectionKind::CrossSite(_) => None,
             RejectionKind::Forbidden(detail) => Some(format!(
                 "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{}\"",
                 quote(detail)
@@ -109,7 +121,7 @@ impl std::error::Error for AuthRejection {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match &self.kind {
             RejectionKind::Verify(e) => Some(e),
-            RejectionKind::Forbidden(_) => None,
+            RejectionKind::Forbidden(_) | RejectionKind::CrossSite(_) => None,
         }
     }
 }

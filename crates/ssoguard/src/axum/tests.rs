@@ -5,7 +5,7 @@ use crate::testing::{Fault, TestIssuer};
 use crate::{JwksConfig, Verifier};
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{Method, Request, StatusCode};
 use axum::routing::get;
 use http_body_util::BodyExt as _;
 use std::time::Duration;
@@ -34,7 +34,9 @@ fn app(issuer: &TestIssuer, cookie: Option<&str>) -> Router {
         .expect("config");
     let mut auth = Auth::new(verifier).with_realm("tasks");
     if let Some(name) = cookie {
-        auth = auth.with_cookie(name);
+        auth = auth
+            .with_cookie(name)
+            .with_allowed_origins(["https://app.example/"]);
     }
     let state = State { auth };
     Router::new()
@@ -57,6 +59,16 @@ fn app(issuer: &TestIssuer, cookie: Option<&str>) -> Router {
             get(|s: ServiceClient| async move { s.client_id }),
         )
         .route(
+            "/service-admin",
+            get(|| async { "ok" })
+                .route_layer(RequireLayer::role(&state, "admin").allow_service_tokens()),
+        )
+        .route(
+            "/write",
+            axum::routing::post(|u: CurrentUser| async move { u.id })
+                .delete(|u: CurrentUser| async move { u.id }),
+        )
+        .route(
             "/scoped",
             get(|| async { "ok" }).route_layer(RequireLayer::scope(&state, "api:read")),
         )
@@ -77,7 +89,16 @@ async fn call(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, String) {
-    let mut req = Request::get(path);
+    call_method(app, Method::GET, path, headers).await
+}
+
+async fn call_method(
+    app: &Router,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::builder().method(method).uri(path);
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
@@ -430,4 +451,136 @@ async fn current_user_json_is_reused_only_while_unchanged() {
         .await
         .expect("infallible");
     assert_eq!(body(resp).await, expected);
+}
+
+#[tokio::test]
+async fn roles_are_for_users_unless_the_route_says_otherwise() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = app(&issuer, None);
+    // A client-credentials token (sub = azp) that carries the admin role.
+    let service = format!(
+        "Bearer {}",
+        issuer
+            .token()
+            .sub("svc")
+            .claim("azp", serde_json::json!("svc"))
+            .role("admin")
+            .sign()
+    );
+    for path in ["/admin", "/layered"] {
+        let (status, headers, body) = call(&app, path, &[("authorization", &service)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {body}");
+        assert!(body.contains("A user token is required"), "{path}: {body}");
+        assert!(challenge(&headers).contains("insufficient_scope"), "{path}");
+    }
+    let (status, _, body) = call(&app, "/service-admin", &[("authorization", &service)]).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "ok"));
+    let user = format!("Bearer {}", issuer.token().sub("u").role("user").sign());
+    assert_eq!(
+        call(&app, "/service-admin", &[("authorization", &user)])
+            .await
+            .0,
+        StatusCode::FORBIDDEN,
+        "the role is still required"
+    );
+}
+
+#[tokio::test]
+async fn cookie_tokens_on_state_changing_requests_need_an_allowed_origin() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = app(&issuer, Some("id_token"));
+    let token = issuer.token().sub("victim").sign();
+    let cookie = format!("id_token={token}");
+    let json = ("content-type", "application/json");
+    let cross_site: [&[(&str, &str)]; 5] = [
+        // Security review row 1: a `<form enctype=text/plain>` post from another site.
+        &[
+            ("origin", "https://evil.example"),
+            ("content-type", "text/plain"),
+        ],
+        // Row 2: a cross-site fetch with JSON.
+        &[("origin", "https://evil.example"), json],
+        &[
+            ("origin", "https://app.example"),
+            ("sec-fetch-site", "cross-site"),
+            json,
+        ],
+        &[json],
+        &[
+            ("origin", "https://app.example"),
+            ("content-type", "text/plain"),
+        ],
+    ];
+    for headers in cross_site {
+        let mut all = headers.to_vec();
+        all.push(("cookie", &cookie));
+        let (status, headers_out, body) = call_method(&app, Method::POST, "/write", &all).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert!(
+            body.starts_with(r#"{"detail":"Cross-site request refused: "#),
+            "{body}"
+        );
+        assert!(challenge(&headers_out).is_empty(), "not a token problem");
+    }
+    let same_site = [
+        ("cookie", cookie.as_str()),
+        ("origin", "https://app.example"),
+        ("sec-fetch-site", "same-site"),
+        json,
+    ];
+    let (status, _, body) = call_method(&app, Method::POST, "/write", &same_site).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "victim"));
+    let referer = [
+        ("cookie", cookie.as_str()),
+        ("referer", "https://app.example/tasks"),
+    ];
+    let (status, _, _) = call_method(&app, Method::DELETE, "/write", &referer).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "no body: no type needed; Referer's origin"
+    );
+    // Header tokens are not CSRF-checked (browsers never add them on their own); safe
+    // methods with a cookie are not either.
+    let bearer = format!("Bearer {token}");
+    let header_token = [
+        ("authorization", bearer.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    assert_eq!(
+        call_method(&app, Method::POST, "/write", &header_token)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(
+            &app,
+            "/me",
+            &[("cookie", &cookie), ("origin", "https://evil.example")]
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn two_token_cookies_are_ambiguous_credentials() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = app(&issuer, Some("id_token"));
+    let victim = issuer.token().sub("victim").sign();
+    let tossed = issuer.token().sub("attacker").sign();
+    for cookies in [
+        vec![format!("id_token={tossed}; id_token={victim}")],
+        vec![
+            format!("id_token={tossed}"),
+            format!("theme=x; id_token={victim}"),
+        ],
+    ] {
+        let headers: Vec<(&str, &str)> = cookies.iter().map(|c| ("cookie", c.as_str())).collect();
+        let (status, headers_out, body) = call(&app, "/me", &headers).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+        assert!(challenge(&headers_out).contains("ambiguous credentials"));
+    }
 }

@@ -43,6 +43,16 @@ const ED25519_L: [u8; 32] = [
     0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
 ];
 
+/// The Ed25519 identity point, encoded (y = 1): a key of small order.
+const ED25519_IDENTITY: [u8; 32] = {
+    let mut point = [0u8; 32];
+    point[0] = 1;
+    point
+};
+
+/// The kid under which [`attack_cases`] publishes the small-order key.
+pub const SMALL_ORDER_KID: &str = "small-order-identity";
+
 /// The classic Ed25519 malleation: `S + L` verifies under a lax check that reduces `S`.
 fn malleate_ed25519(token: &str) -> String {
     let mut parts = token.rsplitn(2, '.');
@@ -88,6 +98,9 @@ fn rsa_public_der_and_pem(key: &SigningKey) -> (Vec<u8>, Vec<u8>) {
 
 /// Every attack of the hardening suite. `None` if the issuer lacks an RSA, PS256, ES256 or
 /// EdDSA key.
+///
+/// Also publishes a small-order Ed25519 key (kid [`SMALL_ORDER_KID`]) in `issuer`'s key set,
+/// which a correct verifier skips when it parses the set.
 #[must_use]
 #[allow(clippy::too_many_lines)]
 pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCase>> {
@@ -433,6 +446,60 @@ pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCas
             VerifyError::SenderConstrained,
         ),
     ];
+    // A small-order Ed25519 key in the key set (the identity point): R = identity, S = 0 is a
+    // valid signature of any message under it. The verifier must skip the key when it parses
+    // the set, so its kid stays unknown.
+    issuer.publish_raw_jwk(json!({
+        "kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "kid": SMALL_ORDER_KID,
+        "x": URL_SAFE_NO_PAD.encode(ED25519_IDENTITY),
+    }));
+    let forged_admin = json!({"iss": iss, "sub": "forged-admin", "role": "admin",
+        "aud": audience, "exp": now + 600, "iat": now});
+    cases.push((
+        "small-order Ed25519 key in the JWKS, R = identity, S = 0",
+        {
+            let header = json!({"alg": "EdDSA", "kid": SMALL_ORDER_KID});
+            let mut sig = ED25519_IDENTITY.to_vec();
+            sig.extend_from_slice(&[0u8; 32]);
+            format!(
+                "{}.{}.{}",
+                b64(&header.to_string()),
+                b64(&forged_admin.to_string()),
+                URL_SAFE_NO_PAD.encode(sig)
+            )
+        },
+        VerifyError::UnknownKey,
+    ));
+    // Correctly signed JWTs of other kinds (RFC 8725 §3.11: explicit typing): not bearer tokens.
+    for typ in [
+        "logout+jwt",
+        "token-introspection+jwt",
+        "dpop+jwt",
+        "secevent+jwt",
+        "application/logout+jwt",
+    ] {
+        cases.push((
+            match typ {
+                "logout+jwt" => "typ logout+jwt (back-channel logout token)",
+                "token-introspection+jwt" => "typ token-introspection+jwt",
+                "dpop+jwt" => "typ dpop+jwt (DPoP proof)",
+                "secevent+jwt" => "typ secevent+jwt (security event token)",
+                _ => "typ application/logout+jwt",
+            },
+            tok().header("typ", json!(typ)).sign(),
+            VerifyError::UnexpectedTokenType,
+        ));
+    }
+    // OIDC Core 3.1.3.7: an ID token for several audiences whose authorized party is another
+    // client was issued to that client, not to us.
+    cases.push((
+        "id_token for [other, ours] with azp other",
+        tok()
+            .claim("aud", json!(["other-client", audience]))
+            .claim("azp", json!("other-client"))
+            .sign(),
+        VerifyError::AuthorizedPartyMismatch,
+    ));
     // An unsigned copy of a valid header with `alg` swapped to none.
     cases.push((
         "valid header, alg none, no signature",
@@ -454,7 +521,9 @@ pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCas
     )
 }
 
-/// Valid tokens that must pass: every algorithm, the `Ed25519` alg name, an `aud` array
+/// Valid tokens that must pass: every algorithm, the `Ed25519` alg name, the bearer `typ`
+/// values (`JWT`, `at+jwt`, `application/at+jwt`), an ID token for several audiences whose
+/// `azp` is ours, an `at+jwt` access token whose `azp` is the calling client, an `aud` array
 /// containing ours.
 #[must_use]
 pub fn valid_cases(issuer: &TestIssuer, audience: &str) -> Vec<(String, String)> {
@@ -476,6 +545,40 @@ pub fn valid_cases(issuer: &TestIssuer, audience: &str) -> Vec<(String, String)>
             ed.sign_compact(&json!({"alg": "Ed25519", "kid": ed.kid()}), &claims),
         ));
     }
+    for typ in [
+        "JWT",
+        "jwt",
+        "at+jwt",
+        "application/at+jwt",
+        "application/jwt",
+    ] {
+        out.push((
+            format!("typ {typ}"),
+            issuer
+                .token()
+                .aud(audience)
+                .header("typ", json!(typ))
+                .sign(),
+        ));
+    }
+    out.push((
+        "id_token for [other, ours] with azp ours".into(),
+        issuer
+            .token()
+            .claim("aud", json!(["other-client", audience]))
+            .claim("azp", json!(audience))
+            .sign(),
+    ));
+    out.push((
+        "at+jwt access token for [other, ours] with azp the calling client (RFC 9068)".into(),
+        issuer
+            .token()
+            .header("typ", json!("at+jwt"))
+            .claim("aud", json!(["other-client", audience]))
+            .claim("azp", json!("calling-client"))
+            .claim("client_id", json!("calling-client"))
+            .sign(),
+    ));
     out.push((
         "aud array containing ours".into(),
         issuer

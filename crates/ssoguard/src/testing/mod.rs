@@ -336,6 +336,8 @@ struct IssuerState {
     opaque: RwLock<std::collections::HashMap<String, Value>>,
     introspection_client: RwLock<(String, String)>,
     down: AtomicBool,
+    /// Raw JWKs published beside the keys (hostile key-set tests).
+    raw_jwks: RwLock<Vec<Value>>,
 }
 
 /// The in-process issuer. Dropping it stops its server.
@@ -500,6 +502,7 @@ impl TestIssuer {
             opaque: RwLock::new(std::collections::HashMap::new()),
             introspection_client: RwLock::new(("test-client".into(), "test-secret".into())),
             down: AtomicBool::new(false),
+            raw_jwks: RwLock::new(Vec::new()),
         });
         let router = Router::new()
             .route("/api/auth/.well-known/openid-configuration", get(discovery))
@@ -634,6 +637,14 @@ impl TestIssuer {
         let key = SigningKey::generate(alg, kid.clone())?;
         self.add_key(key);
         Ok(kid)
+    }
+
+    /// Publishes a raw JWK beside the issuer's keys, as given (for hostile key-set tests: a
+    /// key nobody can sign with, or one a verifier must refuse).
+    pub fn publish_raw_jwk(&self, jwk: Value) {
+        if let Ok(mut raw) = self.state.raw_jwks.write() {
+            raw.push(jwk);
+        }
     }
 
     /// Publishes a key (placed first, so it signs for its algorithm).
@@ -935,7 +946,9 @@ async fn introspect(
                 json!({"active": false})
             } else {
                 claims.insert("active".into(), json!(true));
-                claims.insert("token_type".into(), json!("Bearer"));
+                claims
+                    .entry("token_type")
+                    .or_insert_with(|| json!("Bearer"));
                 Value::Object(claims)
             }
         }
@@ -965,11 +978,14 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
             json!({"keys": [], "filler": filler})
         }
         _ => {
-            let keys: Vec<Value> = state
+            let mut keys: Vec<Value> = state
                 .keys
                 .read()
                 .map(|k| k.iter().map(|k| k.public_jwk()).collect())
                 .unwrap_or_default();
+            if let Ok(raw) = state.raw_jwks.read() {
+                keys.extend(raw.iter().cloned());
+            }
             json!({ "keys": keys })
         }
     };
@@ -981,6 +997,19 @@ async fn jwks(State(state): State<Arc<IssuerState>>) -> Response {
         }
     }
     resp
+}
+
+/// Serves `router` on a free loopback port in the current runtime; its `http://` origin.
+#[cfg(test)]
+pub(crate) async fn serve(router: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, router).await;
+    });
+    format!("http://{addr}")
 }
 
 pub mod attacks;

@@ -22,6 +22,9 @@ pub async fn health() -> Json<serde_json::Value> {
 }
 
 /// Readiness: 200 when the database answers and signing keys are loaded; 503 naming what is not.
+///
+/// The body says what is ready and what is not, never why: the SSO's URL and its error text
+/// would tell any caller about the internal network. Details go to the log.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
     (status = 200, description = "Ready"),
     (status = 503, description = "Not ready; `not_ready` lists what")))]
@@ -34,17 +37,16 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     }
     if !keys.ready {
         not_ready.push("signing_keys");
+        tracing::warn!(
+            last_error = keys.last_error.as_deref().unwrap_or("none yet"),
+            "not ready: signing keys unavailable"
+        );
     }
     let body = json!({
         "status": if not_ready.is_empty() { "ready" } else { "not_ready" },
         "not_ready": not_ready,
         "database": if database { "ok" } else { "unreachable" },
-        "signing_keys": {
-            "loaded": keys.ready,
-            "keys": keys.keys,
-            "age_secs": keys.age_secs,
-            "last_error": keys.last_error,
-        },
+        "signing_keys": if keys.ready { "ok" } else { "unavailable" },
     });
     let status = if not_ready.is_empty() {
         StatusCode::OK
