@@ -24,19 +24,22 @@
 
 mod algorithm;
 mod batch;
+mod builder;
 pub mod claims;
 mod dangerous;
 pub mod discovery;
 mod error;
+mod explain;
 mod fetch;
+mod form;
 mod introspection;
 pub mod jwk;
 mod jwks;
 pub mod jws;
 pub mod m2m;
 mod metrics;
+mod time;
 mod token_cache;
-pub mod token_memo;
 mod ttl_map;
 mod verify;
 
@@ -48,6 +51,7 @@ pub mod testing;
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use claims::{Audience, TokenClaims};
 pub use error::{ConfigError, KeysUnavailable, VerifyError};
+pub use explain::{Check, Explanation, KeyInfo, KeySetInfo, Outcome};
 pub use introspection::IntrospectionConfig;
 pub use jwks::{JwksConfig, KeyStatus};
 pub use metrics::{Metrics, MetricsSnapshot};

@@ -11,7 +11,7 @@
 
 use crate::discovery::{self, trim_slash};
 use crate::fetch::transport_failure;
-use crate::introspection::form_encode;
+use crate::form::form_encode;
 use crate::ttl_map::TtlMap;
 use arc_swap::ArcSwapOption;
 use base64::Engine as _;

@@ -18,7 +18,8 @@
 
 use super::{SigningKey, StoredKey, TestIssuer, TestIssuerError};
 use crate::algorithm::Algorithm;
-use crate::verify::{Verifier, unix_now};
+use crate::time::unix_now;
+use crate::verify::Verifier;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
