@@ -955,7 +955,7 @@ fn claims_step(c: &Map<String, Value>) -> Step {
             if let Some(email) = &claims.email {
                 parts.push(format!("email {email}"));
             }
-            if let Some(role) = &claims.role {
+            if let Some(role) = claims.role() {
                 parts.push(format!("role {role}"));
             }
             if let Some(scope) = &claims.scope {

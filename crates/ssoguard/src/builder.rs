@@ -13,6 +13,13 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
+impl Verifier {
+    /// Starts a builder with safe defaults.
+    pub fn builder() -> VerifierBuilder {
+        VerifierBuilder::default()
+    }
+}
+
 /// Builds a [`Verifier`]. Defaults are safe; each setter documents its default.
 ///
 /// # Example
@@ -46,6 +53,11 @@ pub struct VerifierBuilder {
     leeway: Duration,
     max_token_bytes: usize,
     jwks: JwksConfig,
+    /// `jwks_ttl`, `refetch_cooldown` and `max_stale` calls, applied over `jwks` at build time
+    /// so that a later `jwks_config` call does not discard them.
+    jwks_ttl: Option<Duration>,
+    refetch_cooldown: Option<Duration>,
+    max_stale: Option<Duration>,
     token_cache: TokenCacheConfig,
     signature_batching: bool,
     http_client: Option<reqwest::Client>,
@@ -67,6 +79,9 @@ impl Default for VerifierBuilder {
             leeway: Duration::from_secs(60),
             max_token_bytes: 8 * 1024,
             jwks: JwksConfig::default(),
+            jwks_ttl: None,
+            refetch_cooldown: None,
+            max_stale: None,
             token_cache: TokenCacheConfig::default(),
             signature_batching: true,
             http_client: None,
@@ -138,27 +153,38 @@ impl VerifierBuilder {
         self
     }
 
-    /// Replaces all key-cache settings at once. Default: [`JwksConfig::default`].
+    /// Sets every key-cache setting at once. Default: [`JwksConfig::default`].
+    ///
+    /// [`jwks_ttl`](Self::jwks_ttl), [`refetch_cooldown`](Self::refetch_cooldown) and
+    /// [`max_stale`](Self::max_stale) win over this, whichever call comes first.
     pub fn jwks_config(mut self, config: JwksConfig) -> Self {
         self.jwks = config;
         self
     }
 
-    /// Key-set lifetime without `Cache-Control`. Default: 1 h.
+    /// Key-set lifetime without `Cache-Control`. Default: 1 h (or [`jwks_config`]'s).
+    ///
+    /// [`jwks_config`]: Self::jwks_config
     pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
-        self.jwks.ttl = ttl;
+        self.jwks_ttl = Some(ttl);
         self
     }
 
-    /// Minimum interval between unknown-kid refetches and between retries. Default: 30 s.
+    /// Minimum interval between unknown-kid refetches and between retries. Default: 30 s (or
+    /// [`jwks_config`]'s).
+    ///
+    /// [`jwks_config`]: Self::jwks_config
     pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.refetch_cooldown = cooldown;
+        self.refetch_cooldown = Some(cooldown);
         self
     }
 
-    /// How long past expiry a key set is still used while refreshes fail. Default: 24 h.
+    /// How long past expiry a key set is still used while refreshes fail. Default: 24 h (or
+    /// [`jwks_config`]'s).
+    ///
+    /// [`jwks_config`]: Self::jwks_config
     pub fn max_stale(mut self, max_stale: Duration) -> Self {
-        self.jwks.max_stale = max_stale;
+        self.max_stale = Some(max_stale);
         self
     }
 
@@ -213,7 +239,10 @@ impl VerifierBuilder {
     ///
     /// [`ConfigError`] for a missing audience or issuer, a bad URL, an empty algorithm list or
     /// an out-of-range setting.
-    pub fn build(self) -> Result<Verifier, ConfigError> {
+    pub fn build(mut self) -> Result<Verifier, ConfigError> {
+        self.jwks.ttl = self.jwks_ttl.unwrap_or(self.jwks.ttl);
+        self.jwks.refetch_cooldown = self.refetch_cooldown.unwrap_or(self.jwks.refetch_cooldown);
+        self.jwks.max_stale = self.max_stale.unwrap_or(self.jwks.max_stale);
         for (setting, url) in [
             ("authority", &self.authority),
             ("issuer", &self.issuer),
@@ -387,5 +416,31 @@ mod tests {
                 .build()
                 .is_ok()
         );
+    }
+
+    #[test]
+    fn single_key_cache_settings_survive_a_later_jwks_config() {
+        let builder = Verifier::builder()
+            .audience("a")
+            .authority("http://x")
+            .jwks_ttl(Duration::ZERO)
+            .jwks_config(JwksConfig::default());
+        // The zero TTL set first is not discarded by the config set after it.
+        assert!(matches!(
+            builder.build(),
+            Err(ConfigError::InvalidSetting {
+                setting: "jwks ttl",
+                ..
+            })
+        ));
+        let builder = Verifier::builder()
+            .audience("a")
+            .authority("http://x")
+            .jwks_config(JwksConfig {
+                ttl: Duration::ZERO,
+                ..JwksConfig::default()
+            })
+            .jwks_ttl(Duration::from_secs(60));
+        assert!(builder.build().is_ok(), "the single setting wins");
     }
 }

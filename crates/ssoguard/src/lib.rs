@@ -49,6 +49,7 @@ pub mod axum;
 pub mod testing;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use builder::VerifierBuilder;
 pub use claims::{Audience, TokenClaims};
 pub use error::{ConfigError, KeysUnavailable, VerifyError};
 pub use explain::{Check, Explanation, KeyInfo, KeySetInfo, Outcome};
@@ -56,7 +57,7 @@ pub use introspection::IntrospectionConfig;
 pub use jwks::{JwksConfig, KeyStatus};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use token_cache::TokenCacheConfig;
-pub use verify::{Verifier, VerifierBuilder};
+pub use verify::Verifier;
 
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive), without axum.
 #[cfg(feature = "testing")]

@@ -2,7 +2,6 @@
 
 use crate::algorithm::Algorithm;
 use crate::batch;
-pub use crate::builder::VerifierBuilder;
 use crate::claims::TokenClaims;
 use crate::discovery::ProviderMetadata;
 use crate::error::{KeysUnavailable, VerifyError};
@@ -45,7 +44,7 @@ pub struct Verifier {
     pub(crate) inner: Arc<Inner>,
 }
 
-/// A verifier's shared state (built by [`VerifierBuilder::build`]).
+/// A verifier's shared state (built by `VerifierBuilder::build`).
 pub(crate) struct Inner {
     pub(crate) keys: JwksCache,
     pub(crate) audiences: Vec<String>,
@@ -73,11 +72,6 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Starts a builder with safe defaults.
-    pub fn builder() -> VerifierBuilder {
-        VerifierBuilder::default()
-    }
-
     /// Verifies a token and returns its claims.
     ///
     /// Checks, in order ([`Check::JWT`]): size, shape and `crit`, algorithm allowlist, key (by
@@ -360,7 +354,7 @@ impl Verifier {
     }
 
     /// The claim checks after the signature: times, then issuer, audience and `cnf` (each
-    /// unless turned off through [`crate::dangerous`]).
+    /// unless turned off by an `insecure_*` builder setting).
     fn check_claims(
         &self,
         claims: &TokenClaims,

@@ -519,10 +519,18 @@ async fn explain_records_every_check_in_order_and_agrees_with_verify() {
         let explanation = v.explain(&case.token).await;
         let checks: Vec<Check> = explanation.checks().iter().map(|(c, _)| *c).collect();
         assert_eq!(checks, Check::JWT.to_vec(), "{}", case.name);
-        let (failed, error) = explanation.failure().expect(&case.name);
+        let (failed, error) = explanation.failure().expect(case.name);
         assert_eq!(error, &case.expected, "{}", case.name);
-        assert_eq!(explanation.verdict().err(), Some(&case.expected), "{}", case.name);
-        let at = checks.iter().position(|c| *c == failed).expect("on the path");
+        assert_eq!(
+            explanation.verdict().err(),
+            Some(&case.expected),
+            "{}",
+            case.name
+        );
+        let at = checks
+            .iter()
+            .position(|c| *c == failed)
+            .expect("on the path");
         for (i, (check, outcome)) in explanation.checks().iter().enumerate() {
             let expected = match i.cmp(&at) {
                 std::cmp::Ordering::Less => Outcome::Passed,
@@ -561,6 +569,9 @@ async fn explain_reports_a_disabled_check_as_skipped() {
         .build()
         .expect("config");
     let explanation = v.explain(&issuer.token().aud("web").sign()).await;
-    assert_eq!(explanation.outcome(Check::Audience), Some(&Outcome::Skipped));
+    assert_eq!(
+        explanation.outcome(Check::Audience),
+        Some(&Outcome::Skipped)
+    );
     assert!(explanation.verdict().is_ok());
 }

@@ -240,7 +240,7 @@ impl CurrentUser {
             id: claims.sub.clone(),
             email: claims.email.clone(),
             name: claims.name.clone(),
-            role: claims.role.clone().unwrap_or_else(|| DEFAULT_ROLE.into()),
+            role: claims.role().unwrap_or(DEFAULT_ROLE).to_owned(),
             email_verified: claims.email_verified.unwrap_or(false),
             roles,
             organization_id: claims.organization_id.clone(),

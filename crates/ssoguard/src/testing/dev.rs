@@ -388,9 +388,9 @@ async fn userinfo(State(state): State<Arc<DevState>>, headers: HeaderMap) -> Res
             let mut out = Map::new();
             out.insert("sub".into(), json!(claims.sub));
             for (k, v) in [
-                ("email", &claims.email),
-                ("name", &claims.name),
-                ("role", &claims.role),
+                ("email", claims.email.as_deref()),
+                ("name", claims.name.as_deref()),
+                ("role", claims.role()),
             ] {
                 if let Some(v) = v {
                     out.insert(k.into(), json!(v));
