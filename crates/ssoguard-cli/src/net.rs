@@ -1,4 +1,4 @@
-//! HTTP for the diagnostics: bounded GETs, and the JWKS fetched and parsed two ways.
+//! HTTP for `ssoguard jwks`: bounded GETs, and the JWKS fetched and parsed two ways.
 
 use serde_json::Value;
 use ssoguard::Algorithm;
@@ -80,8 +80,6 @@ pub(crate) struct Jwks {
     pub(crate) raw: Vec<Value>,
     /// Parsed with [`Algorithm::ALL`]: what the SSO publishes.
     pub(crate) all: Result<ParsedKeySet, JwksParseError>,
-    /// Parsed with the allowed algorithms: what the verifier can use.
-    pub(crate) allowed: Result<ParsedKeySet, JwksParseError>,
     /// Keys unusable with the allowed algorithms, in document order, with reasons.
     pub(crate) skipped: Vec<SkippedKey>,
 }
@@ -106,18 +104,8 @@ impl Jwks {
         Jwks {
             raw,
             all: parse_jwks(bytes, &Algorithm::ALL, MAX_KEYS),
-            allowed: allowed_set,
             skipped,
         }
-    }
-
-    /// The kids the SSO publishes (every key with a kid, usable or not).
-    pub(crate) fn published_kids(&self) -> Vec<String> {
-        self.raw
-            .iter()
-            .filter_map(|k| k.get("kid").and_then(Value::as_str))
-            .map(|k| k.chars().take(64).collect())
-            .collect()
     }
 }
 

@@ -1,22 +1,23 @@
 //! `ssoguard verify`: the library's verdict, explained one step at a time.
 //!
-//! The verdict is [`ssoguard::Verifier::verify`]'s. The step lines are diagnostics computed
-//! independently with the library's public pieces (discovery, `parse_jwks`, `parse_header`,
-//! the claim rules) and then reconciled with the verdict: the step the library's error names is
-//! marked decisive and failed, and a step the library got past is never shown as failed.
+//! The steps, their order and whether each passed are [`ssoguard::Verifier::explain`]'s: the
+//! library records every check as it runs it. This module only renders them, adding what the
+//! token and the SSO's answers say about why a check failed (the hints).
 
 use crate::decode::{
     self, Decoded, Jwt, audiences, bare_origin, date_claim, origin_of, quote_list, str_claim,
 };
 use crate::input::redact;
 use crate::inspect::LEEWAY;
-use crate::net::{self, FetchError, Jwks, alg_list};
+use crate::net::alg_list;
 use crate::timefmt::{now, relative, rfc3339, span_between};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use ssoguard::discovery::{DiscoveryError, ProviderMetadata, fetch_provider_metadata};
-use ssoguard::jwk::{JwksParseError, VerifyingKey};
-use ssoguard::{Algorithm, TokenClaims, Verifier, VerifyError};
+use ssoguard::{
+    Algorithm, Check, Explanation, KeySetInfo, KeyStatus, Outcome, TokenClaims, Verifier,
+    VerifyError,
+};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -97,71 +98,6 @@ impl Step {
     }
 }
 
-/// The position of each step in the library's own order of checks.
-fn library_order(step: &str) -> u8 {
-    match step {
-        "header" => 0,
-        "algorithm" => 1,
-        "discovery" => 2,
-        "jwks" => 3,
-        "kid" => 4,
-        "signature" => 5,
-        "sub" => 6,
-        "exp" => 7,
-        "nbf" => 8,
-        "iat" => 9,
-        "iss" => 10,
-        "aud" => 11,
-        _ => 12,
-    }
-}
-
-/// Where in the library's order an error stops verification.
-fn error_stage(err: &VerifyError) -> u8 {
-    match err {
-        VerifyError::UnsupportedAlgorithm => 1,
-        VerifyError::KeysUnavailable { .. } => 2,
-        VerifyError::UnknownKey | VerifyError::AmbiguousKey | VerifyError::AlgorithmMismatch => 4,
-        VerifyError::InvalidSignature => 5,
-        VerifyError::MissingClaim(_) | VerifyError::InvalidClaim(_) => 6,
-        VerifyError::Expired => 7,
-        VerifyError::NotYetValid => 8,
-        VerifyError::IssuedInFuture => 9,
-        VerifyError::IssuerMismatch => 10,
-        VerifyError::AudienceMismatch => 11,
-        VerifyError::SenderConstrained => 12,
-        _ => 0,
-    }
-}
-
-/// The step a library error names.
-fn decisive_step(err: &VerifyError, discovery_failed: bool) -> &'static str {
-    match err {
-        VerifyError::UnsupportedAlgorithm | VerifyError::AlgorithmMismatch => "algorithm",
-        VerifyError::UnknownKey | VerifyError::AmbiguousKey => "kid",
-        VerifyError::InvalidSignature => "signature",
-        VerifyError::Expired => "exp",
-        VerifyError::NotYetValid => "nbf",
-        VerifyError::IssuedInFuture => "iat",
-        VerifyError::IssuerMismatch => "iss",
-        VerifyError::AudienceMismatch => "aud",
-        VerifyError::SenderConstrained | VerifyError::Inactive => "claims",
-        VerifyError::MissingClaim(c) | VerifyError::InvalidClaim(c) => match *c {
-            "exp" => "exp",
-            "nbf" => "nbf",
-            "iat" => "iat",
-            "iss" => "iss",
-            "aud" => "aud",
-            "sub" => "sub",
-            _ => "claims",
-        },
-        VerifyError::Malformed(m) if m.contains("payload") || m.contains("claims") => "claims",
-        VerifyError::KeysUnavailable { .. } if discovery_failed => "discovery",
-        VerifyError::KeysUnavailable { .. } => "jwks",
-        _ => "header",
-    }
-}
-
 /// Runs `verify`: (stdout, stderr, exit code), as text or JSON, with the token redacted.
 pub(crate) async fn run(opts: &VerifyOptions, json: bool) -> (String, String, u8) {
     let token = crate::input::read_token(opts.token.as_deref());
@@ -184,7 +120,8 @@ pub(crate) async fn run(opts: &VerifyOptions, json: bool) -> (String, String, u8
     }
 }
 
-/// Builds the report: runs the library, runs the diagnostics, reconciles.
+/// Builds the report: the library's [`Explanation`] of the token, each check rendered as one or
+/// more steps with the diagnostics that say why.
 async fn report(opts: &VerifyOptions, token: Result<&str, &str>) -> Report {
     let allowed: Vec<Algorithm> = if opts.algorithms.is_empty() {
         Algorithm::ALL.to_vec()
@@ -252,22 +189,30 @@ async fn report(opts: &VerifyOptions, token: Result<&str, &str>) -> Report {
         }
     };
 
-    let verdict = verifier.verify(token).await;
-
-    let diag = diagnose(opts, &allowed, &decoded).await;
-    report.issuer = diag
+    let explanation = verifier.explain(token).await;
+    let context = Context {
+        opts,
+        allowed: &allowed,
+        given: opts.issuer.strip_suffix('/').unwrap_or(&opts.issuer),
+        jwt: match &decoded {
+            Decoded::Jwt(jwt) => Some(&**jwt),
+            _ => None,
+        },
+        meta: verifier.provider_metadata(),
+        key_status: verifier.key_status(),
+        now: now(),
+    };
+    report.issuer = context
         .meta
         .as_ref()
         .map(|m| m.issuer.clone())
         .or_else(|| verifier.issuer().map(|i| i.to_string()));
-    let mut steps = diag.steps;
-    reconcile(&mut steps, &verdict, diag.key_desc.as_deref());
-    report.steps = steps;
-    match verdict {
+    report.steps = steps(&context, &decoded, &explanation).await;
+    match explanation.verdict() {
         Ok(claims) => {
             report.valid = true;
             report.exit_code = 0;
-            report.claims = serde_json::to_value(&*claims).ok();
+            report.claims = serde_json::to_value(&**claims).ok();
         }
         Err(err) => {
             report.exit_code = if err.is_unavailable() { 3 } else { 1 };
@@ -282,68 +227,368 @@ async fn report(opts: &VerifyOptions, token: Result<&str, &str>) -> Report {
     report
 }
 
-struct Diagnosis {
-    steps: Vec<Step>,
-    meta: Option<ProviderMetadata>,
-    key_desc: Option<String>,
+/// What the step renderers need besides the explanation.
+struct Context<'a> {
+    opts: &'a VerifyOptions,
+    allowed: &'a [Algorithm],
+    /// The `--issuer` given, without a trailing slash.
+    given: &'a str,
+    jwt: Option<&'a Jwt>,
+    meta: Option<Arc<ProviderMetadata>>,
+    key_status: KeyStatus,
+    now: i64,
 }
 
-async fn diagnose(opts: &VerifyOptions, allowed: &[Algorithm], decoded: &Decoded) -> Diagnosis {
-    let given = opts.issuer.strip_suffix('/').unwrap_or(&opts.issuer);
-    let mut steps = vec![header_step(decoded)];
-
-    let discovery = fetch_provider_metadata(given, None).await;
-    steps.push(discovery_step(given, &discovery, allowed));
-    let meta = discovery.ok();
-
-    let jwks_url = opts
-        .jwks_url
-        .clone()
-        .or_else(|| meta.as_ref().map(|m| m.jwks_uri.clone()));
-    let jwks = match &jwks_url {
-        None => {
-            steps.push(Step::skip("jwks", "not checked (discovery failed)"));
-            None
-        }
-        Some(url) => {
-            let fetched = net::get(url).await;
-            let (step, jwks) = jwks_step(url, fetched, allowed);
-            steps.push(step);
-            jwks
-        }
+/// The steps, in the library's order of checks. The library's size and header checks are one
+/// `header` step; its key check is three (`discovery`, `jwks`, `kid`: where the keys come from);
+/// its claims check is shown per claim (`sub`, then `exp` … `aud` with their own checks) and the
+/// `cnf` check as `claims`.
+async fn steps(cx: &Context<'_>, decoded: &Decoded, ex: &Explanation) -> Vec<Step> {
+    let outcome = |check| ex.outcome(check).cloned().unwrap_or(Outcome::NotReached);
+    let header = match (outcome(Check::Size), outcome(Check::Header)) {
+        (Outcome::Failed(e), _) | (_, Outcome::Failed(e)) => Outcome::Failed(e),
+        (Outcome::Passed, Outcome::Passed) => Outcome::Passed,
+        _ => Outcome::NotReached,
     };
+    let mut steps = vec![
+        rendered(header_step(decoded), &header),
+        rendered(algorithm_step(cx), &outcome(Check::Algorithm)),
+    ];
+    steps.extend(key_steps(cx, ex, &outcome(Check::Key)).await);
+    steps.push(signature_step(ex, &outcome(Check::Signature)));
 
-    let jwt = match decoded {
-        Decoded::Jwt(jwt) => Some(&**jwt),
+    // The claims check decides sub and the claims' types; a wrongly typed registered claim is
+    // shown on that claim's own step.
+    let claims_check = outcome(Check::Claims);
+    let named = match &claims_check {
+        Outcome::Failed(VerifyError::MissingClaim(c) | VerifyError::InvalidClaim(c)) => {
+            ["sub", "exp", "nbf", "iat", "iss", "aud"]
+                .contains(c)
+                .then_some(*c)
+        }
         _ => None,
     };
-    let (kid_step, alg_step, key_desc) = key_steps(jwt, jwks.as_ref(), allowed);
-    steps.push(kid_step);
-    steps.push(alg_step);
-    steps.push(Step::skip("signature", "not checked"));
-
-    match jwt {
-        Some(jwt) => {
-            let now = now();
-            let c = &jwt.claims;
-            steps.push(exp_step(c, now));
-            steps.push(nbf_step(c, now));
-            steps.push(iat_step(c, now));
-            steps.push(iss_step(c, given, meta.as_ref()));
-            steps.push(aud_step(c, &opts.audiences));
-            steps.push(sub_step(c));
-            steps.push(claims_step(c));
+    let of = |name: &str, check: Check| match (&claims_check, named) {
+        (Outcome::Failed(_), Some(n)) if n == name => claims_check.clone(),
+        (Outcome::Passed, _) if name == "sub" => Outcome::Passed,
+        (Outcome::Passed, _) => outcome(check),
+        _ => Outcome::NotReached,
+    };
+    let unverified = !matches!(outcome(Check::Signature), Outcome::Passed);
+    let claim = |step: Step, outcome: Outcome| {
+        if unverified && outcome == Outcome::NotReached {
+            Step::skip(step.step, format!("{} [unverified]", step.detail))
+        } else {
+            rendered(step, &outcome)
         }
-        None => {
-            for name in ["exp", "nbf", "iat", "iss", "aud", "sub", "claims"] {
-                steps.push(Step::skip(name, "not checked (no JWT payload)"));
-            }
+    };
+    let claim_steps: [(Step, Outcome); 6] = match cx.jwt {
+        Some(jwt) => {
+            let c = &jwt.claims;
+            [
+                (sub_step(c), of("sub", Check::Claims)),
+                (exp_step(c, cx.now), of("exp", Check::Expiry)),
+                (nbf_step(c, cx.now), of("nbf", Check::NotBefore)),
+                (iat_step(c, cx.now), of("iat", Check::IssuedAt)),
+                (
+                    iss_step(c, cx.given, cx.meta.as_deref()),
+                    of("iss", Check::Issuer),
+                ),
+                (aud_step(c, &cx.opts.audiences), of("aud", Check::Audience)),
+            ]
+        }
+        None => ["sub", "exp", "nbf", "iat", "iss", "aud"].map(|name| {
+            (
+                Step::skip(name, "not checked (no JWT payload)"),
+                Outcome::NotReached,
+            )
+        }),
+    };
+    for (step, outcome) in claim_steps {
+        steps.push(claim(step, outcome));
+    }
+    let claims_outcome = match (&claims_check, named) {
+        (Outcome::Failed(_), None) => claims_check.clone(),
+        (Outcome::Passed, _) => outcome(Check::SenderConstraint),
+        _ => Outcome::NotReached,
+    };
+    let claims_step = match cx.jwt {
+        Some(jwt) => claims_step(&jwt.claims),
+        None => Step::skip("claims", "not checked (no JWT payload)"),
+    };
+    steps.push(claim(claims_step, claims_outcome));
+    steps
+}
+
+/// `diagnosis` (the CLI's own reading of the token, for its detail and hint) with the library's
+/// outcome: the library decides pass or fail, the diagnosis says why.
+fn rendered(diagnosis: Step, outcome: &Outcome) -> Step {
+    match outcome {
+        Outcome::Passed if diagnosis.ok == Some(false) => Step {
+            detail: format!("{} — yet the library's check passed", diagnosis.detail),
+            hint: None,
+            ..Step::ok(diagnosis.step, "")
+        },
+        Outcome::Passed => Step {
+            ok: Some(true),
+            ..diagnosis
+        },
+        Outcome::Failed(e) if diagnosis.ok != Some(false) => Step {
+            decisive: true,
+            hint: fallback_hint(e),
+            ..Step::fail(diagnosis.step, format!("{e} (the library's verdict)"))
+        },
+        Outcome::Failed(_) => Step {
+            decisive: true,
+            ..diagnosis
+        },
+        Outcome::Skipped => Step {
+            ok: None,
+            ..diagnosis
+        },
+        _ => Step::skip(diagnosis.step, "not checked (an earlier check failed)"),
+    }
+}
+
+fn algorithm_step(cx: &Context<'_>) -> Step {
+    let Some(Ok(header)) = cx.jwt.map(|jwt| &jwt.header) else {
+        return Step::skip("algorithm", "not checked (no JWS header)");
+    };
+    let allowed = cx.allowed;
+    let alg_name = header.alg.as_str();
+    let alg = Algorithm::from_jws_name(alg_name);
+    match alg {
+        None if alg_name.eq_ignore_ascii_case("none") => Step::fail(
+            "algorithm",
+            "alg none: the token is unsigned",
+        )
+        .hint(
+            "unsigned tokens are never accepted: anyone can write one. It did not come from the \
+             SSO, or its signature was stripped",
+        ),
+        None if alg_name.to_ascii_uppercase().starts_with("HS") => Step::fail(
+            "algorithm",
+            format!("alg {alg_name} (HMAC) is never accepted"),
+        )
+        .hint(
+            "HMAC needs a shared secret; SSO tokens must be signed with a public-key algorithm \
+             (Better Auth: EdDSA by default)",
+        ),
+        None => Step::fail("algorithm", format!("alg {alg_name:?} is not supported"))
+            .hint(format!("supported: {}", alg_list(&Algorithm::ALL))),
+        Some(a) if !allowed.contains(&a) => Step::fail(
+            "algorithm",
+            format!(
+                "token is signed with {a}, but only {} is allowed",
+                alg_list(allowed)
+            ),
+        )
+        .hint(if a == Algorithm::EdDSA {
+            format!(
+                "Better Auth signs EdDSA by default: allow it (drop --alg, or add --alg EdDSA; in \
+                 the service, include Algorithm::EdDSA), or configure Better Auth's jwt plugin \
+                 with keyPairConfig {{ alg: \"{}\" }}",
+                allowed.first().map_or("RS256", |a| a.as_str())
+            )
+        } else {
+            format!(
+                "allow {a} (--alg {a}) if the SSO really signs with it, or configure the SSO to \
+                 sign with {}",
+                alg_list(allowed)
+            )
+        }),
+        Some(a) => Step::ok("algorithm", format!("{a}")),
+    }
+}
+
+/// The library's key check as three steps: where the keys come from (discovery, the JWKS) and
+/// the key the token names.
+async fn key_steps(cx: &Context<'_>, ex: &Explanation, outcome: &Outcome) -> [Step; 3] {
+    let not_reached = || Step::skip("", "not checked (an earlier check failed)");
+    let named = |name: &'static str, step: Step| Step { step: name, ..step };
+    let jwks_url = cx
+        .opts
+        .jwks_url
+        .clone()
+        .or_else(|| cx.meta.as_ref().map(|m| m.jwks_uri.clone()))
+        .unwrap_or_else(|| "the JWKS".into());
+    match outcome {
+        Outcome::Passed | Outcome::Failed(_) => {}
+        _ => {
+            return [
+                named("discovery", not_reached()),
+                named("jwks", not_reached()),
+                named("kid", not_reached()),
+            ];
         }
     }
-    Diagnosis {
-        steps,
-        meta,
-        key_desc,
+    match outcome {
+        Outcome::Failed(e @ VerifyError::KeysUnavailable { .. }) => {
+            if cx.meta.is_none() {
+                // Diagnose the discovery the library could not do, for the hint.
+                let diagnosis = fetch_provider_metadata(cx.given, None).await;
+                let step = match diagnosis {
+                    Err(_) => discovery_step(cx.given, &diagnosis, cx.allowed),
+                    Ok(_) => Step::fail(
+                        "discovery",
+                        format!(
+                            "{e}: {}",
+                            cx.key_status.last_error.as_deref().unwrap_or("no answer")
+                        ),
+                    ),
+                };
+                [
+                    Step {
+                        decisive: true,
+                        ..step
+                    },
+                    Step::skip("jwks", "not checked (discovery failed)"),
+                    named("kid", not_reached()),
+                ]
+            } else {
+                let why = cx.key_status.last_error.as_deref().unwrap_or("no answer");
+                let transport = ["timed out", "connection failed", "request failed"]
+                    .iter()
+                    .any(|t| why.contains(t));
+                let hint = if transport {
+                    "the discovery document answered but its jwks_uri does not: is it reachable \
+                     from here (internal host name, proxy)?"
+                } else {
+                    "jwks_uri must answer a JSON Web Key Set ({\"keys\":[…]}) — an HTML page \
+                     usually means a login redirect or the wrong path; check --jwks-url or the \
+                     jwks_uri of the discovery document (Better Auth: <origin>/api/auth/jwks)"
+                };
+                [
+                    discovery_ok(cx),
+                    Step {
+                        decisive: true,
+                        ..Step::fail("jwks", why).hint(hint)
+                    },
+                    named("kid", not_reached()),
+                ]
+            }
+        }
+        _ => {
+            let set = ex.key_set().cloned().unwrap_or_default();
+            let s = if set.kids.len() == 1 { "" } else { "s" };
+            let mut jwks = Step::ok(
+                "jwks",
+                format!(
+                    "{} key{s} ({} skipped) from {jwks_url}",
+                    set.kids.len(),
+                    set.skipped.len()
+                ),
+            );
+            if !set.skipped.is_empty() {
+                let reasons: Vec<String> = set
+                    .skipped
+                    .iter()
+                    .take(5)
+                    .map(|k| format!("{}: {}", k.kid.as_deref().unwrap_or("(no kid)"), k.reason))
+                    .collect();
+                jwks = jwks.hint(format!("skipped: {}", reasons.join("; ")));
+            }
+            let kid = match outcome {
+                Outcome::Failed(e) => Step {
+                    decisive: true,
+                    ..kid_failure(cx, &set, e)
+                },
+                _ => kid_ok(cx, ex),
+            };
+            [discovery_ok(cx), jwks, kid]
+        }
+    }
+}
+
+fn discovery_ok(cx: &Context<'_>) -> Step {
+    match &cx.meta {
+        Some(meta) => discovery_step(cx.given, &Ok((**meta).clone()), cx.allowed),
+        None => Step::skip("discovery", "not used (--jwks-url)"),
+    }
+}
+
+fn kid_ok(cx: &Context<'_>, ex: &Explanation) -> Step {
+    let key = ex.key();
+    let desc = key.map_or("", |k| k.description.as_str());
+    let token_kid = cx
+        .jwt
+        .and_then(|jwt| jwt.header.as_ref().ok())
+        .and_then(|h| h.kid.clone());
+    match (token_kid, key) {
+        (Some(kid), _) => Step::ok("kid", format!("{kid} ({desc})")),
+        (None, Some(k)) => Step::ok(
+            "kid",
+            format!(
+                "no kid; the only key fitting the token is {} ({desc})",
+                k.kid.as_deref().unwrap_or("(no kid)")
+            ),
+        ),
+        (None, None) => Step::ok("kid", "found"),
+    }
+}
+
+fn kid_failure(cx: &Context<'_>, set: &KeySetInfo, e: &VerifyError) -> Step {
+    let header = cx.jwt.and_then(|jwt| jwt.header.as_ref().ok());
+    let token_kid = header.and_then(|h| h.kid.clone());
+    let alg = header.map_or("?", |h| h.alg.as_str());
+    match (e, token_kid) {
+        (VerifyError::AmbiguousKey, _) => {
+            Step::fail("kid", format!("no kid, and several keys fit {alg}"))
+                .hint("the token must name its key (kid) when the SSO publishes several")
+        }
+        (VerifyError::AlgorithmMismatch, kid) => Step::fail(
+            "kid",
+            format!(
+                "token says {alg}, but key {} does not verify {alg}",
+                kid.as_deref().unwrap_or("(no kid)")
+            ),
+        )
+        .hint(
+            "a key's type and alg pin the algorithm: this token was not signed by that key \
+             (algorithm confusion, or a mislabelled key)",
+        ),
+        (_, Some(kid)) => {
+            if let Some(skipped) = set.skipped.iter().find(|k| k.kid.as_deref() == Some(&kid)) {
+                return Step::fail(
+                    "kid",
+                    format!("{kid} is published but unusable: {}", skipped.reason),
+                );
+            }
+            Step::fail("kid", format!("{kid} is not in the JWKS")).hint(format!(
+                "known kids: {}. The key was rotated out (the token predates the rotation: get a \
+                 fresh token), or the token comes from another SSO/environment (check --issuer)",
+                if set.kids.is_empty() {
+                    "(none)".to_string()
+                } else {
+                    set.kids.join(", ")
+                }
+            ))
+        }
+        (_, None) => Step::fail("kid", format!("no kid, and no key fits {alg}")),
+    }
+}
+
+fn signature_step(ex: &Explanation, outcome: &Outcome) -> Step {
+    let key = ex.key().map_or_else(
+        || "the issuer's key".to_string(),
+        |k| {
+            format!(
+                "key {}, {}",
+                k.kid.as_deref().unwrap_or("(no kid)"),
+                k.description
+            )
+        },
+    );
+    match outcome {
+        Outcome::Passed => Step::ok("signature", format!("valid ({key})")),
+        Outcome::Failed(_) => Step {
+            decisive: true,
+            ..Step::fail("signature", format!("does not verify with {key}")).hint(
+                "the token was altered after signing, or signed by another key under the same \
+                 kid (another environment's SSO, a copied keys file)",
+            )
+        },
+        _ => Step::skip("signature", "not checked (an earlier check failed)"),
     }
 }
 
@@ -479,240 +724,6 @@ fn discovery_step(
         )),
         Err(other) => Step::fail("discovery", other.to_string()),
     }
-}
-
-fn jwks_step(
-    url: &str,
-    fetched: Result<Vec<u8>, FetchError>,
-    allowed: &[Algorithm],
-) -> (Step, Option<Jwks>) {
-    let bytes = match fetched {
-        Ok(b) => b,
-        Err(e @ FetchError::Unreachable(_)) => {
-            return (
-                Step::fail("jwks", format!("{url} {e}"))
-                    .hint("the discovery document answered but its jwks_uri does not: is it reachable from here (internal host name, proxy)?"),
-                None,
-            );
-        }
-        Err(e) => {
-            return (
-                Step::fail("jwks", format!("{url} {e}")).hint(
-                    "check --jwks-url or the jwks_uri of the discovery document (Better Auth: \
-                     <origin>/api/auth/jwks)",
-                ),
-                None,
-            );
-        }
-    };
-    let jwks = Jwks::parse(&bytes, allowed);
-    let step = match (&jwks.allowed, &jwks.all) {
-        (Ok(set), _) => {
-            let s = if set.keys.len() == 1 { "" } else { "s" };
-            let step = Step::ok(
-                "jwks",
-                format!(
-                    "{} key{s} ({} skipped) from {url}",
-                    set.keys.len(),
-                    set.skipped.len()
-                ),
-            );
-            if set.skipped.is_empty() {
-                step
-            } else {
-                let reasons: Vec<String> = set
-                    .skipped
-                    .iter()
-                    .take(5)
-                    .map(|k| format!("{}: {}", k.kid.as_deref().unwrap_or("(no kid)"), k.reason))
-                    .collect();
-                step.hint(format!("skipped: {}", reasons.join("; ")))
-            }
-        }
-        (Err(JwksParseError::NoUsableKeys { .. }), Ok(all)) => {
-            let published: Vec<String> = all
-                .keys
-                .iter()
-                .map(|k| match k.declared_alg() {
-                    Some(a) => a.to_string(),
-                    None => k.description().to_string(),
-                })
-                .collect();
-            Step::fail(
-                "jwks",
-                format!(
-                    "no key usable with {} ({} published: {})",
-                    alg_list(allowed),
-                    all.keys.len(),
-                    published.join(", ")
-                ),
-            )
-            .hint(format!(
-                "the SSO publishes {} keys but only {} is allowed (--alg): allow its algorithm \
-                 (Better Auth signs EdDSA by default)",
-                published.join(", "),
-                alg_list(allowed)
-            ))
-        }
-        (Err(e), _) => Step::fail("jwks", format!("{url}: {e}")).hint(
-            "jwks_uri must answer a JSON Web Key Set ({\"keys\":[…]}) — an HTML page usually \
-             means a login redirect or the wrong path",
-        ),
-    };
-    (step, Some(jwks))
-}
-
-/// The kid and algorithm steps, and the description of the key the token names.
-fn key_steps(
-    jwt: Option<&Jwt>,
-    jwks: Option<&Jwks>,
-    allowed: &[Algorithm],
-) -> (Step, Step, Option<String>) {
-    let Some(jwt) = jwt else {
-        return (
-            Step::skip("kid", "not checked (not a JWT)"),
-            Step::skip("algorithm", "not checked (not a JWT)"),
-            None,
-        );
-    };
-    let Ok(header) = &jwt.header else {
-        return (
-            Step::skip("kid", "not checked (header refused)"),
-            Step::skip("algorithm", "not checked (header refused)"),
-            None,
-        );
-    };
-    let alg_name = header.alg.as_str();
-    let alg = Algorithm::from_jws_name(alg_name);
-    let usable: Option<&[Arc<VerifyingKey>]> =
-        jwks.and_then(|j| j.allowed.as_ref().ok().map(|s| s.keys.as_slice()));
-
-    // kid
-    let mut key: Option<&Arc<VerifyingKey>> = None;
-    let kid_step = match (jwks, &header.kid) {
-        (None, _) => Step::skip("kid", "not checked (no key set)"),
-        (Some(jwks), Some(kid)) => {
-            key = usable.and_then(|keys| keys.iter().find(|k| k.kid() == Some(kid.as_str())));
-            let published = jwks.published_kids();
-            match key {
-                Some(k) => Step::ok("kid", format!("{kid} ({})", k.description())),
-                None if published.iter().any(|p| p == kid) => {
-                    let reason = jwks
-                        .skipped
-                        .iter()
-                        .find(|k| k.kid.as_deref() == Some(kid))
-                        .map_or_else(
-                            || "not usable with the allowed algorithms".to_string(),
-                            |k| k.reason.clone(),
-                        );
-                    Step::fail("kid", format!("{kid} is published but unusable: {reason}"))
-                }
-                None => Step::fail("kid", format!("{kid} is not in the JWKS")).hint(format!(
-                    "known kids: {}. The key was rotated out (the token predates the rotation: \
-                     get a fresh token), or the token comes from another SSO/environment (check \
-                     --issuer)",
-                    if published.is_empty() {
-                        "(none)".to_string()
-                    } else {
-                        published.join(", ")
-                    }
-                )),
-            }
-        }
-        (Some(_), None) => {
-            let fitting: Vec<&Arc<VerifyingKey>> = match (usable, alg) {
-                (Some(keys), Some(alg)) => keys
-                    .iter()
-                    .filter(|k| k.algorithms().any(|a| a == alg))
-                    .collect(),
-                _ => Vec::new(),
-            };
-            match fitting.as_slice() {
-                [one] => {
-                    key = Some(one);
-                    Step::ok(
-                        "kid",
-                        format!(
-                            "no kid; the only key fitting {alg_name} is {} ({})",
-                            one.kid().unwrap_or("(no kid)"),
-                            one.description()
-                        ),
-                    )
-                }
-                [] => Step::fail("kid", format!("no kid, and no key fits {alg_name}")),
-                many => Step::fail(
-                    "kid",
-                    format!("no kid, and {} keys fit {alg_name}", many.len()),
-                )
-                .hint("the token must name its key (kid) when the SSO publishes several"),
-            }
-        }
-    };
-
-    // algorithm
-    let alg_step = match alg {
-        None if alg_name.eq_ignore_ascii_case("none") => Step::fail(
-            "algorithm",
-            "alg none: the token is unsigned",
-        )
-        .hint(
-            "unsigned tokens are never accepted: anyone can write one. It did not come from the \
-             SSO, or its signature was stripped",
-        ),
-        None if alg_name.to_ascii_uppercase().starts_with("HS") => Step::fail(
-            "algorithm",
-            format!("alg {alg_name} (HMAC) is never accepted"),
-        )
-        .hint(
-            "HMAC needs a shared secret; SSO tokens must be signed with a public-key algorithm \
-             (Better Auth: EdDSA by default)",
-        ),
-        None => Step::fail("algorithm", format!("alg {alg_name:?} is not supported"))
-            .hint(format!("supported: {}", alg_list(&Algorithm::ALL))),
-        Some(a) if !allowed.contains(&a) => Step::fail(
-            "algorithm",
-            format!(
-                "token is signed with {a}, but only {} is allowed",
-                alg_list(allowed)
-            ),
-        )
-        .hint(if a == Algorithm::EdDSA {
-            format!(
-                "Better Auth signs EdDSA by default: allow it (drop --alg, or add --alg EdDSA; in \
-                 the service, include Algorithm::EdDSA), or configure Better Auth's jwt plugin \
-                 with keyPairConfig {{ alg: \"{}\" }}",
-                allowed.first().map_or("RS256", |a| a.as_str())
-            )
-        } else {
-            format!(
-                "allow {a} (--alg {a}) if the SSO really signs with it, or configure the SSO to \
-                 sign with {}",
-                alg_list(allowed)
-            )
-        }),
-        Some(a) => match key {
-            Some(k) if !k.algorithms().any(|x| x == a) => Step::fail(
-                "algorithm",
-                format!(
-                    "token says {a}, but key {} is {} and verifies {}",
-                    k.kid().unwrap_or("(no kid)"),
-                    k.description(),
-                    k.algorithms()
-                        .map(|x| x.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .hint(
-                "a key's type and alg pin the algorithm: this token was not signed by that key \
-                 (algorithm confusion, or a mislabelled key)",
-            ),
-            _ => Step::ok("algorithm", format!("{a}")),
-        },
-    };
-    let key_desc =
-        key.map(|k| format!("key {}, {}", k.kid().unwrap_or("(no kid)"), k.description()));
-    (kid_step, alg_step, key_desc)
 }
 
 fn skew_hint(off_by: i64, direction: &str) -> String {
@@ -944,7 +955,7 @@ fn claims_step(c: &Map<String, Value>) -> Step {
             if let Some(email) = &claims.email {
                 parts.push(format!("email {email}"));
             }
-            if let Some(role) = &claims.role {
+            if let Some(role) = claims.role() {
                 parts.push(format!("role {role}"));
             }
             if let Some(scope) = &claims.scope {
@@ -957,62 +968,6 @@ fn claims_step(c: &Map<String, Value>) -> Step {
             }
         }
         Err(_) => Step::ok("claims", "types ok (registered claims: see their steps)"),
-    }
-}
-
-/// Makes the steps agree with the library's verdict.
-fn reconcile(
-    steps: &mut [Step],
-    verdict: &Result<Arc<TokenClaims>, VerifyError>,
-    key_desc: Option<&str>,
-) {
-    let discovery_failed = steps
-        .iter()
-        .any(|s| s.step == "discovery" && s.ok == Some(false));
-    let (stage, decisive) = match verdict {
-        Ok(_) => (u8::MAX, None),
-        Err(e) => (error_stage(e), Some(decisive_step(e, discovery_failed))),
-    };
-    let key = key_desc.unwrap_or("the issuer's key");
-    for step in steps.iter_mut() {
-        if step.step == "signature" {
-            *step = match verdict {
-                Err(VerifyError::InvalidSignature) => {
-                    Step::fail("signature", format!("does not verify with {key}")).hint(
-                        "the token was altered after signing, or signed by another key under the \
-                         same kid (another environment's SSO, a copied keys file)",
-                    )
-                }
-                _ if stage > 5 => Step::ok("signature", format!("valid ({key})")),
-                _ => Step::skip("signature", "not checked (an earlier check failed)"),
-            };
-        }
-        let order = library_order(step.step);
-        if Some(step.step) == decisive {
-            step.decisive = true;
-            if step.ok != Some(false) {
-                if let Err(e) = verdict {
-                    step.detail = format!("{e} (the library's verdict)");
-                    step.hint = fallback_hint(e);
-                }
-            }
-            step.ok = Some(false);
-        } else if order < stage && step.ok == Some(false) {
-            step.ok = Some(true);
-            step.detail
-                .push_str(" — yet the library's own check passed (the SSO changed in between?)");
-            step.hint = None;
-        }
-    }
-    let verified = steps
-        .iter()
-        .any(|s| s.step == "signature" && s.ok == Some(true));
-    if !verified {
-        for step in steps.iter_mut() {
-            if library_order(step.step) > 5 && step.ok.is_some() {
-                step.detail.push_str(" [unverified]");
-            }
-        }
     }
 }
 

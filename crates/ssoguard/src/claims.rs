@@ -83,9 +83,10 @@ pub struct TokenClaims {
     /// `email_verified`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
-    /// `role` as sent (an array is joined with commas).
+    /// `role` as sent (an array is joined with commas); read it with [`TokenClaims::role`].
+    /// Private, like the roles split from it, so the two cannot disagree.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub role: Option<String>,
+    role: Option<String>,
     /// `organization_id`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub organization_id: Option<String>,
@@ -221,6 +222,12 @@ impl TokenClaims {
             extra: raw.extra,
             roles,
         })
+    }
+
+    /// `role` as sent (an array is joined with commas).
+    #[must_use]
+    pub fn role(&self) -> Option<&str> {
+        self.role.as_deref()
     }
 
     /// The user's roles: `role` split on commas, or its array items.
@@ -522,7 +529,7 @@ mod tests {
         assert_eq!(c.roles(), ["user", "admin"]);
         assert!(c.has_role("admin") && c.has_any_role(&["x", "user"]) && !c.has_role("Admin"));
         let c = TokenClaims::from_json(&with("role", json!(["user", "admin"]))).expect("ok");
-        assert_eq!(c.role.as_deref(), Some("user,admin"));
+        assert_eq!(c.role(), Some("user,admin"));
         assert!(c.has_role("admin"));
         let c = TokenClaims::from_json(&base()).expect("ok");
         assert!(c.roles().is_empty() && !c.has_role("user"));

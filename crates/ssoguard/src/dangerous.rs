@@ -5,7 +5,7 @@
 //! Every method here makes the verifier accept tokens it would otherwise refuse. None is needed
 //! to talk to Better Auth; they exist for migrations and unusual providers.
 
-use crate::verify::VerifierBuilder;
+use crate::builder::VerifierBuilder;
 
 impl VerifierBuilder {
     /// Accepts tokens whatever their `iss`.

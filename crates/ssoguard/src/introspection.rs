@@ -16,10 +16,11 @@
 
 use crate::error::{KeysUnavailable, VerifyError};
 use crate::fetch::{MAX_REPLY_BYTES, read_bounded, redirect_policy};
+use crate::form::form_encode;
 use crate::single_flight::{Joined, SingleFlight};
+use crate::time::unix_now;
 use crate::token_cache::{TokenCache, TokenHash};
 use crate::ttl_map::TtlMap;
-use crate::verify::unix_now;
 use base64::Engine as _;
 use serde_json::{Map, Value};
 use std::sync::{Arc, Mutex};
@@ -365,20 +366,6 @@ impl Introspector {
     }
 }
 
-/// `application/x-www-form-urlencoded` encoding of one value.
-pub(crate) fn form_encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 /// True when a bearer value cannot be a compact JWS (so it is an opaque token).
 pub(crate) fn looks_opaque(token: &str) -> bool {
     token.bytes().filter(|b| *b == b'.').count() != 2
@@ -389,11 +376,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn opaque_detection_and_form_encoding() {
+    fn opaque_detection() {
         assert!(looks_opaque("abcDEF123"));
         assert!(looks_opaque("a.b.c.d.e"));
         assert!(!looks_opaque("a.b.c"));
-        assert_eq!(form_encode("a b+c/="), "a%20b%2Bc%2F%3D");
     }
 
     #[test]

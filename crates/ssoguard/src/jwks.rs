@@ -184,6 +184,13 @@ impl KeySet {
         }
     }
 
+    /// The kids of the usable keys, sorted, and the skipped keys (for [`crate::Explanation`]).
+    pub(crate) fn describe(&self) -> (Vec<String>, Vec<SkippedKey>) {
+        let mut kids: Vec<String> = self.by_kid.keys().cloned().collect();
+        kids.sort();
+        (kids, self.skipped.clone())
+    }
+
     /// True when this set still holds this exact key under `kid` (used by the token cache).
     pub(crate) fn holds(&self, kid: Option<&str>, key: &Arc<VerifyingKey>) -> bool {
         match kid {
@@ -356,14 +363,6 @@ impl JwksCache {
 
     pub(crate) fn current(&self) -> Option<Arc<KeySet>> {
         self.inner.current.load_full()
-    }
-
-    /// The generation of the installed key set (0 before the first), read from the set itself:
-    /// never ahead of [`Self::current`], unlike the counter an install bumps before it swaps the
-    /// set in ([`Self::current_generation`]).
-    pub(crate) fn installed_generation(&self) -> u64 {
-        let current = self.inner.current.load();
-        current.as_ref().map_or(0, |set| set.generation)
     }
 
     pub(crate) fn current_generation(&self) -> u64 {

@@ -24,11 +24,14 @@
 
 mod algorithm;
 mod batch;
+mod builder;
 pub mod claims;
 mod dangerous;
 pub mod discovery;
 mod error;
+mod explain;
 mod fetch;
+mod form;
 mod introspection;
 pub mod jwk;
 mod jwks;
@@ -36,8 +39,8 @@ pub mod jws;
 pub mod m2m;
 mod metrics;
 mod single_flight;
+mod time;
 mod token_cache;
-pub mod token_memo;
 mod ttl_map;
 mod verify;
 
@@ -47,13 +50,15 @@ pub mod axum;
 pub mod testing;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
+pub use builder::VerifierBuilder;
 pub use claims::{Audience, TokenClaims};
 pub use error::{ConfigError, KeysUnavailable, VerifyError};
+pub use explain::{Check, Explanation, KeyInfo, KeySetInfo, Outcome};
 pub use introspection::IntrospectionConfig;
 pub use jwks::{JwksConfig, KeyStatus};
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use token_cache::TokenCacheConfig;
-pub use verify::{Verifier, VerifierBuilder};
+pub use verify::Verifier;
 
 /// The token of an `Authorization: Bearer` header (scheme case-insensitive), without axum.
 #[cfg(feature = "testing")]

@@ -11,7 +11,7 @@
 
 use crate::discovery::{self, trim_slash};
 use crate::fetch::{MAX_REPLY_BYTES, read_bounded, redirect_policy, transport_failure};
-use crate::introspection::form_encode;
+use crate::form::form_encode;
 use crate::single_flight::{Joined, SingleFlight};
 use crate::ttl_map::TtlMap;
 use arc_swap::ArcSwapOption;

@@ -13,7 +13,6 @@ pub struct Metrics {
     pub(crate) jwks_fetch_failures: AtomicU64,
     pub(crate) verified: AtomicU64,
     pub(crate) cache_hits: AtomicU64,
-    pub(crate) memo_hits: AtomicU64,
     pub(crate) ed25519_batched: AtomicU64,
     pub(crate) failures: [AtomicU64; VerifyError::KINDS.len()],
 }
@@ -31,9 +30,6 @@ pub struct MetricsSnapshot {
     pub verified: u64,
     /// Successful verifications answered from the verified-token cache.
     pub cache_hits: u64,
-    /// The part of `cache_hits` answered by the connection's
-    /// [`TokenMemo`](crate::token_memo::TokenMemo) without hashing the token.
-    pub memo_hits: u64,
     /// EdDSA signatures confirmed by a batch check (see
     /// [`VerifierBuilder::signature_batching`](crate::VerifierBuilder::signature_batching)).
     pub ed25519_batched: u64,
@@ -60,7 +56,6 @@ impl Metrics {
             jwks_fetch_failures: load(&self.jwks_fetch_failures),
             verified: load(&self.verified),
             cache_hits: load(&self.cache_hits),
-            memo_hits: load(&self.memo_hits),
             ed25519_batched: load(&self.ed25519_batched),
             failures: VerifyError::KINDS
                 .iter()

@@ -126,7 +126,7 @@ impl TokenCache {
         &self.shards[usize::from(hash[0]) % SHARDS]
     }
 
-    /// The cached claims for `hash` and the entry's end of life, while the entry is live at
+    /// The cached claims for `hash`, while the entry is live at
     /// `now` and `still_held(generation, kid, key)` accepts the key it was verified with; a dead
     /// or orphaned entry is removed. Nothing but the claims' reference count is cloned on a hit.
     pub(crate) fn get(
@@ -134,35 +134,35 @@ impl TokenCache {
         hash: &TokenHash,
         now: Instant,
         still_held: impl FnOnce(u64, Option<&str>, &Arc<VerifyingKey>) -> bool,
-    ) -> Option<(Arc<TokenClaims>, Instant)> {
+    ) -> Option<Arc<TokenClaims>> {
         let mut shard = self.shard(hash).lock().ok()?;
         let entry = shard.map.get(hash)?;
         if now < entry.expires_at && still_held(entry.generation, entry.kid.as_deref(), &entry.key)
         {
-            return Some((entry.claims.clone(), entry.expires_at));
+            return Some(entry.claims.clone());
         }
         shard.remove(hash);
         None
     }
 
-    /// Stores a successful verification; returns the entry's end of life (min(`exp`, the TTL)),
-    /// or `None` when it was not stored (cache off, token about to expire, entry too large).
-    pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) -> Option<Instant> {
+    /// Stores a successful verification until min(`exp`, the TTL), unless the cache is off, the
+    /// token about to expire or the entry too large.
+    pub(crate) fn insert(&self, hash: TokenHash, verified: Verified) {
         if !self.enabled() || verified.seconds_to_exp <= 0 {
-            return None;
+            return;
         }
         let bytes = TokenCacheConfig::ENTRY_OVERHEAD_BYTES
             .saturating_add(verified.payload_bytes.saturating_mul(2));
         let per_shard = self.cfg.max_entries.div_ceil(SHARDS).max(1);
         let per_shard_bytes = self.cfg.max_bytes / SHARDS;
         if bytes > per_shard_bytes {
-            return None;
+            return;
         }
         let now = Instant::now();
         let to_exp = Duration::from_secs(u64::try_from(verified.seconds_to_exp).unwrap_or(0));
         let expires_at = now + self.cfg.ttl.min(to_exp);
         let Ok(mut shard) = self.shard(&hash).lock() else {
-            return None;
+            return;
         };
         shard.remove(&hash);
         let full = |s: &Shard| s.map.len() >= per_shard || s.bytes + bytes > per_shard_bytes;
@@ -190,7 +190,6 @@ impl TokenCache {
                 bytes,
             },
         );
-        Some(expires_at)
     }
 
     /// Drops entries whose key is not in the new set.

@@ -3,19 +3,20 @@
 use crate::algorithm::Algorithm;
 use crate::batch;
 use crate::claims::TokenClaims;
-use crate::discovery::{ProviderMetadata, trim_slash};
-use crate::error::{ConfigError, KeysUnavailable, VerifyError};
-use crate::fetch::{HttpFetcher, is_remote_plain_http};
-use crate::introspection::{IntrospectionConfig, Introspector, is_b64token, looks_opaque};
-use crate::jwks::{JwksCache, JwksConfig, KeySource, KeyStatus};
+use crate::discovery::ProviderMetadata;
+use crate::error::{KeysUnavailable, VerifyError};
+use crate::explain::{Check, Explanation, Trace};
+use crate::introspection::{Introspector, is_b64token, looks_opaque};
+use crate::jwk::VerifyingKey;
+use crate::jwks::{JwksCache, KeyStatus};
 use crate::jws;
 use crate::metrics::{Metrics, MetricsSnapshot};
-use crate::token_cache::{TokenCache, TokenCacheConfig, Verified};
-use crate::token_memo;
+use crate::time::unix_now;
+use crate::token_cache::{TokenCache, Verified};
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// Verifies SSO tokens. Cheap to clone (one `Arc`); clones share keys, caches and metrics.
 ///
@@ -40,28 +41,24 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// ```
 #[derive(Clone)]
 pub struct Verifier {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-/// Numbers verifiers, so a [`token_memo`] entry is only ever used by the verifier that made it.
-static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
-
-struct Inner {
-    /// This verifier's number ([`NEXT_VERIFIER_ID`]).
-    id: u64,
-    keys: JwksCache,
-    audiences: Vec<String>,
-    allowed: Vec<Algorithm>,
-    leeway: i64,
-    max_token_bytes: usize,
-    check_issuer: bool,
-    check_audience: bool,
-    allow_sender_constrained: bool,
-    token_cache: TokenCache,
-    signature_batching: bool,
-    introspector: Option<Arc<Introspector>>,
-    purged_generation: AtomicU64,
-    metrics: Arc<Metrics>,
+/// A verifier's shared state (built by `VerifierBuilder::build`).
+pub(crate) struct Inner {
+    pub(crate) keys: JwksCache,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) allowed: Vec<Algorithm>,
+    pub(crate) leeway: i64,
+    pub(crate) max_token_bytes: usize,
+    pub(crate) check_issuer: bool,
+    pub(crate) check_audience: bool,
+    pub(crate) allow_sender_constrained: bool,
+    pub(crate) token_cache: TokenCache,
+    pub(crate) signature_batching: bool,
+    pub(crate) introspector: Option<Arc<Introspector>>,
+    pub(crate) purged_generation: AtomicU64,
+    pub(crate) metrics: Arc<Metrics>,
 }
 
 impl fmt::Debug for Verifier {
@@ -75,22 +72,20 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Starts a builder with safe defaults.
-    pub fn builder() -> VerifierBuilder {
-        VerifierBuilder::default()
-    }
-
-    /// Verifies a compact JWS and returns its claims.
+    /// Verifies a token and returns its claims.
     ///
-    /// Checks, in order: size and shape, `crit`, algorithm allowlist, key (by `kid`, pinned to
-    /// the key's type and `alg`), signature, then `exp`, `nbf`, `iat`, `iss`, `aud`, `sub`.
+    /// Checks, in order ([`Check::JWT`]): size, shape and `crit`, algorithm allowlist, key (by
+    /// `kid`, pinned to the key's type and `alg`), signature, claim types, then `exp`, `nbf`,
+    /// `iat`, `iss`, `aud` and `cnf`. A token verified before is answered from the
+    /// verified-token cache ([`crate::TokenCacheConfig`]) while its key is still in the SSO's key set;
+    /// `exp`, `nbf` and `iat` are checked again on every hit.
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] naming the first failed check; [`VerifyError::KeysUnavailable`] when the
     /// SSO's keys cannot be obtained (a 503 condition, not the token's fault).
     pub async fn verify(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
-        let result = self.verify_inner(token).await;
+        let result = self.verify_cached(token).await;
         match &result {
             Ok(_) => Metrics::incr(&self.inner.metrics.verified),
             Err(e) => self.inner.metrics.record_failure(e),
@@ -98,69 +93,138 @@ impl Verifier {
         result
     }
 
-    async fn verify_inner(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
+    /// Runs every check of [`verify`](Self::verify) on `token`, bypassing the verified-token
+    /// cache, and records each one's outcome in order: what `ssoguard verify` prints.
+    ///
+    /// Keys are fetched as `verify` would; the metrics are not touched.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # async fn run(verifier: ssoguard::Verifier, token: &str) {
+    /// use ssoguard::{Check, Outcome};
+    ///
+    /// let explanation = verifier.explain(token).await;
+    /// for (check, outcome) in explanation.checks() {
+    ///     println!("{:<10} {outcome:?}", check.name());
+    /// }
+    /// if let Some((check, error)) = explanation.failure() {
+    ///     println!("refused at {}: {error}", check.name());
+    /// }
+    /// # }
+    /// ```
+    pub async fn explain(&self, token: &str) -> Explanation {
+        let mut trace = Trace::on();
+        let result = self.verify_uncached(token, unix_now(), &mut trace).await;
+        trace.finish(result.map(|v| v.claims))
+    }
+
+    /// The verified-token cache in front of [`verify_uncached`](Self::verify_uncached).
+    async fn verify_cached(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
         let inner = &*self.inner;
-        if token.len() > inner.max_token_bytes {
-            return Err(VerifyError::TokenTooLarge);
-        }
         let now = unix_now();
-        if let Some(introspector) = &inner.introspector {
-            if looks_opaque(token) {
-                // Refused without a call: no access token has other characters (RFC 6750).
-                if !is_b64token(token) {
-                    return Err(VerifyError::Malformed("not an RFC 6750 bearer token"));
-                }
-                return self.verify_opaque(introspector, token, now).await;
-            }
+        let cacheable = inner.token_cache.enabled()
+            && token.len() <= inner.max_token_bytes
+            && !self.introspects(token);
+        if !cacheable {
+            let verified = self.verify_uncached(token, now, &mut Trace::off()).await?;
+            return Ok(verified.claims);
         }
-        let cached = inner.token_cache.enabled();
-        let clock = Instant::now();
-        // The installed key set, by the generation stored in it (read once, before the cache
-        // lookup): a memo entry is valid only while this very set is installed.
-        let installed = if cached {
-            inner.keys.installed_generation()
-        } else {
-            0
-        };
-        if cached {
-            // This connection's last token (crate::token_memo): no hash, no shared lock.
-            if let Some(claims) = token_memo::lookup(inner.id, token, installed, clock) {
-                self.check_times(&claims, now)?;
-                Metrics::incr(&inner.metrics.cache_hits);
-                Metrics::incr(&inner.metrics.memo_hits);
-                return Ok(claims);
-            }
-        }
-        let hash = cached.then(|| TokenCache::hash(token));
-        if let Some(hash) = &hash {
-            // A hit is accepted against the key set current at the check, `installed` or a
-            // later one; the memo entry is tagged `installed`, so if a later set decided, the
-            // memo misses from then on and the next request is checked here again.
-            let hit = inner.token_cache.get(hash, clock, |generation, kid, key| {
+        let hash = TokenCache::hash(token);
+        let hit = inner
+            .token_cache
+            .get(&hash, Instant::now(), |generation, kid, key| {
                 generation == inner.keys.current_generation()
                     || inner.keys.current().is_some_and(|set| set.holds(kid, key))
             });
-            if let Some((claims, expires_at)) = hit {
-                self.check_times(&claims, now)?;
-                Metrics::incr(&inner.metrics.cache_hits);
-                token_memo::store(inner.id, token, &claims, installed, expires_at);
-                return Ok(claims);
+        if let Some(claims) = hit {
+            self.check_times(&claims, now, &mut Trace::off())?;
+            Metrics::incr(&inner.metrics.cache_hits);
+            return Ok(claims);
+        }
+        let verified = self.verify_uncached(token, now, &mut Trace::off()).await?;
+        if let Some(signer) = verified.signer {
+            self.purge_if_rotated(signer.generation);
+            inner.token_cache.insert(
+                hash,
+                Verified {
+                    claims: verified.claims.clone(),
+                    kid: signer.kid,
+                    key: signer.key,
+                    generation: signer.generation,
+                    seconds_to_exp: verified.claims.exp.saturating_sub(now),
+                    payload_bytes: verified.payload_bytes,
+                },
+            );
+        }
+        Ok(verified.claims)
+    }
+
+    /// True when `token` is opaque and goes to introspection instead of the JWS checks.
+    fn introspects(&self, token: &str) -> bool {
+        self.inner.introspector.is_some() && looks_opaque(token)
+    }
+
+    /// Every check, in order, each recorded in `trace`: size, then (a JWS) header, algorithm,
+    /// key, signature, claims, or (an opaque token, when introspection is on) introspection;
+    /// then the claim checks.
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<Verification, VerifyError> {
+        let inner = &*self.inner;
+        let size = if token.len() > inner.max_token_bytes {
+            Err(VerifyError::TokenTooLarge)
+        } else {
+            Ok(())
+        };
+        trace.check(Check::Size, size)?;
+        if let Some(introspector) = &inner.introspector {
+            if looks_opaque(token) {
+                // Refused without a call: no access token has other characters (RFC 6750).
+                let syntax = if is_b64token(token) {
+                    Ok(())
+                } else {
+                    Err(VerifyError::Malformed("not an RFC 6750 bearer token"))
+                };
+                trace.check(Check::Header, syntax)?;
+                return self.verify_opaque(introspector, token, now, trace).await;
             }
         }
-
-        let jws = jws::split(token, inner.max_token_bytes)?;
-        if jws.header.crit.is_some() {
-            return Err(VerifyError::UnsupportedCritical);
+        let header = jws::split(token, inner.max_token_bytes).and_then(|jws| {
+            if jws.header.crit.is_some() {
+                return Err(VerifyError::UnsupportedCritical);
+            }
+            let access_token = bearer_kind(jws.header.typ.as_deref())?;
+            Ok((jws, access_token))
+        });
+        let (jws, access_token) = trace.check(Check::Header, header)?;
+        let alg = jws.alg.filter(|a| inner.allowed.contains(a));
+        let alg = trace.check(
+            Check::Algorithm,
+            alg.ok_or(VerifyError::UnsupportedAlgorithm),
+        )?;
+        let found = inner
+            .keys
+            .key_for(jws.header.kid.as_deref(), alg)
+            .await
+            .and_then(|(key, generation)| {
+                if key.fits(alg) {
+                    Ok((key, generation))
+                } else {
+                    Err(VerifyError::AlgorithmMismatch)
+                }
+            });
+        if trace.is_on() {
+            if let Some(set) = inner.keys.current() {
+                let (kids, skipped) = set.describe();
+                trace.key_set(kids, skipped);
+            }
         }
-        let access_token = bearer_kind(jws.header.typ.as_deref())?;
-        let alg = jws
-            .alg
-            .filter(|a| inner.allowed.contains(a))
-            .ok_or(VerifyError::UnsupportedAlgorithm)?;
-        let (key, generation) = inner.keys.key_for(jws.header.kid.as_deref(), alg).await?;
-        if !key.fits(alg) {
-            return Err(VerifyError::AlgorithmMismatch);
-        }
+        let (key, generation) = trace.check(Check::Key, found)?;
+        trace.key(&key);
         let valid = if inner.signature_batching {
             let outcome = batch::verify(&key, alg, jws.signing_input, &jws.signature).await;
             if outcome.batched {
@@ -170,36 +234,29 @@ impl Verifier {
         } else {
             key.verify(alg, jws.signing_input, &jws.signature) == Some(true)
         };
-        if !valid {
-            return Err(VerifyError::InvalidSignature);
-        }
-        let payload = jws::decode_payload(jws.payload_b64)?;
-        let claims = TokenClaims::from_json_slice(&payload)?;
-        self.check_claims(&claims, now)?;
+        let signature = if valid {
+            Ok(())
+        } else {
+            Err(VerifyError::InvalidSignature)
+        };
+        trace.check(Check::Signature, signature)?;
+        let parsed = jws::decode_payload(jws.payload_b64).and_then(|payload| {
+            TokenClaims::from_json_slice(&payload).map(|claims| (claims, payload.len()))
+        });
+        let (claims, payload_bytes) = trace.check(Check::Claims, parsed)?;
+        self.check_claims(&claims, now, trace)?;
         if !access_token {
-            self.check_authorized_party(&claims)?;
+            trace.check(Check::Audience, self.check_authorized_party(&claims))?;
         }
-        let claims = Arc::new(claims);
-        if let Some(hash) = hash {
-            self.purge_if_rotated(generation);
-            let stored = inner.token_cache.insert(
-                hash,
-                Verified {
-                    claims: claims.clone(),
-                    kid: jws.header.kid,
-                    key,
-                    generation,
-                    seconds_to_exp: claims.exp.saturating_sub(now),
-                    payload_bytes: payload.len(),
-                },
-            );
-            // Remembered only what the cache took, with the cache entry's deadline; `generation`
-            // is that of the key set the key came from.
-            if let Some(expires_at) = stored {
-                token_memo::store(inner.id, token, &claims, generation, expires_at);
-            }
-        }
-        Ok(claims)
+        Ok(Verification {
+            claims: Arc::new(claims),
+            signer: Some(Signer {
+                kid: jws.header.kid,
+                key,
+                generation,
+            }),
+            payload_bytes,
+        })
     }
 
     async fn verify_opaque(
@@ -207,12 +264,20 @@ impl Verifier {
         introspector: &Arc<Introspector>,
         token: &str,
         now: i64,
-    ) -> Result<Arc<TokenClaims>, VerifyError> {
-        let endpoint = self.introspection_endpoint(introspector).await?;
-        let map = introspector.introspect(token, &endpoint).await?;
-        let claims = TokenClaims::from_map(map)?;
-        self.check_claims(&claims, now)?;
-        Ok(Arc::new(claims))
+        trace: &mut Trace,
+    ) -> Result<Verification, VerifyError> {
+        let answer = match self.introspection_endpoint(introspector).await {
+            Ok(endpoint) => introspector.introspect(token, &endpoint).await,
+            Err(e) => Err(e),
+        };
+        let map = trace.check(Check::Introspection, answer)?;
+        let claims = trace.check(Check::Claims, TokenClaims::from_map(map))?;
+        self.check_claims(&claims, now, trace)?;
+        Ok(Verification {
+            claims: Arc::new(claims),
+            signer: None,
+            payload_bytes: 0,
+        })
     }
 
     async fn introspection_endpoint(
@@ -279,26 +344,6 @@ impl Verifier {
         }
     }
 
-    fn check_times(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
-        let leeway = self.inner.leeway;
-        if now >= claims.exp.saturating_add(leeway) {
-            return Err(VerifyError::Expired);
-        }
-        if claims
-            .nbf
-            .is_some_and(|nbf| nbf > now.saturating_add(leeway))
-        {
-            return Err(VerifyError::NotYetValid);
-        }
-        if claims
-            .iat
-            .is_some_and(|iat| iat > now.saturating_add(leeway))
-        {
-            return Err(VerifyError::IssuedInFuture);
-        }
-        Ok(())
-    }
-
     /// OIDC Core 3.1.3.7: an ID token for several audiences that names its authorized party
     /// must name one of ours. (An RFC 9068 access token's `azp`/`client_id` is the calling
     /// client, which may differ: not checked here.) Compares borrowed strings: no allocation.
@@ -316,25 +361,75 @@ impl Verifier {
         }
     }
 
-    fn check_claims(&self, claims: &TokenClaims, now: i64) -> Result<(), VerifyError> {
-        self.check_times(claims, now)?;
-        if self.inner.check_issuer {
-            let matches = self.inner.keys.issuer_matches(&claims.iss).ok_or(
-                VerifyError::KeysUnavailable {
-                    reason: KeysUnavailable::NotLoaded,
-                    retry_after: Duration::from_secs(1),
-                },
-            )?;
-            if !matches {
-                return Err(VerifyError::IssuerMismatch);
-            }
+    /// The time checks (`exp`, `nbf`, `iat`), each within the leeway: on every verification and
+    /// on every cache hit.
+    fn check_times(
+        &self,
+        claims: &TokenClaims,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(), VerifyError> {
+        let latest = now.saturating_add(self.inner.leeway);
+        let refuse = |refused: bool, error: VerifyError| if refused { Err(error) } else { Ok(()) };
+        let expired = now >= claims.exp.saturating_add(self.inner.leeway);
+        trace.check(Check::Expiry, refuse(expired, VerifyError::Expired))?;
+        let early = claims.nbf.is_some_and(|nbf| nbf > latest);
+        trace.check(Check::NotBefore, refuse(early, VerifyError::NotYetValid))?;
+        let future = claims.iat.is_some_and(|iat| iat > latest);
+        trace.check(Check::IssuedAt, refuse(future, VerifyError::IssuedInFuture))?;
+        Ok(())
+    }
+
+    /// The claim checks after the signature: times, then issuer, audience and `cnf` (each
+    /// unless turned off by an `insecure_*` builder setting).
+    fn check_claims(
+        &self,
+        claims: &TokenClaims,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(), VerifyError> {
+        let inner = &*self.inner;
+        self.check_times(claims, now, trace)?;
+        if inner.check_issuer {
+            let matches =
+                inner
+                    .keys
+                    .issuer_matches(&claims.iss)
+                    .ok_or(VerifyError::KeysUnavailable {
+                        reason: KeysUnavailable::NotLoaded,
+                        retry_after: Duration::from_secs(1),
+                    });
+            let issuer = matches.and_then(|m| {
+                if m {
+                    Ok(())
+                } else {
+                    Err(VerifyError::IssuerMismatch)
+                }
+            });
+            trace.check(Check::Issuer, issuer)?;
+        } else {
+            trace.skip(Check::Issuer);
         }
-        if self.inner.check_audience && !self.inner.audiences.iter().any(|a| claims.aud.contains(a))
-        {
-            return Err(VerifyError::AudienceMismatch);
+        if inner.check_audience {
+            let matches = inner.audiences.iter().any(|a| claims.aud.contains(a));
+            let audience = if matches {
+                Ok(())
+            } else {
+                Err(VerifyError::AudienceMismatch)
+            };
+            trace.check(Check::Audience, audience)?;
+        } else {
+            trace.skip(Check::Audience);
         }
-        if !self.inner.allow_sender_constrained && claims.extra.contains_key("cnf") {
-            return Err(VerifyError::SenderConstrained);
+        if inner.allow_sender_constrained {
+            trace.skip(Check::SenderConstraint);
+        } else {
+            let constrained = if claims.extra.contains_key("cnf") {
+                Err(VerifyError::SenderConstrained)
+            } else {
+                Ok(())
+            };
+            trace.check(Check::SenderConstraint, constrained)?;
         }
         Ok(())
     }
@@ -394,11 +489,27 @@ impl Verifier {
     }
 
     /// Estimated memory held by the verified-token cache, in bytes (what
-    /// [`TokenCacheConfig::max_bytes`] bounds).
+    /// [`crate::TokenCacheConfig::max_bytes`] bounds).
     #[must_use]
     pub fn token_cache_bytes(&self) -> usize {
         self.inner.token_cache.bytes()
     }
+}
+
+/// What [`Verifier::verify_uncached`] found.
+struct Verification {
+    claims: Arc<TokenClaims>,
+    /// The key that checked a JWS (none for an introspected token, which is not cached here).
+    signer: Option<Signer>,
+    /// Length of the decoded payload (the cache's memory estimate).
+    payload_bytes: usize,
+}
+
+/// The key that checked a signature, and the key set it came from.
+struct Signer {
+    kid: Option<String>,
+    key: Arc<VerifyingKey>,
+    generation: u64,
 }
 
 /// Whether a header `typ` is a bearer token's: `Ok(true)` for an RFC 9068 access token
@@ -421,462 +532,9 @@ fn bearer_kind(typ: Option<&str>) -> Result<bool, VerifyError> {
     }
 }
 
-pub(crate) fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
-/// Builds a [`Verifier`]. Defaults are safe; each setter documents its default.
-///
-/// # Example
-///
-/// ```
-/// use ssoguard::{Algorithm, Verifier};
-/// use std::time::Duration;
-///
-/// // The seed's variables: AUTH_SERVER_URL, SSO_CLIENT_ID (several allowed), JWKS_URL.
-/// let verifier = Verifier::builder()
-///     .authority("http://localhost:3001")
-///     .audiences(["rust-backend", "http://localhost:8000"])
-///     .jwks_url("http://localhost:3001/api/auth/jwks")
-///     .algorithms([Algorithm::EdDSA, Algorithm::ES256])
-///     .leeway(Duration::from_secs(30))
-///     .build()?;
-/// assert_eq!(verifier.audiences().len(), 2);
-///
-/// // No audience: refused at build time, not at the first request.
-/// assert!(Verifier::builder().authority("http://localhost:3001").build().is_err());
-/// # Ok::<(), ssoguard::ConfigError>(())
-/// ```
-#[must_use = "a builder does nothing until .build() is called"]
-#[derive(Debug, Clone)]
-pub struct VerifierBuilder {
-    authority: Option<String>,
-    issuer: Option<String>,
-    jwks_url: Option<String>,
-    audiences: Vec<String>,
-    algorithms: Vec<Algorithm>,
-    leeway: Duration,
-    max_token_bytes: usize,
-    jwks: JwksConfig,
-    token_cache: TokenCacheConfig,
-    signature_batching: bool,
-    http_client: Option<reqwest::Client>,
-    static_jwks: Option<Vec<u8>>,
-    introspection: Option<IntrospectionConfig>,
-    pub(crate) allow_remote_http: bool,
-    pub(crate) check_issuer: bool,
-    pub(crate) check_audience: bool,
-    pub(crate) allow_sender_constrained: bool,
-}
-
-impl Default for VerifierBuilder {
-    fn default() -> Self {
-        VerifierBuilder {
-            authority: None,
-            issuer: None,
-            jwks_url: None,
-            audiences: Vec::new(),
-            algorithms: Algorithm::ALL.to_vec(),
-            leeway: Duration::from_secs(60),
-            max_token_bytes: 8 * 1024,
-            jwks: JwksConfig::default(),
-            token_cache: TokenCacheConfig::default(),
-            signature_batching: true,
-            http_client: None,
-            static_jwks: None,
-            introspection: None,
-            allow_remote_http: false,
-            check_issuer: true,
-            check_audience: true,
-            allow_sender_constrained: false,
-        }
-    }
-}
-
-impl VerifierBuilder {
-    /// The SSO's origin (`http://localhost:3001`) or issuer (`…/api/auth`): discovery tries
-    /// `<url>/.well-known/openid-configuration` and `<url>/api/auth/.well-known/…`.
-    /// Default: none (set this, or [`issuer`](Self::issuer)).
-    pub fn authority(mut self, url: impl Into<String>) -> Self {
-        self.authority = Some(url.into());
-        self
-    }
-
-    /// The exact issuer tokens must carry in `iss`; overrides the discovered one, and the
-    /// discovery document must name it. Default: learned from discovery.
-    pub fn issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.issuer = Some(issuer.into());
-        self
-    }
-
-    /// An explicit JWKS URL (the seed's `JWKS_URL`); overrides discovery's `jwks_uri`.
-    /// Default: from discovery.
-    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.jwks_url = Some(url.into());
-        self
-    }
-
-    /// Adds an accepted audience (the OAuth client id, `SSO_CLIENT_ID`). A token passes when its
-    /// `aud` contains any accepted audience. Default: none, and building fails without one.
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audiences.push(audience.into());
-        self
-    }
-
-    /// Adds several accepted audiences.
-    pub fn audiences<I, S>(mut self, audiences: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.audiences.extend(audiences.into_iter().map(Into::into));
-        self
-    }
-
-    /// Restricts the accepted algorithms. Default: all of [`Algorithm::ALL`]; a key still
-    /// pins the algorithm by its type and `alg`.
-    pub fn algorithms(mut self, algorithms: impl IntoIterator<Item = Algorithm>) -> Self {
-        self.algorithms = algorithms.into_iter().collect();
-        self
-    }
-
-    /// Clock-skew allowance for `exp`, `nbf` and `iat`. Default: 60 s.
-    pub fn leeway(mut self, leeway: Duration) -> Self {
-        self.leeway = leeway;
-        self
-    }
-
-    /// Largest token accepted, in bytes. Default: 8 KiB.
-    pub fn max_token_bytes(mut self, bytes: usize) -> Self {
-        self.max_token_bytes = bytes;
-        self
-    }
-
-    /// Replaces all key-cache settings at once. Default: [`JwksConfig::default`].
-    pub fn jwks_config(mut self, config: JwksConfig) -> Self {
-        self.jwks = config;
-        self
-    }
-
-    /// Key-set lifetime without `Cache-Control`. Default: 1 h.
-    pub fn jwks_ttl(mut self, ttl: Duration) -> Self {
-        self.jwks.ttl = ttl;
-        self
-    }
-
-    /// Minimum interval between unknown-kid refetches and between retries. Default: 30 s.
-    pub fn refetch_cooldown(mut self, cooldown: Duration) -> Self {
-        self.jwks.refetch_cooldown = cooldown;
-        self
-    }
-
-    /// How long past expiry a key set is still used while refreshes fail. Default: 24 h.
-    pub fn max_stale(mut self, max_stale: Duration) -> Self {
-        self.jwks.max_stale = max_stale;
-        self
-    }
-
-    /// Verified-token cache settings. Default: [`TokenCacheConfig::default`] (on, 10,000
-    /// entries, 32 MiB estimated, 5 min).
-    pub fn token_cache(mut self, config: TokenCacheConfig) -> Self {
-        self.token_cache = config;
-        self
-    }
-
-    /// Checks the signatures of requests that are in flight together in one go. Default: on.
-    ///
-    /// Under load a server has many requests ready at once; each verification queues its
-    /// signature on a per-thread queue and yields once, then the queued signatures are checked
-    /// together and answered at once. EdDSA signatures (4 or more) get one Ed25519 batch check,
-    /// about half the CPU per signature at 16 or more; every algorithm gets its responses out
-    /// back to back, waking a waiting client once per batch (see `docs/BENCHMARKS.md` §6).
-    /// A batch passes only if every signature in it is valid; otherwise each is re-checked alone,
-    /// so a forged signature only fails its own request (and batch checks pause for 100 ms on
-    /// that thread). A lone request is a batch of one, checked with `aws-lc-rs` as when this is
-    /// off. Turn it off to check every signature inline, without yielding to the runtime.
-    pub fn signature_batching(mut self, enabled: bool) -> Self {
-        self.signature_batching = enabled;
-        self
-    }
-
-    /// Uses this HTTP client for discovery and JWKS (its own timeouts then apply).
-    /// Default: a rustls client with the [`JwksConfig`] timeouts.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Uses this JWKS document instead of fetching one: keys are pinned, never refreshed (for
-    /// air-gapped deployments, tests and fuzzing). Requires [`issuer`](Self::issuer).
-    /// Default: keys are fetched.
-    pub fn static_jwks(mut self, jwks_json: impl Into<Vec<u8>>) -> Self {
-        self.static_jwks = Some(jwks_json.into());
-        self
-    }
-
-    /// Accepts opaque (non-JWT) access tokens by RFC 7662 introspection with these client
-    /// credentials (`client_secret_basic`). Default: off; opaque tokens are then malformed.
-    pub fn introspection(mut self, config: IntrospectionConfig) -> Self {
-        self.introspection = Some(config);
-        self
-    }
-
-    /// Builds the verifier. Does no I/O.
-    ///
-    /// # Errors
-    ///
-    /// [`ConfigError`] for a missing audience or issuer, a bad URL, an empty algorithm list or
-    /// an out-of-range setting.
-    pub fn build(self) -> Result<Verifier, ConfigError> {
-        let introspection_endpoint = self.introspection.as_ref().and_then(|i| i.endpoint.clone());
-        for (setting, url) in [
-            ("authority", &self.authority),
-            ("issuer", &self.issuer),
-            ("jwks_url", &self.jwks_url),
-            ("introspection endpoint", &introspection_endpoint),
-        ] {
-            if let Some(url) = url {
-                check_url(setting, url)?;
-                if !self.allow_remote_http && is_remote_plain_http(url) {
-                    return Err(ConfigError::PlainHttp { setting });
-                }
-            }
-        }
-        self.jwks.check()?;
-        if self.check_audience && self.audiences.iter().all(|a| a.trim().is_empty()) {
-            return Err(ConfigError::MissingAudience);
-        }
-        if self.algorithms.is_empty() {
-            return Err(ConfigError::NoAlgorithms);
-        }
-        if self.authority.is_none()
-            && self.issuer.is_none()
-            && ((self.jwks_url.is_none() && self.static_jwks.is_none()) || self.check_issuer)
-        {
-            return Err(ConfigError::MissingIssuer);
-        }
-        if self.leeway > Duration::from_secs(10 * 365 * 24 * 3600) {
-            return Err(ConfigError::InvalidSetting {
-                setting: "leeway",
-                reason: "longer than ten years".into(),
-            });
-        }
-        let metrics = Arc::new(Metrics::default());
-        let http = HttpFetcher::new(
-            self.http_client,
-            self.jwks.connect_timeout,
-            self.jwks.fetch_timeout,
-            self.jwks.max_response_bytes,
-        )
-        .and_then(|http| http.allow_remote_http(self.allow_remote_http))
-        .map_err(ConfigError::HttpClient)?;
-        let source = KeySource {
-            discovery_base: self.authority.map(|a| trim_slash(&a).to_string()),
-            issuer: self.issuer,
-            jwks_url: self.jwks_url,
-            need_issuer: self.check_issuer,
-        };
-        let mut audiences: Vec<String> = self
-            .audiences
-            .into_iter()
-            .map(|a| a.trim().to_string())
-            .filter(|a| !a.is_empty())
-            .collect();
-        audiences.dedup();
-        let mut algorithms = self.algorithms;
-        algorithms.sort();
-        algorithms.dedup();
-        let introspector = match self.introspection {
-            Some(cfg) => Some(Arc::new(
-                Introspector::new(cfg, self.allow_remote_http).map_err(ConfigError::HttpClient)?,
-            )),
-            None => None,
-        };
-        let keys = match &self.static_jwks {
-            Some(doc) => {
-                let parsed =
-                    crate::jwk::parse_jwks(doc, &algorithms, self.jwks.max_keys).map_err(|e| {
-                        ConfigError::InvalidSetting {
-                            setting: "static_jwks",
-                            reason: e.to_string(),
-                        }
-                    })?;
-                JwksCache::fixed(
-                    self.jwks,
-                    algorithms.clone(),
-                    http,
-                    source,
-                    metrics.clone(),
-                    parsed,
-                )
-            }
-            None => JwksCache::new(self.jwks, algorithms.clone(), http, source, metrics.clone()),
-        };
-        Ok(Verifier {
-            inner: Arc::new(Inner {
-                id: NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed),
-                keys,
-                audiences,
-                allowed: algorithms,
-                leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(60),
-                max_token_bytes: self.max_token_bytes,
-                check_issuer: self.check_issuer,
-                check_audience: self.check_audience,
-                allow_sender_constrained: self.allow_sender_constrained,
-                token_cache: TokenCache::new(self.token_cache),
-                signature_batching: self.signature_batching,
-                introspector,
-                purged_generation: AtomicU64::new(0),
-                metrics,
-            }),
-        })
-    }
-}
-
-fn check_url(setting: &'static str, url: &str) -> Result<(), ConfigError> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(|| ConfigError::InvalidUrl {
-            setting,
-            reason: "must start with http:// or https://".into(),
-        })?;
-    if rest.is_empty() || rest.starts_with('/') || url.chars().any(char::is_whitespace) {
-        return Err(ConfigError::InvalidUrl {
-            setting,
-            reason: "missing host".into(),
-        });
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builder_refuses_unsafe_or_incomplete_configs() {
-        let err = Verifier::builder()
-            .authority("https://x")
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::MissingAudience));
-        let err = Verifier::builder().audience("a").build().unwrap_err();
-        assert!(matches!(err, ConfigError::MissingIssuer));
-        let err = Verifier::builder()
-            .audience("a")
-            .jwks_url("https://x/jwks")
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::MissingIssuer));
-        let err = Verifier::builder()
-            .audience("a")
-            .authority("localhost:3001")
-            .build()
-            .unwrap_err();
-        assert!(matches!(
-            err,
-            ConfigError::InvalidUrl {
-                setting: "authority",
-                ..
-            }
-        ));
-        let err = Verifier::builder()
-            .audience("a")
-            .authority("https://x")
-            .algorithms([])
-            .build()
-            .unwrap_err();
-        assert!(matches!(err, ConfigError::NoAlgorithms));
-        assert!(
-            Verifier::builder()
-                .audience("a")
-                .authority("https://x")
-                .build()
-                .is_ok()
-        );
-    }
-
-    #[test]
-    fn plain_http_to_a_remote_sso_is_refused_unless_allowed() {
-        for (setting, builder) in [
-            (
-                "authority",
-                Verifier::builder().authority("http://sso.example.invalid:3001"),
-            ),
-            (
-                "jwks_url",
-                Verifier::builder()
-                    .issuer("https://sso.example/api/auth")
-                    .jwks_url("http://10.0.0.7/jwks"),
-            ),
-            (
-                "issuer",
-                Verifier::builder().issuer("http://sso.example/api/auth"),
-            ),
-        ] {
-            let err = builder.clone().audience("a").build().unwrap_err();
-            assert!(
-                matches!(err, ConfigError::PlainHttp { setting: s } if s == setting),
-                "{setting}: {err}"
-            );
-            assert!(err.to_string().contains("https"), "{err}");
-            assert!(builder.audience("a").insecure_allow_http().build().is_ok());
-        }
-        for local in [
-            "http://localhost:3001",
-            "http://127.0.0.1:3001",
-            "http://[::1]:3001",
-        ] {
-            assert!(
-                Verifier::builder()
-                    .authority(local)
-                    .audience("a")
-                    .build()
-                    .is_ok(),
-                "{local}"
-            );
-        }
-        let mut introspection = IntrospectionConfig::new("a", "s");
-        introspection.endpoint = Some("http://sso.example/introspect".into());
-        assert!(matches!(
-            Verifier::builder()
-                .authority("https://sso.example")
-                .audience("a")
-                .introspection(introspection)
-                .build(),
-            Err(ConfigError::PlainHttp {
-                setting: "introspection endpoint"
-            })
-        ));
-    }
-
-    #[test]
-    fn impossible_key_cache_settings_are_refused_by_build() {
-        let err = Verifier::builder()
-            .authority("http://localhost:3001")
-            .audience("a")
-            .jwks_config(JwksConfig {
-                min_ttl: Duration::from_secs(3600),
-                max_ttl: Duration::from_secs(60),
-                ..JwksConfig::default()
-            })
-            .build()
-            .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ConfigError::InvalidSetting {
-                    setting: "min_ttl",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
 
     #[test]
     fn bearer_token_kinds_by_typ() {

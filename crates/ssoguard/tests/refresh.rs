@@ -1,7 +1,6 @@
 //! Key-cache refresh rules, asserted with the test issuer's fetch counter.
 
 use ssoguard::testing::{Fault, SigningKey, TestIssuer};
-use ssoguard::token_memo::TokenMemo;
 use ssoguard::{Algorithm, JwksConfig, TokenCacheConfig, Verifier, VerifyError};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,16 +71,6 @@ async fn random_unknown_kids_cause_at_most_one_refetch_per_cooldown() {
 
 #[tokio::test]
 async fn rotated_in_key_is_accepted_on_first_use_and_removed_key_after_refresh() {
-    rotation_scenario(false).await;
-}
-
-/// A connection's token memo holding the old token does not outlive its key either.
-#[tokio::test]
-async fn removed_key_stops_a_token_held_in_the_connection_memo() {
-    TokenMemo::new().scope(rotation_scenario(true)).await;
-}
-
-async fn rotation_scenario(in_memo_scope: bool) {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = Verifier::builder()
         .authority(issuer.origin())
@@ -104,11 +93,7 @@ async fn rotation_scenario(in_memo_scope: bool) {
     // The old token is cached as verified; removing its key must stop it after the refresh.
     assert!(v.verify(&old_token).await.is_ok());
     assert!(v.verify(&old_token).await.is_ok());
-    assert_eq!(
-        v.metrics().memo_hits > 0,
-        in_memo_scope,
-        "the memo answered the repeat"
-    );
+    assert!(v.metrics().cache_hits > 0, "the cache answered the repeat");
     issuer.remove_key(&old_kid);
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {

@@ -5,8 +5,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 use ssoguard::testing::{TestIssuer, attacks};
-use ssoguard::token_memo::TokenMemo;
-use ssoguard::{Algorithm, TokenCacheConfig, Verifier, VerifyError};
+use ssoguard::{Algorithm, Check, Outcome, TokenCacheConfig, Verifier, VerifyError};
 use std::time::Duration;
 
 fn verifier(issuer: &TestIssuer) -> Verifier {
@@ -315,19 +314,6 @@ async fn discovery_requires_the_issuer_to_match() {
 
 #[tokio::test]
 async fn verified_token_cache_hits_and_rechecks_expiry() {
-    cache_hits_and_rechecks_expiry(false).await;
-}
-
-/// The same rules hold when the connection's token memo answers the repeats (a memo entry's
-/// deadline is min(exp, TTL), so the expired token is refused by the full check, as without it).
-#[tokio::test]
-async fn token_memo_hits_and_expiry() {
-    TokenMemo::new()
-        .scope(cache_hits_and_rechecks_expiry(true))
-        .await;
-}
-
-async fn cache_hits_and_rechecks_expiry(in_memo_scope: bool) {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = Verifier::builder()
         .authority(issuer.origin())
@@ -343,14 +329,13 @@ async fn cache_hits_and_rechecks_expiry(in_memo_scope: bool) {
         assert!(v.verify(&token).await.is_ok());
     }
     assert_eq!(v.metrics().cache_hits, 4);
-    assert_eq!(v.metrics().memo_hits, if in_memo_scope { 4 } else { 0 });
     assert_eq!(v.token_cache_len(), 1);
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(
         v.verify(&token).await.expect_err("expired"),
         VerifyError::Expired
     );
-    // Failures are never cached as successes (the last byte differs: same length as the memo's).
+    // Failures are never cached as successes (the last byte differs, the length is the same).
     let bad = format!("{}x", &token[..token.len() - 1]);
     assert_eq!(bad.len(), token.len());
     for _ in 0..2 {
@@ -369,13 +354,12 @@ async fn cache_hits_and_rechecks_expiry(in_memo_scope: bool) {
     );
     assert!(v.verify(&valid).await.is_ok());
     assert_eq!(v.metrics().cache_hits, 5);
-    assert_eq!(v.metrics().memo_hits, if in_memo_scope { 5 } else { 0 });
 }
 
-/// Without the token cache there is no memo either; an entry the cache refuses (too large for
-/// its memory bound) is not remembered.
+/// A cache that is off, or one that refuses an entry (too large for its memory bound), verifies
+/// every time.
 #[tokio::test]
-async fn token_memo_only_holds_what_the_cache_holds() {
+async fn without_a_cache_entry_every_request_is_verified() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let build = |cache: TokenCacheConfig| {
         Verifier::builder()
@@ -394,24 +378,20 @@ async fn token_memo_only_holds_what_the_cache_holds() {
         ..TokenCacheConfig::default()
     });
     let token = issuer.token().sign();
-    TokenMemo::new()
-        .scope(async {
-            for v in [&off, &tiny] {
-                for _ in 0..3 {
-                    assert!(v.verify(&token).await.is_ok());
-                }
-                let m = v.metrics();
-                assert_eq!((m.verified, m.cache_hits, m.memo_hits), (3, 0, 0));
-            }
-            assert_eq!(tiny.token_cache_len(), 0);
-        })
-        .await;
+    for v in [&off, &tiny] {
+        for _ in 0..3 {
+            assert!(v.verify(&token).await.is_ok());
+        }
+        let m = v.metrics();
+        assert_eq!((m.verified, m.cache_hits), (3, 0));
+    }
+    assert_eq!(tiny.token_cache_len(), 0);
 }
 
-/// A memo entry lives no longer than its cache entry: min(`exp`, the cache TTL); after that the
-/// token is verified again from scratch, and a verifier never answers from another's entry.
+/// A cache entry lives no longer than min(`exp`, the cache TTL); after that the token is verified
+/// again from scratch. Each verifier has its own cache.
 #[tokio::test]
-async fn token_memo_respects_the_cache_ttl_and_its_verifier() {
+async fn verified_token_cache_respects_its_ttl_and_its_verifier() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let build = || {
         Verifier::builder()
@@ -426,31 +406,22 @@ async fn token_memo_respects_the_cache_ttl_and_its_verifier() {
     };
     let (v, other) = (build(), build());
     let token = issuer.token().exp_in(3600).sign();
-    TokenMemo::new()
-        .scope(async {
-            for _ in 0..3 {
-                assert!(v.verify(&token).await.is_ok());
-            }
-            assert_eq!((v.metrics().cache_hits, v.metrics().memo_hits), (2, 2));
-            // Another verifier (another issuer or audience, say) does its own checks.
-            assert!(other.verify(&token).await.is_ok());
-            assert_eq!(other.metrics().cache_hits, 0);
-            assert!(v.verify(&token).await.is_ok());
-            assert_eq!(
-                v.metrics().memo_hits,
-                2,
-                "memo now holds the other verifier's entry"
-            );
-            assert_eq!(v.metrics().cache_hits, 3);
-            tokio::time::sleep(Duration::from_millis(1100)).await;
-            assert!(v.verify(&token).await.is_ok());
-            assert_eq!(
-                (v.metrics().cache_hits, v.metrics().verified),
-                (3, 5),
-                "after the TTL neither the memo nor the cache answers"
-            );
-        })
-        .await;
+    for _ in 0..3 {
+        assert!(v.verify(&token).await.is_ok());
+    }
+    assert_eq!(v.metrics().cache_hits, 2);
+    // Another verifier (another issuer or audience, say) does its own checks.
+    assert!(other.verify(&token).await.is_ok());
+    assert_eq!(other.metrics().cache_hits, 0);
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(v.metrics().cache_hits, 3);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(v.verify(&token).await.is_ok());
+    assert_eq!(
+        (v.metrics().cache_hits, v.metrics().verified),
+        (3, 5),
+        "after the TTL the cache does not answer"
+    );
 }
 
 /// Large claim sets are held to the cache's memory bound, not just its entry bound; every token
@@ -535,4 +506,72 @@ async fn static_jwks_pins_keys_without_fetching() {
             ..
         }
     ));
+}
+
+/// `explain` is `verify` step by step: for every attack it fails at one check with the very error
+/// `verify` answers, every check before it passed and every check after it was not reached; a
+/// valid token passes every check of `Check::JWT` in that order.
+#[tokio::test]
+async fn explain_records_every_check_in_order_and_agrees_with_verify() {
+    let issuer = TestIssuer::start_all_algorithms().await.expect("issuer");
+    let v = verifier(&issuer);
+    for case in attacks::attack_cases(&issuer, "test-client").expect("catalogue") {
+        let explanation = v.explain(&case.token).await;
+        let checks: Vec<Check> = explanation.checks().iter().map(|(c, _)| *c).collect();
+        assert_eq!(checks, Check::JWT.to_vec(), "{}", case.name);
+        let (failed, error) = explanation.failure().expect(case.name);
+        assert_eq!(error, &case.expected, "{}", case.name);
+        assert_eq!(
+            explanation.verdict().err(),
+            Some(&case.expected),
+            "{}",
+            case.name
+        );
+        let at = checks
+            .iter()
+            .position(|c| *c == failed)
+            .expect("on the path");
+        for (i, (check, outcome)) in explanation.checks().iter().enumerate() {
+            let expected = match i.cmp(&at) {
+                std::cmp::Ordering::Less => Outcome::Passed,
+                std::cmp::Ordering::Equal => Outcome::Failed(case.expected.clone()),
+                std::cmp::Ordering::Greater => Outcome::NotReached,
+            };
+            assert_eq!(outcome, &expected, "{}: {}", case.name, check.name());
+        }
+    }
+    for (name, token) in attacks::valid_cases(&issuer, "test-client") {
+        let explanation = v.explain(&token).await;
+        assert!(
+            explanation
+                .checks()
+                .iter()
+                .all(|(_, o)| *o == Outcome::Passed),
+            "{name}: {:?}",
+            explanation.checks()
+        );
+        assert!(explanation.key().is_some(), "{name}");
+        assert!(explanation.key_set().is_some_and(|s| !s.kids.is_empty()));
+        let claims = explanation.verdict().expect("valid");
+        assert_eq!(**claims, *v.verify(&token).await.expect(&name));
+    }
+    // explain bypasses the cache and leaves the metrics alone.
+    assert_eq!(v.metrics().cache_hits, 0);
+}
+
+/// A check turned off by configuration is reported as skipped, not as passed.
+#[tokio::test]
+async fn explain_reports_a_disabled_check_as_skipped() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .insecure_disable_audience_check()
+        .build()
+        .expect("config");
+    let explanation = v.explain(&issuer.token().aud("web").sign()).await;
+    assert_eq!(
+        explanation.outcome(Check::Audience),
+        Some(&Outcome::Skipped)
+    );
+    assert!(explanation.verdict().is_ok());
 }

@@ -44,7 +44,7 @@ use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use tasks_api::config::Config;
-use tasks_api::cors::{CORS_VARY, cors_layer, cors_rules};
+use tasks_api::cors::cors_layer;
 use tasks_api::routes;
 use tasks_api::startup::{
     SENSITIVE_REQUEST_HEADERS, SENSITIVE_RESPONSE_HEADERS, build_router, build_state,
@@ -55,7 +55,6 @@ use tower::{Service, ServiceBuilder, ServiceExt as _};
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// The default front-end origin (`CORS_ORIGINS` unset), sent by `me_cors_origin`.
@@ -195,11 +194,7 @@ fn router_bench(c: &mut Criterion) {
     let service = with_middleware(build_router(state.clone()), cors());
     bench(&mut group, &rt, "tasks_api_me_cached", &service, me);
     let per_route = build_router(state.clone())
-        .layer(
-            cors_rules(&config)
-                .expect("cors")
-                .vary(tower_http::cors::Vary::default()),
-        )
+        .layer(cors())
         .layer(TraceLayer::new_for_http())
         .layer(SetSensitiveResponseHeadersLayer::new(
             SENSITIVE_RESPONSE_HEADERS,
@@ -228,10 +223,7 @@ fn router_bench(c: &mut Criterion) {
         .layer(TraceLayer::new_for_http())
         .service(me_route());
     bench(&mut group, &rt, "me_trace", &traced, me);
-    let with_cors = ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
-        .layer(cors())
-        .service(me_route());
+    let with_cors = ServiceBuilder::new().layer(cors()).service(me_route());
     bench(&mut group, &rt, "me_cors", &with_cors, me);
     let me_from_front_end = || {
         let mut request = me();

@@ -1,14 +1,14 @@
 //! Building and running the service: `App::build` → bound port → `run_until_stopped`.
 
 use crate::config::{Config, origin_of};
-use crate::cors::{CORS_VARY, CorsForOriginLayer, cors_layer};
+use crate::cors::{CorsError, cors_layer};
 use crate::db::Db;
 use crate::routes::{self, AppState};
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
-use ssoguard::axum::{Auth, TokenMemoPerConnection};
+use ssoguard::axum::Auth;
 use ssoguard::m2m::SsoAdminClient;
 use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
+use tower_http::cors::CorsLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest accepted request body.
@@ -55,16 +55,16 @@ pub enum StartupError {
     /// The dev issuer could not start.
     #[error("cannot start the dev issuer: {0}")]
     DevIssuer(#[from] ssoguard::testing::TestIssuerError),
-    /// A CORS origin is not a valid header value.
-    #[error("CORS_ORIGINS has an invalid origin: {0}")]
-    Cors(String),
+    /// A CORS origin is not usable.
+    #[error(transparent)]
+    Cors(#[from] CorsError),
 }
 
 /// A built, bound service.
 pub struct App {
     listener: TcpListener,
     router: Router,
-    cors: CorsForOriginLayer,
+    cors: CorsLayer,
     addr: SocketAddr,
     dev: Option<DevIssuer>,
     state: AppState,
@@ -136,9 +136,12 @@ impl App {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let _dev = self.dev;
         let service = with_middleware(self.router, self.cors);
-        axum::serve(self.listener, TokenMemoPerConnection::new(service))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            self.listener,
+            axum::ServiceExt::<Request>::into_make_service(service),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     }
 }
 
@@ -253,19 +256,16 @@ pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];
 
 /// The router wrapped **once** in the middleware: `Authorization`/`Cookie` marked sensitive
 /// before tracing sees the request, `Set-Cookie` marked before tracing sees the response (the
-/// order tower-http documents), then CORS (its `Vary` header on every response, its other headers
-/// for requests with an `Origin`: [`crate::cors`]), then the request body limit
+/// order tower-http documents), then CORS ([`crate::cors`]), then the request body limit
 /// ([`MAX_BODY_BYTES`], what extractors such as `Json` read).
 ///
-/// Wrapping the whole router rather than each route (`Router::layer`) matters for speed: axum
-/// boxes a route's layered stack and clones it, box and all, for every request, on top of the
-/// route's own boxed handler; here the stack is one concrete type that `axum::serve` clones once
-/// per request, with no extra box. Measured: −0.7 µs (−22 %) per cached `GET /api/me` in process
-/// (`benches/router.rs`, docs/BENCHMARKS.md §7); the body limit, once here rather than on every
-/// route, −800 instructions per request (`bench/router-instructions.sh`).
+/// The whole router is wrapped, not each route (`Router::layer`): axum boxes a route's layered
+/// stack and clones it, box and all, for every request; here the stack is one concrete type that
+/// `axum::serve` clones once per request (`benches/router.rs` measures the difference,
+/// docs/BENCHMARKS.md).
 pub fn with_middleware(
     router: Router,
-    cors: CorsForOriginLayer,
+    cors: CorsLayer,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -281,7 +281,6 @@ pub fn with_middleware(
         .layer(SetSensitiveResponseHeadersLayer::new(
             SENSITIVE_RESPONSE_HEADERS,
         ))
-        .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
         .layer(cors)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .service(router)

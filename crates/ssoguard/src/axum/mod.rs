@@ -24,10 +24,8 @@
 //! ```
 
 mod csrf;
-mod memo;
 mod rejection;
 
-pub use memo::{TokenMemoPerConnection, WithTokenMemo};
 pub use rejection::AuthRejection;
 
 use crate::claims::TokenClaims;
@@ -282,11 +280,6 @@ where
 ///
 /// async fn me(user: CurrentUser) -> CurrentUser { user }
 /// ```
-///
-/// Inside a [`TokenMemoPerConnection`] a repeat request of a keep-alive connection reuses the
-/// JSON made for the previous one instead of serializing again, as long as the user's fields are
-/// exactly what its verified claims give (a handler that changed a field gets that change
-/// serialized) and the claims are the very ones the JSON was made from.
 #[derive(Debug, Clone, Serialize)]
 pub struct CurrentUser {
     /// `sub`.
@@ -323,7 +316,7 @@ impl CurrentUser {
             id: claims.sub.clone(),
             email: claims.email.clone(),
             name: claims.name.clone(),
-            role: claims.role.clone().unwrap_or_else(|| DEFAULT_ROLE.into()),
+            role: claims.role().unwrap_or(DEFAULT_ROLE).to_owned(),
             email_verified: claims.email_verified.unwrap_or(false),
             roles,
             organization_id: claims.organization_id.clone(),
@@ -337,77 +330,16 @@ impl CurrentUser {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
-
-    /// True when every field is what [`CurrentUser::from_claims`] makes of `self.claims`
-    /// (a handler may have changed one). Written against the struct's destructuring so a new
-    /// field cannot be forgotten here.
-    fn is_as_claimed(&self) -> bool {
-        let CurrentUser {
-            id,
-            email,
-            name,
-            role,
-            email_verified,
-            roles,
-            organization_id,
-            permissions,
-            claims,
-        } = self;
-        let claimed_roles = claims.roles();
-        let roles_as_claimed = if claimed_roles.is_empty() {
-            matches!(roles.as_slice(), [only] if only == DEFAULT_ROLE)
-        } else {
-            roles.as_slice() == claimed_roles
-        };
-        *id == claims.sub
-            && *email == claims.email
-            && *name == claims.name
-            && role == claims.role.as_deref().unwrap_or(DEFAULT_ROLE)
-            && *email_verified == claims.email_verified.unwrap_or(false)
-            && roles_as_claimed
-            && *organization_id == claims.organization_id
-            && *permissions == claims.permissions
-    }
 }
 
 /// The role of a user whose token has no `role` claim (the seed's default).
 const DEFAULT_ROLE: &str = "user";
 
-/// The user as JSON, `Content-Type: application/json`: the same body as `Json(user)`. In a
-/// [`TokenMemoPerConnection`] scope the JSON of an unchanged user is kept in the connection's
-/// memo beside its claims and reused by the connection's next request with the same token.
+/// The user as JSON (`Content-Type: application/json`): the same body as `Json(user)`.
 impl IntoResponse for CurrentUser {
     fn into_response(self) -> Response {
-        let as_claimed = self.is_as_claimed();
-        if as_claimed {
-            if let Some(json) = crate::token_memo::user_json(&self.claims) {
-                return json_response(json);
-            }
-        }
-        match serde_json::to_vec(&self) {
-            Ok(json) => {
-                let json = axum::body::Bytes::from(json);
-                if as_claimed {
-                    crate::token_memo::store_user_json(&self.claims, &json);
-                }
-                json_response(json)
-            }
-            // Strings, booleans and lists always serialize; axum's Json reports the error if
-            // that ever changes.
-            Err(_) => axum::Json(self).into_response(),
-        }
+        axum::Json(self).into_response()
     }
-}
-
-fn json_response(json: axum::body::Bytes) -> Response {
-    (
-        [(
-            header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/json"),
-        )],
-        json,
-    )
-        .into_response()
 }
 
 impl<S> FromRequestParts<S> for CurrentUser

@@ -286,93 +286,9 @@ async fn keys_unavailable_is_503_with_retry_after() {
     assert!(body.contains("detail"));
 }
 
-/// Every connection gets its own memo; the requests of one connection share it.
+/// A handler returning the `CurrentUser` sends its JSON, changes included.
 #[tokio::test]
-async fn token_memo_per_connection() {
-    use tower::Service as _;
-    let issuer = TestIssuer::start().await.expect("issuer");
-    let verifier = default_verifier(&issuer);
-    let router = Router::new()
-        .route("/me", get(|u: CurrentUser| async move { u.id }))
-        .with_state(State {
-            auth: Auth::new(verifier.clone()),
-        });
-    let mut per_connection = TokenMemoPerConnection::new(router);
-    let token = issuer.token().sub("alice").sign();
-    let request = || {
-        Request::get("/me")
-            .header("authorization", format!("Bearer {token}"))
-            .body(Body::empty())
-            .expect("request")
-    };
-    let counts = || {
-        let m = verifier.metrics();
-        (m.verified, m.cache_hits, m.memo_hits)
-    };
-    let first = per_connection.call(()).await.expect("infallible");
-    for _ in 0..3 {
-        let resp = first.clone().oneshot(request()).await.expect("infallible");
-        assert_eq!(resp.status(), StatusCode::OK);
-    }
-    assert_eq!(counts(), (3, 2, 2));
-    let second = per_connection.call(()).await.expect("infallible");
-    let resp = second.oneshot(request()).await.expect("infallible");
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(counts(), (4, 3, 2), "a new connection's memo starts empty");
-    // A forged token of the same length is refused, and does not displace the memo's entry.
-    let mut forged = token.clone().into_bytes();
-    let at = forged.len() - 10;
-    forged[at] = if forged[at] == b'A' { b'B' } else { b'A' };
-    let forged = String::from_utf8(forged).expect("ascii");
-    let resp = first
-        .clone()
-        .oneshot(
-            Request::get("/me")
-                .header("authorization", format!("Bearer {forged}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
-    let resp = first.oneshot(request()).await.expect("infallible");
-    assert_eq!(resp.status(), StatusCode::OK);
-    assert_eq!(counts(), (5, 4, 3));
-}
-
-#[test]
-fn a_user_is_as_claimed_until_a_field_changes() {
-    let claims =
-        |json: &str| Arc::new(TokenClaims::from_json_slice(json.as_bytes()).expect("claims"));
-    let base = r#""iss":"i","sub":"alice","aud":"a","exp":4000000000"#;
-    for json in [
-        format!("{{{base}}}"),
-        format!(r#"{{{base},"role":"user,admin","email":"a@x","name":"A"}}"#),
-        format!(r#"{{{base},"role":["admin"],"email_verified":true}}"#),
-        format!(r#"{{{base},"organization_id":"o1","permissions":["tasks:read"]}}"#),
-    ] {
-        let user = CurrentUser::from_claims(claims(&json));
-        assert!(user.is_as_claimed(), "{json}");
-        let changes: [fn(&mut CurrentUser); 8] = [
-            |u| u.id.push('x'),
-            |u| u.email = Some("other@x".into()),
-            |u| u.name = Some("Other".into()),
-            |u| u.role.push_str(",x"),
-            |u| u.email_verified = !u.email_verified,
-            |u| u.roles.push("x".into()),
-            |u| u.organization_id = Some("o2".into()),
-            |u| u.permissions.push("x".into()),
-        ];
-        for (i, change) in changes.iter().enumerate() {
-            let mut changed = user.clone();
-            change(&mut changed);
-            assert!(!changed.is_as_claimed(), "{json}: change {i} unnoticed");
-        }
-    }
-}
-
-#[tokio::test]
-async fn current_user_json_is_reused_only_while_unchanged() {
+async fn current_user_is_sent_as_json() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let verifier = default_verifier(&issuer);
     let router = Router::new()
@@ -393,64 +309,19 @@ async fn current_user_json_is_reused_only_while_unchanged() {
         .name("Alice")
         .role("user,admin")
         .sign();
-    let claims = verifier.verify(&token).await.expect("valid");
-    let expected = serde_json::to_vec(&CurrentUser::from_claims(claims)).expect("json");
-    let mut renamed = CurrentUser::from_claims(verifier.verify(&token).await.expect("valid"));
-    renamed.name = Some("Renamed".into());
-    let expected_renamed = serde_json::to_vec(&renamed).expect("json");
-
-    let memo = crate::token_memo::TokenMemo::new(); // one connection
-    let get = |path: &'static str| {
+    let mut user = CurrentUser::from_claims(verifier.verify(&token).await.expect("valid"));
+    for (path, name) in [("/me", "Alice"), ("/renamed", "Renamed"), ("/me", "Alice")] {
+        user.name = Some(name.into());
         let request = Request::get(path)
             .header("authorization", format!("Bearer {token}"))
             .body(Body::empty())
             .expect("request");
-        memo.scope(router.clone().oneshot(request))
-    };
-    let body = |resp: Response| async move {
+        let resp = router.clone().oneshot(request).await.expect("infallible");
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()["content-type"], "application/json");
-        resp.into_body().collect().await.expect("body").to_bytes()
-    };
-    let kept = || async {
-        // The memo's claims (a memo hit hands out the entry's own allocation).
-        let claims = memo.scope(verifier.verify(&token)).await.expect("valid");
-        memo.scope(async { crate::token_memo::user_json(&claims) })
-            .await
-    };
-    assert!(kept().await.is_none(), "nothing rendered yet");
-    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
-    assert_eq!(
-        kept().await.as_deref(),
-        Some(&expected[..]),
-        "kept in the memo"
-    );
-    assert_eq!(body(get("/me").await.expect("infallible")).await, expected);
-    // What is sent is the kept JSON, not a new serialisation: put a marker in its place.
-    let marker = axum::body::Bytes::from_static(b"{\"marker\":true}");
-    let claims = memo.scope(verifier.verify(&token)).await.expect("valid");
-    memo.scope(async { crate::token_memo::store_user_json(&claims, &marker) })
-        .await;
-    assert_eq!(body(get("/me").await.expect("infallible")).await, marker);
-    // A handler that changed the user gets its change, not the kept JSON, and does not replace it.
-    assert_eq!(
-        body(get("/renamed").await.expect("infallible")).await,
-        expected_renamed
-    );
-    assert_eq!(kept().await.as_deref(), Some(&marker[..]));
-    assert_eq!(body(get("/me").await.expect("infallible")).await, marker);
-    // Outside any memo the same JSON is made each time.
-    let resp = router
-        .clone()
-        .oneshot(
-            Request::get("/me")
-                .header("authorization", format!("Bearer {token}"))
-                .body(Body::empty())
-                .expect("request"),
-        )
-        .await
-        .expect("infallible");
-    assert_eq!(body(resp).await, expected);
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        assert_eq!(body, serde_json::to_vec(&user).expect("json"), "{path}");
+    }
 }
 
 #[tokio::test]

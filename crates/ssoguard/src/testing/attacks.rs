@@ -7,7 +7,7 @@
 use super::{SigningKey, TestIssuer};
 use crate::algorithm::Algorithm;
 use crate::error::VerifyError;
-use crate::verify::unix_now;
+use crate::time::unix_now;
 use aws_lc_rs::encoding::AsDer as _;
 use aws_lc_rs::hmac;
 use base64::Engine as _;

@@ -18,7 +18,8 @@
 
 use super::{SigningKey, StoredKey, TestIssuer, TestIssuerError};
 use crate::algorithm::Algorithm;
-use crate::verify::{Verifier, unix_now};
+use crate::time::unix_now;
+use crate::verify::Verifier;
 use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -387,9 +388,9 @@ async fn userinfo(State(state): State<Arc<DevState>>, headers: HeaderMap) -> Res
             let mut out = Map::new();
             out.insert("sub".into(), json!(claims.sub));
             for (k, v) in [
-                ("email", &claims.email),
-                ("name", &claims.name),
-                ("role", &claims.role),
+                ("email", claims.email.as_deref()),
+                ("name", claims.name.as_deref()),
+                ("role", claims.role()),
             ] {
                 if let Some(v) = v {
                     out.insert(k.into(), json!(v));
