@@ -937,6 +937,7 @@ pub struct TasksApi {
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
     db_path: PathBuf,
+    verifier: ssoguard::Verifier,
 }
 
 impl Drop for TasksApi {
@@ -990,6 +991,7 @@ impl TasksApi {
         let config = Config::from_lookup(false, |k| map.get(k).cloned()).expect("config");
         let app = App::build(config).await.expect("tasks-api builds");
         let base = format!("http://{}", app.local_addr());
+        let verifier = app.state().auth.verifier().clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -1001,7 +1003,13 @@ impl TasksApi {
                 .expect("client"),
             server,
             db_path,
+            verifier,
         }
+    }
+
+    /// Why the signing keys are unavailable, as the service logs it (`/ready` never says why).
+    pub fn keys_last_error(&self) -> Option<String> {
+        self.verifier.key_status().last_error
     }
 
     async fn reply(resp: reqwest::Response) -> Reply {
