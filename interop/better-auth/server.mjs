@@ -174,6 +174,7 @@ const auth = betterAuth({
       customIdTokenClaims: ({ user }) => userClaims(user),
       customAccessTokenClaims: ({ user }) => userClaims(user),
       customUserInfoClaims: ({ user }) => userClaims(user),
+      ...(env.BA_ID_TOKEN_SECONDS ? { idTokenExpiresIn: Number(env.BA_ID_TOKEN_SECONDS) } : {}),
     }),
     admin(),
     bearer(),
@@ -250,5 +251,6 @@ await auth.api.adminLinkClientResource({
 await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
 
 handler = toNodeHandler(auth);
+if (env.BA_PAGES) handler = await (await import("./pages.mjs")).withPages(auth, handler, { origin, clientId: CLIENT_ID });
 log(`db=${dbPath} alg=${ALG} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);
