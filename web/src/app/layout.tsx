@@ -16,9 +16,9 @@ export default async function RootLayout({ children }: { children: React.ReactNo
       <body>
         <header>
           <nav aria-label="Main">
-            <Link href="/tasks">Tasks</Link>
-            <Link href="/profile">Profile</Link>
-            <Link href="/admin">Admin</Link>
+            <Link href="/tasks" prefetch={false}>Tasks</Link>
+            <Link href="/profile" prefetch={false}>Profile</Link>
+            <Link href="/admin" prefetch={false}>Admin</Link>
             {claims ? (
               <>
                 <span className="who">Signed in as {name ?? "you"}</span>

@@ -1,6 +1,6 @@
 // The screens for a call that did not succeed: signed out, not allowed (403), and
 // "auth server unavailable, retrying" (503 + Retry-After), which retries by itself.
-import type { Failure } from "@/lib/types";
+import { API_UNREACHABLE, type Failure } from "@/lib/types";
 import { Retrying } from "./Retrying";
 
 export function SignedOut({ message }: { message?: string }) {
@@ -22,10 +22,10 @@ export function NotAllowed({ detail }: { detail?: string }) {
   );
 }
 
-export function Unavailable({ retryAfter, onRetry }: { retryAfter?: number; onRetry?: () => void }) {
+export function Unavailable({ retryAfter, onRetry, api }: { retryAfter?: number; onRetry?: () => void; api?: boolean }) {
   return (
     <section className="card status" aria-labelledby="status-title">
-      <h1 id="status-title">Auth server unavailable</h1>
+      <h1 id="status-title">{api ? "Service unavailable" : "Auth server unavailable"}</h1>
       <Retrying seconds={retryAfter ?? 2} onRetry={onRetry} />
     </section>
   );
@@ -38,7 +38,7 @@ export function FailureScreen({ failure, onRetry }: { failure: Failure; onRetry?
     case "forbidden":
       return <NotAllowed detail={failure.detail} />;
     case "unavailable":
-      return <Unavailable retryAfter={failure.retryAfter} onRetry={onRetry} />;
+      return <Unavailable retryAfter={failure.retryAfter} onRetry={onRetry} api={failure.detail === API_UNREACHABLE} />;
     default:
       return (
         <section className="card status" role="alert">

@@ -3,7 +3,7 @@
 import "server-only";
 import { config } from "./config";
 import { currentAuth } from "./auth";
-import type { ApiResult } from "./types";
+import { API_UNREACHABLE, type ApiResult } from "./types";
 import { toResult } from "./result";
 
 /** Calls the API as the signed-in user. `canWrite`: may refresh and set cookies (not in pages). */
@@ -28,7 +28,7 @@ export async function callApi<T>(
       signal: AbortSignal.timeout(10_000),
     });
   } catch {
-    return { ok: false, status: 503, kind: "unavailable", retryAfter: 2 };
+    return { ok: false, status: 503, kind: "unavailable", retryAfter: 2, detail: API_UNREACHABLE };
   }
   return toResult<T>(response);
 }

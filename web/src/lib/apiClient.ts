@@ -4,7 +4,7 @@
 // cookie-authenticated writes that are not). After a 401 it asks this app to refresh the tokens
 // (POST /auth/refresh, same origin) and retries once.
 import { toResult } from "./result";
-import type { ApiResult } from "./types";
+import { API_UNREACHABLE, type ApiResult } from "./types";
 
 export class ApiClient {
   constructor(private readonly baseUrl: string) {}
@@ -36,7 +36,7 @@ export class ApiClient {
       return await toResult<T>(response);
     } catch {
       // A network error, or the browser's CORS check refused the answer.
-      return { ok: false, status: 0, kind: "unavailable", retryAfter: 2, detail: "the API cannot be reached" };
+      return { ok: false, status: 0, kind: "unavailable", retryAfter: 2, detail: API_UNREACHABLE };
     }
   }
 }

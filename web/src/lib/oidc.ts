@@ -30,10 +30,15 @@ export interface TokenSet {
 const client: oauth.Client = { client_id: config.clientId };
 const clientAuth = oauth.ClientSecretBasic(config.clientSecret);
 const insecure = config.authServerUrl.startsWith("http://");
-const requestOptions = () => ({
+const requestOptions = (timeoutMs = config.ssoTimeoutMs) => ({
   [oauth.allowInsecureRequests]: insecure,
-  signal: AbortSignal.timeout(config.ssoTimeoutMs),
+  signal: AbortSignal.timeout(timeoutMs),
 });
+// A refresh rotates the refresh token. One that timed out on our side may still be carried out
+// by the SSO later (a stalled server catching up), after which our retry with the old token
+// looks like reuse and revokes the whole family. So a refresh is only sent once a cheap GET has
+// shown the SSO answering, and then gets a generous timeout.
+const REFRESH_TIMEOUT_MS = 15_000;
 
 export const redirectUri = `${config.appUrl}/auth/callback`;
 export const scope = "openid profile email offline_access";
@@ -143,8 +148,9 @@ export function refresh(refreshToken: string): Promise<TokenSet> {
   if (existing) return existing.promise;
   const promise = (async () => {
     const as = await authorizationServer();
+    await probe();
     return sso(async () => {
-      const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, requestOptions());
+      const response = await oauth.refreshTokenGrantRequest(as, client, clientAuth, refreshToken, requestOptions(REFRESH_TIMEOUT_MS));
       return toTokenSet(await oauth.processRefreshTokenResponse(as, client, response), refreshToken);
     });
   })();
@@ -152,6 +158,19 @@ export function refresh(refreshToken: string): Promise<TokenSet> {
   // A failure is not reused: the next request tries again (the SSO may be back).
   promise.catch(() => inflight.delete(refreshToken));
   return promise;
+}
+
+/** Throws `SsoUnavailable` unless the SSO answers its discovery document within SSO_TIMEOUT_MS. */
+async function probe(): Promise<void> {
+  const url = new URL(`${issuerUrl().href.replace(/\/+$/, "")}/.well-known/openid-configuration`);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(config.ssoTimeoutMs), cache: "no-store" });
+  } catch (e) {
+    throw new SsoUnavailable(e);
+  }
+  await response.body?.cancel();
+  if (!response.ok) throw new SsoUnavailable(new Error(`discovery answered ${response.status}`));
 }
 
 /** Revokes the refresh token at the SSO (best effort: sign-out goes on without it). */

@@ -36,3 +36,6 @@ export type ApiResult<T> =
   | { ok: false; status: number; kind: "signed-out" | "forbidden" | "unavailable" | "error"; retryAfter?: number; detail?: string };
 
 export type Failure = Extract<ApiResult<unknown>, { ok: false }>;
+
+/** `detail` of the failure when the Rust API itself cannot be reached (not the SSO). */
+export const API_UNREACHABLE = "the API cannot be reached";
