@@ -25,5 +25,5 @@ test("SSO stopped mid-session: 'auth server unavailable', then recovery", async 
   }
   // No user action: the page retries on its own.
   await expect(page.getByText("Survives the outage")).toBeVisible({ timeout: 30_000 });
-  await expect(page.getByRole("heading", { name: "Tasks" })).toBeVisible();
+  await expect(page.getByRole("heading", { name: "Tasks", exact: true })).toBeVisible();
 });

@@ -34,7 +34,7 @@ export const config = {
    * half its lifetime, so a short-lived test token is not refreshed on every request). */
   refreshMarginSeconds: Number(env("REFRESH_MARGIN_SECONDS", "60")) || 60,
   /** `SSO_TIMEOUT_MS`: longest wait for the SSO before "auth server unavailable". */
-  ssoTimeoutMs: Number(env("SSO_TIMEOUT_MS", "3000")) || 3000,
+  ssoTimeoutMs: Number(env("SSO_TIMEOUT_MS", "5000")) || 5000,
 };
 
 /** Cookies are `Secure` when the app is served over https. */

@@ -39,6 +39,8 @@ const requestOptions = (timeoutMs = config.ssoTimeoutMs) => ({
 // looks like reuse and revokes the whole family. So a refresh is only sent once a cheap GET has
 // shown the SSO answering, and then gets a generous timeout.
 const REFRESH_TIMEOUT_MS = 15_000;
+// A code exchange that times out loses the (single-use) code: give it as long.
+const EXCHANGE_TIMEOUT_MS = REFRESH_TIMEOUT_MS;
 
 export const redirectUri = `${config.appUrl}/auth/callback`;
 export const scope = "openid profile email offline_access";
@@ -123,7 +125,7 @@ export async function finishLogin(
   // Throws on a state mismatch, an `error` response or a wrong `iss`.
   const params = oauth.validateAuthResponse(as, client, callbackUrl, tx.state);
   return sso(async () => {
-    const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, tx.verifier, requestOptions());
+    const response = await oauth.authorizationCodeGrantRequest(as, client, clientAuth, params, redirectUri, tx.verifier, requestOptions(EXCHANGE_TIMEOUT_MS));
     const result = await oauth.processAuthorizationCodeResponse(as, client, response, {
       expectedNonce: tx.nonce,
       requireIdToken: true,
