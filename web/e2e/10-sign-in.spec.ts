@@ -47,8 +47,9 @@ test("a wrong password is refused on the SSO page", async ({ page }) => {
 test("a callback with a forged state is refused", async ({ page }) => {
   await page.goto(`${web}/auth/login`);
   await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
-  // The login transaction cookie exists now; a callback that does not carry its state fails.
-  await page.goto(`${web}/auth/callback?code=forged&state=forged`);
+  // The login transaction cookie exists now; a callback with the right issuer but another
+  // state fails (before any code exchange).
+  await page.goto(`${web}/auth/callback?code=forged&state=forged&iss=${encodeURIComponent(`${sso}/api/auth`)}`);
   await expect(page.getByText("The sign-in could not be completed")).toBeVisible();
   const cookies = await page.context().cookies(web);
   expect(cookies.find((c) => c.name === stack.COOKIE_NAME)).toBeFalsy();

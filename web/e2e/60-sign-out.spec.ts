@@ -10,6 +10,9 @@ test("sign-out clears the cookies, ends the SSO session, and back does not show 
   await expect(page.getByText("Private task")).toBeVisible();
   expect((await page.context().cookies(sso)).some((c) => c.name.includes("session_token"))).toBe(true);
 
+  const refreshToken = (await page.context().cookies(web)).find((c) => c.name === "refresh_token")?.value;
+  expect(refreshToken).toBeTruthy();
+
   await page.getByRole("button", { name: "Sign out" }).click();
   await expect(page).toHaveURL(new RegExp(`^${web}/signed-out`));
   await expect(page.getByText("You have been signed out.")).toBeVisible();
@@ -18,6 +21,18 @@ test("sign-out clears the cookies, ends the SSO session, and back does not show 
   expect(appCookies.filter((c) => [stack.COOKIE_NAME, "refresh_token", "oauth_tx"].includes(c.name))).toEqual([]);
   // The SSO's own session cookie is gone too (RP-initiated logout).
   expect((await page.context().cookies(sso)).filter((c) => c.name.includes("session_token"))).toEqual([]);
+
+  // The refresh token was revoked at the SSO.
+  const refused = await fetch(`${sso}/api/auth/oauth2/token`, {
+    method: "POST",
+    headers: {
+      authorization: `Basic ${Buffer.from("rust-backend:rust-backend-secret").toString("base64")}`,
+      "content-type": "application/x-www-form-urlencoded",
+    },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: refreshToken! }),
+  });
+  expect(refused.status).toBe(400);
+  expect((await refused.json()).error).toBe("invalid_grant");
 
   await page.goBack();
   await expect(page.getByText("Private task")).toHaveCount(0);
