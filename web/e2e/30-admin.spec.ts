@@ -15,6 +15,8 @@ test("the admin looks up a user and deletes their tasks; the user gets 'not allo
       await expect(u.getByText(title)).toBeVisible();
     }
     const id = await userId(u);
+    await expect(u.getByRole("definition").filter({ hasText: user.email })).toBeVisible();
+    await shot(u, "profile");
     await u.goto(`${web}/admin`);
     await expect(u.getByRole("heading", { name: "Not allowed" })).toBeVisible();
     await shot(u, "not-allowed");

@@ -18,7 +18,9 @@ export class ApiClient {
         cache: "no-store",
         headers: {
           accept: "application/json",
-          ...(init.body !== undefined ? { "content-type": "application/json" } : {}),
+          // Every write says JSON, body or not (DELETE): the API accepts cookie-authenticated
+          // writes only as JSON from an allowed origin.
+          ...((init.method ?? "GET") !== "GET" ? { "content-type": "application/json" } : {}),
         },
         body: init.body !== undefined ? JSON.stringify(init.body) : undefined,
       });
