@@ -99,3 +99,27 @@ test("a second user in a second browser context sees none of the first user's ta
     await second.close();
   }
 });
+
+test("the tasks page works from the keyboard alone", async ({ page }) => {
+  await signUp(page, newUser("keys"));
+  // Tab from the top of the page to the title field, type, Enter submits.
+  await page.getByLabel("Title", { exact: true }).focus();
+  await page.keyboard.type("Typed task");
+  await page.keyboard.press("Enter");
+  const done = page.getByRole("checkbox", { name: "Done: Typed task" });
+  await expect(done).toBeVisible();
+  await done.focus();
+  await page.keyboard.press("Space");
+  await expect(done).toBeChecked();
+  // Tab reaches the row's Edit button; it shows a visible focus ring.
+  await page.keyboard.press("Tab");
+  const edit = page.getByRole("button", { name: "Edit Typed task" });
+  await expect(edit).toBeFocused();
+  const outline = await edit.evaluate((el) => getComputedStyle(el).outlineStyle);
+  expect(outline).not.toBe("none");
+  await page.keyboard.press("Enter");
+  await page.keyboard.press("ControlOrMeta+a");
+  await page.keyboard.type("Typed and edited");
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("checkbox", { name: "Done: Typed and edited" })).toBeVisible();
+});

@@ -3,12 +3,16 @@ import Link from "next/link";
 import { cookies } from "next/headers";
 import { config } from "@/lib/config";
 import { peekClaims } from "@/lib/oidc";
+import { REFRESH_COOKIE } from "@/lib/session";
 import "./globals.css";
 
 export const metadata: Metadata = { title: "Tasks · ssoguard demo" };
 
 export default async function RootLayout({ children }: { children: React.ReactNode }) {
-  const idToken = (await cookies()).get(config.idCookie)?.value;
+  const store = await cookies();
+  const idToken = store.get(config.idCookie)?.value;
+  // While the SSO is down the id_token may have run out; the refresh token still means a session.
+  const hasSession = Boolean(idToken || store.get(REFRESH_COOKIE)?.value);
   const claims = idToken ? peekClaims(idToken) : undefined;
   const name = typeof claims?.name === "string" ? claims.name : undefined;
   return (
@@ -19,9 +23,9 @@ export default async function RootLayout({ children }: { children: React.ReactNo
             <Link href="/tasks" prefetch={false}>Tasks</Link>
             <Link href="/profile" prefetch={false}>Profile</Link>
             <Link href="/admin" prefetch={false}>Admin</Link>
-            {claims ? (
+            {hasSession ? (
               <>
-                <span className="who">Signed in as {name ?? "you"}</span>
+                <span className="who">{name ? `Signed in as ${name}` : "Signed in"}</span>
                 <form action="/auth/logout" method="post">
                   <button type="submit" className="secondary">Sign out</button>
                 </form>
