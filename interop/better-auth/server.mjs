@@ -198,6 +198,7 @@ const auth = betterAuth({
       customIdTokenClaims: ({ user }) => userClaims(user),
       customAccessTokenClaims: ({ user }) => userClaims(user),
       customUserInfoClaims: ({ user }) => userClaims(user),
+      ...(env.BA_ID_TOKEN_SECONDS ? { idTokenExpiresIn: Number(env.BA_ID_TOKEN_SECONDS) } : {}),
     }),
     admin(),
     bearer(),
@@ -285,5 +286,6 @@ handler = async (req, res) => {
   }
   return authHandler(req, res);
 };
+if (env.BA_PAGES) handler = await (await import("./pages.mjs")).withPages(auth, handler, { origin, clientId: CLIENT_ID });
 log(`better-auth=${BETTER_AUTH_VERSION} db=${dbPath} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);
