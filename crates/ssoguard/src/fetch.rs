@@ -247,6 +247,29 @@ mod tests {
         assert_eq!(parse_max_age("max-age=abc"), None);
     }
 
+    #[tokio::test]
+    async fn redirects_to_remote_plain_http_are_not_followed() {
+        let router = axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(|| async {
+                axum::response::Redirect::temporary("http://203.0.113.7/jwks")
+            }),
+        );
+        let origin = crate::testing::serve(router).await;
+        let started = std::time::Instant::now();
+        let strict = HttpFetcher::new(None, Duration::from_secs(2), Duration::from_secs(5), 1024)
+            .and_then(|f| f.allow_remote_http(false))
+            .expect("client");
+        let err = strict.get(&format!("{origin}/jwks")).await.unwrap_err();
+        assert!(matches!(err, FetchError::Transport(_)), "{err}");
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "refused, not tried"
+        );
+        let err = strict.get("http://203.0.113.7/jwks").await.unwrap_err();
+        assert!(err.to_string().contains("plain http"), "{err}");
+    }
+
     #[test]
     fn plain_http_is_remote_unless_loopback() {
         for remote in [

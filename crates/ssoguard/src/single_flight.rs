@@ -89,8 +89,8 @@ impl<K: Eq + Hash, T> Drop for SlotGuard<K, T> {
     fn drop(&mut self) {
         let Some(key) = self.key.take() else { return };
         let mut slots = lock(&self.slots);
-        // A later flight may own the key by now (ours timed out of the map? never: only we
-        // remove ours), so compare ids rather than remove blindly.
+        // Only this guard removes this flight's slot; the id check makes sure it can never
+        // remove another flight's.
         if slots.get(&key).is_some_and(|slot| slot.id == self.id) {
             slots.remove(&key);
         }
