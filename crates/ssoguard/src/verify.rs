@@ -218,7 +218,7 @@ impl Verifier {
         }
         let (key, generation) = trace.check(Check::Key, found)?;
         trace.key(&key);
-        let valid = if inner.signature_batching {
+        let valid = if inner.signature_batching && alg == Algorithm::EdDSA {
             let outcome = batch::verify(&key, alg, jws.signing_input, &jws.signature).await;
             if outcome.batched {
                 Metrics::incr(&inner.metrics.ed25519_batched);
