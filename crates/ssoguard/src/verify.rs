@@ -298,13 +298,15 @@ impl Verifier {
             })
     }
 
-    /// Introspection calls made so far (0 when introspection is off).
+    /// Introspection calls made so far (0 when introspection is off). Feature `testing`.
+    #[cfg(feature = "testing")]
     #[must_use]
     pub fn introspection_calls(&self) -> u64 {
         self.inner.introspector.as_ref().map_or(0, |i| i.calls())
     }
 
-    /// Active introspection answers currently cached.
+    /// Active introspection answers currently cached. Feature `testing`.
+    #[cfg(feature = "testing")]
     #[must_use]
     pub fn introspection_cache_len(&self) -> usize {
         self.inner
