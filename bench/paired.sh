@@ -2,7 +2,7 @@
 # Paired load comparison: two servers share the server CPU at the same time, each driven by its
 # own wrk on the client CPU. A slow phase of a shared VM hits both alike, so the ratio of their
 # req/s is the inverse ratio of their CPU cost per request, repeatable to about ±1 % where
-# back-to-back runs (bench/run.sh) move by ±15 % (docs/BENCHMARKS.md §9). Made for A/B
+# back-to-back runs (bench/run.sh) move by ±15 % (docs/BENCHMARKS.md). Made for A/B
 # comparisons of two builds or settings of one server. Between servers of very different cost per
 # request it favours the cheaper one (measured: tasks-api 9.9 µs CPU per request beside
 # jwt-authorizer, 11.4 µs alone; jwt-authorizer 42 µs beside it, 41 µs alone), so it does not

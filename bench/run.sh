@@ -20,12 +20,12 @@
 # RS256; every (server, mode, alg) run starts a fresh server process (a short warm-up, then the
 # measured run). The whole sequence of servers runs $ROUNDS times, interleaved, and the summary
 # reports the median of each figure over the rounds (a shared VM has slow phases of tens of
-# seconds; one round can land a whole mode in one of them, docs/BENCHMARKS.md §8). Reported: req/s, p50/p99 latency, server CPU per request (utime+stime from
+# seconds; one round can land a whole mode in one of them, docs/BENCHMARKS.md). Reported: req/s, p50/p99 latency, server CPU per request (utime+stime from
 # /proc/<pid>/stat), peak RSS (VmHWM); the limit 1/(1/crypto + 1/http) per algorithm; ratios vs
 # jwt-authorizer. With PAIRED_ROUNDS=n (default 0: off), then, for every mode and algorithm,
 # tasks-api and jwt-authorizer side by side on the server CPU at once (n rounds of
 # bench/paired.sh): a ratio the host's slow phases cannot skew, but one that favours the cheaper
-# server (docs/BENCHMARKS.md §9), so the goals are checked on the back-to-back runs only.
+# server (docs/BENCHMARKS.md), so the goals are checked on the back-to-back runs only.
 # Results: $OUT/results.jsonl and $OUT/summary.md (also printed).
 #
 # Environment (defaults): ROUNDS=3 PAIRED_ROUNDS=0 DURATION=10 WARMUP=2 CONNECTIONS=32 TOKENS=10000

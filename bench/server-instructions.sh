@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # User-space instructions per request of a whole server under HTTP load, counted by callgrind:
-# repeatable where req/s on a shared VM is not (docs/BENCHMARKS.md §8).
+# repeatable where req/s on a shared VM is not (docs/BENCHMARKS.md).
 #
 #   bench/server-instructions.sh SERVER [MODE] [ALG]
 #

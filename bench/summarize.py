@@ -171,7 +171,7 @@ def main(path):
         p("Each round runs both servers at once, each driven by its own wrk "
           f"(-c{next(iter(paired.values()))['connections_each']} each), so a slow phase of the host "
           "slows both; B/A is tasks-api's req/s over jwt-authorizer's (bench/paired.sh). Sharing a "
-          "CPU favours the server with the cheaper request (docs/BENCHMARKS.md §9), so the goals "
+          "CPU favours the server with the cheaper request (docs/BENCHMARKS.md), so the goals "
           "below use the back-to-back runs only.\n")
         p("| mode | alg | tasks-api / jwt-authorizer, each round | median | CPU per request, jwt-authorizer / tasks-api (median) |")
         p("|---|---|---|---:|---:|")
@@ -188,7 +188,7 @@ def main(path):
             p(f"| {server} | {goal} | {ratio:.2f} (need ≥ {need:g}) | {'yes' if ratio >= need else '**no**'} |")
         p("")
 
-    # The peer-relative goals in terms of this run's floors (docs/BENCHMARKS.md §7): the HTTP
+    # The peer-relative goals in terms of this run's floors (docs/BENCHMARKS.md): the HTTP
     # floor is an app that verifies nothing, and the limit assumes one signature check per request
     # (only an Ed25519 batch check goes below that cost).
     asks = []

@@ -1,21 +1,20 @@
-//! Signature checks in flight together are done together (Ed25519: in one batch check).
+//! Ed25519 signatures of requests in flight together are checked together, in one batch check.
 //!
-//! A busy server has many requests ready at once. [`verify`] queues the signature on a
+//! A busy server has many requests ready at once. [`verify`] queues an EdDSA signature on a
 //! per-thread queue, yields once to the runtime so the other requests that are ready on this
-//! thread can queue theirs, and then one of them checks everything queued in one go and answers
-//! all of them. Two gains, both measured in `docs/BENCHMARKS.md` §6:
-//!
-//! - **Ed25519** (Better Auth's default) has a batch check: `n` signatures verified with one
-//!   multiscalar multiplication (ed25519-dalek), about half the CPU per signature from `n ≈ 16`.
-//! - Every algorithm: the answers, and so the responses, leave **back to back** instead of one
-//!   per signature check, so a waiting client is woken once per batch rather than once per
-//!   request (on a VM a cross-CPU wake-up costs several µs of the sender's CPU).
+//! thread can queue theirs, and then checks what is queued, at most [`MAX_BATCH`] signatures
+//! per poll, and answers them. Ed25519 (Better Auth's default) has a batch check: `n` signatures
+//! verified with one multiscalar multiplication (ed25519-dalek), about half the CPU per
+//! signature under load (docs/BENCHMARKS.md). Other algorithms have no batch check and are not
+//! queued: the verifier checks them inline.
 //!
 //! Rules that keep it as strict as the single check:
 //!
-//! - Fewer than [`MIN_BATCH`] Ed25519 signatures, and every other algorithm, are checked one by
-//!   one with `aws-lc-rs`, exactly as without batching. The idle case (one request at a time)
-//!   is a queue of one.
+//! - Fewer than [`MIN_BATCH`] queued signatures are checked one by one with `aws-lc-rs`, exactly
+//!   as without batching. The idle case (one request at a time) is a queue of one.
+//! - One poll does the work of at most one batch ([`MAX_BATCH`] signatures); what is left stays
+//!   queued for the next poll (of this task or of the task that queued it), so no request holds
+//!   its thread for a whole burst.
 //! - An Ed25519 batch **passes only if every signature in it is valid**; if the batch check
 //!   fails, each of its signatures is re-checked on its own with `aws-lc-rs`, so an invalid
 //!   signature only ever fails its own request. After a failed batch this thread makes no batch
@@ -36,7 +35,8 @@ use tokio::sync::oneshot;
 
 /// Fewer queued Ed25519 signatures than this are checked one by one (2 or 3 are no faster).
 pub(crate) const MIN_BATCH: usize = 4;
-/// The largest batch handed to one multiscalar multiplication (the gain flattens out near 32).
+/// The largest batch handed to one multiscalar multiplication, and the most signatures checked
+/// in one poll.
 pub(crate) const MAX_BATCH: usize = 32;
 /// How long a thread makes no batch check after one of its batches failed.
 pub(crate) const PAUSE_AFTER_FAILURE: Duration = Duration::from_millis(100);
@@ -131,9 +131,10 @@ fn check_alone(key: &VerifyingKey, alg: Algorithm, message: &[u8], signature: &[
     }
 }
 
-/// Checks a signature together with the other checks ready on this thread.
+/// Checks an EdDSA signature together with the others ready on this thread.
 ///
 /// `key` must fit `alg` (the key cache pins it); a key that does not is an invalid signature.
+/// Any other algorithm is simply checked alone (callers check those inline).
 pub(crate) async fn verify(
     key: &Arc<VerifyingKey>,
     alg: Algorithm,
@@ -149,14 +150,26 @@ pub(crate) async fn verify(
         signature: signature.to_vec(),
         reply,
     });
+    let mut answer = answer;
     // Let the other requests that are ready on this thread queue their signatures.
     tokio::task::yield_now().await;
-    // Take the queue we pushed to (not this thread's: the task may have moved). Either our entry
-    // is still there and we check it now, or another task took it and checked it synchronously
-    // (or is doing so on another thread), so the answer is on its way.
-    let batch = std::mem::take(&mut queue.lock().pending);
-    if !batch.is_empty() {
+    // Work on the queue we pushed to (not this thread's: the task may have moved), one batch per
+    // poll, until our answer is there. An empty queue means another task took our entry and is
+    // checking it (possibly on another thread): the answer is on its way.
+    loop {
+        if let Ok(outcome) = answer.try_recv() {
+            return outcome;
+        }
+        let batch: Vec<Pending> = {
+            let mut state = queue.lock();
+            let n = state.pending.len().min(MAX_BATCH);
+            state.pending.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            break;
+        }
         check(&queue, batch);
+        tokio::task::yield_now().await;
     }
     answer
         .await
@@ -328,5 +341,32 @@ mod tests {
             }
         }
         assert_eq!(answered, 5);
+    }
+
+    /// A request behind a long queue of abandoned ones is still answered: each poll takes at
+    /// most one batch, and the task keeps taking batches until its own answer is there.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_request_behind_many_cancelled_ones_is_answered() {
+        let (pair, key) = key_pair();
+        let n = 4 * MAX_BATCH;
+        let mut handles = Vec::new();
+        for i in 0..n {
+            let key = Arc::clone(&key);
+            let message = format!("m{i}").into_bytes();
+            let sig = pair.sign(&message).as_ref().to_vec();
+            handles.push(tokio::spawn(async move {
+                verify(&key, Algorithm::EdDSA, &message, &sig).await
+            }));
+        }
+        tokio::task::yield_now().await;
+        let last = handles.pop().expect("one");
+        for h in &handles {
+            h.abort();
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(5), last)
+            .await
+            .expect("answered")
+            .expect("task");
+        assert!(outcome.valid);
     }
 }

@@ -199,17 +199,17 @@ impl VerifierBuilder {
         self
     }
 
-    /// Checks the signatures of requests that are in flight together in one go. Default: on.
+    /// Checks the EdDSA signatures of requests that are in flight together in one Ed25519 batch
+    /// check. Default: on.
     ///
-    /// Under load a server has many requests ready at once; each verification queues its
-    /// signature on a per-thread queue and yields once, then the queued signatures are checked
-    /// together and answered at once. EdDSA signatures (4 or more) get one Ed25519 batch check,
-    /// about half the CPU per signature at 16 or more; every algorithm gets its responses out
-    /// back to back, waking a waiting client once per batch (see `docs/BENCHMARKS.md` §6).
-    /// A batch passes only if every signature in it is valid; otherwise each is re-checked alone,
-    /// so a forged signature only fails its own request (and batch checks pause for 100 ms on
-    /// that thread). A lone request is a batch of one, checked with `aws-lc-rs` as when this is
-    /// off. Turn it off to check every signature inline, without yielding to the runtime.
+    /// Under load a server has many requests ready at once; each EdDSA verification queues its
+    /// signature on a per-thread queue and yields once, then up to 32 queued signatures are
+    /// checked together (4 or more: one batch check, about half the CPU per signature; see
+    /// docs/BENCHMARKS.md). A batch passes only if every signature in it is valid; otherwise each
+    /// is re-checked alone, so a forged signature only fails its own request (and batch checks
+    /// pause for 100 ms on that thread). A lone request is a batch of one, checked with
+    /// `aws-lc-rs` as when this is off. RSA and ECDSA signatures are always checked inline. Turn
+    /// it off to check every signature inline, without yielding to the runtime.
     pub fn signature_batching(mut self, enabled: bool) -> Self {
         self.signature_batching = enabled;
         self

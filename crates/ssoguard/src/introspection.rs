@@ -202,10 +202,12 @@ impl Introspector {
         self.cfg.endpoint.as_deref()
     }
 
+    #[cfg(feature = "testing")]
     pub(crate) fn calls(&self) -> u64 {
         self.calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
+    #[cfg(feature = "testing")]
     pub(crate) fn cached_entries(&self) -> usize {
         self.cache.len()
     }

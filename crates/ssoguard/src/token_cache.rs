@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 pub struct TokenCacheConfig {
     /// Cache successful verifications. Default: `true`.
     pub enabled: bool,
-    /// Most entries kept. Default: 10,000 (about 15 MB for typical Better Auth id_tokens: measured
-    /// 1.5 KB per entry, docs/BENCHMARKS.md §3).
+    /// Most entries kept. Default: 10,000 (the memory per typical entry is in
+    /// docs/BENCHMARKS.md, `examples/scale.rs`).
     pub max_entries: usize,
     /// Most memory kept, estimated per entry as [`Self::ENTRY_OVERHEAD_BYTES`] plus twice the decoded
     /// payload (the claim strings and their map); an entry larger than a sixteenth of this is not
@@ -36,8 +36,7 @@ pub struct TokenCacheConfig {
 impl TokenCacheConfig {
     /// The part of an entry's memory estimate that does not depend on its claims: the map slot,
     /// the `TokenClaims` struct, reference counts and allocator rounding (calibrated against the
-    /// measured 1.5 KB per entry of a typical 415-byte token, whose payload decodes to ~250
-    /// bytes).
+    /// memory `examples/scale.rs` measures per entry of a typical token; it errs high).
     pub const ENTRY_OVERHEAD_BYTES: usize = 1024;
 }
 
@@ -84,8 +83,8 @@ struct Shard {
     /// Sum of the entries' `bytes`.
     bytes: usize,
     /// Expired entries are swept at most once per second per shard, so an insert into a full
-    /// shard is O(1) in the common case (measured: a sweep on every insert cost ~1.3 µs/request
-    /// under a distinct-token flood).
+    /// shard is O(1) in the common case (a sweep on every insert made a distinct-token flood
+    /// pay a full shard scan per request).
     last_sweep: Instant,
 }
 

@@ -77,6 +77,7 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlMap<K, V> {
         inner.map.insert(key, (value, now + ttl));
     }
 
+    #[cfg(any(test, feature = "testing"))]
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
     }

@@ -225,7 +225,7 @@ impl Verifier {
         }
         let (key, generation) = trace.check(Check::Key, found)?;
         trace.key(&key);
-        let valid = if inner.signature_batching {
+        let valid = if inner.signature_batching && alg == Algorithm::EdDSA {
             let outcome = batch::verify(&key, alg, jws.signing_input, &jws.signature).await;
             if outcome.batched {
                 Metrics::incr(&inner.metrics.ed25519_batched);
@@ -308,13 +308,15 @@ impl Verifier {
             })
     }
 
-    /// Introspection calls made so far (0 when introspection is off).
+    /// Introspection calls made so far (0 when introspection is off). Feature `testing`.
+    #[cfg(feature = "testing")]
     #[must_use]
     pub fn introspection_calls(&self) -> u64 {
         self.inner.introspector.as_ref().map_or(0, |i| i.calls())
     }
 
-    /// Active introspection answers currently cached.
+    /// Active introspection answers currently cached. Feature `testing`.
+    #[cfg(feature = "testing")]
     #[must_use]
     pub fn introspection_cache_len(&self) -> usize {
         self.inner

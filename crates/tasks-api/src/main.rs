@@ -5,9 +5,8 @@ use tasks_api::config::Config;
 use tasks_api::startup::App;
 
 /// mimalloc instead of the system allocator: a request allocates a few dozen small blocks
-/// (hyper buffers, header maps, boxed futures, the JSON body), and mimalloc serves them ~2× faster
-/// than glibc's malloc (`benches/router.rs`: −11 % per cached `/api/me` in process; load figures
-/// in docs/BENCHMARKS.md §7).
+/// (hyper buffers, header maps, boxed futures, the JSON body), which mimalloc serves faster than
+/// glibc's malloc (`benches/router.rs` measures it; docs/BENCHMARKS.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

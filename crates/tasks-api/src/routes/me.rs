@@ -10,8 +10,7 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(me))
 }
 
-/// The authenticated user, as the seed's `get_current_user` returns it: `CurrentUser`'s JSON
-/// (on a keep-alive connection repeating its token, the JSON made for its previous request).
+/// The authenticated user, as the seed's `get_current_user` returns it: `CurrentUser`'s JSON.
 #[utoipa::path(get, path = "/api/me", tag = "users", security(("bearer" = [])), responses(
     (status = 200, description = "The current user"),
     (status = 401, description = "Missing or invalid token"),
