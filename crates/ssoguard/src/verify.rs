@@ -244,10 +244,7 @@ impl Verifier {
             TokenClaims::from_json_slice(&payload).map(|claims| (claims, payload.len()))
         });
         let (claims, payload_bytes) = trace.check(Check::Claims, parsed)?;
-        self.check_claims(&claims, now, trace)?;
-        if !access_token {
-            trace.check(Check::Audience, self.check_authorized_party(&claims))?;
-        }
+        self.check_claims(&claims, now, access_token, trace)?;
         Ok(Verification {
             claims: Arc::new(claims),
             signer: Some(Signer {
@@ -272,7 +269,8 @@ impl Verifier {
         };
         let map = trace.check(Check::Introspection, answer)?;
         let claims = trace.check(Check::Claims, TokenClaims::from_map(map))?;
-        self.check_claims(&claims, now, trace)?;
+        // An introspected token is an access token: RFC 9068's rules, no ID-token `azp` rule.
+        self.check_claims(&claims, now, true, trace)?;
         Ok(Verification {
             claims: Arc::new(claims),
             signer: None,
@@ -383,11 +381,13 @@ impl Verifier {
     }
 
     /// The claim checks after the signature: times, then issuer, audience and `cnf` (each
-    /// unless turned off by an `insecure_*` builder setting).
+    /// unless turned off by an `insecure_*` builder setting). `access_token` (an RFC 9068
+    /// `at+jwt` or an introspected token) exempts it from the ID-token `azp` rule.
     fn check_claims(
         &self,
         claims: &TokenClaims,
         now: i64,
+        access_token: bool,
         trace: &mut Trace,
     ) -> Result<(), VerifyError> {
         let inner = &*self.inner;
@@ -414,10 +414,12 @@ impl Verifier {
         }
         if inner.check_audience {
             let matches = inner.audiences.iter().any(|a| claims.aud.contains(a));
-            let audience = if matches {
+            let audience = if !matches {
+                Err(VerifyError::AudienceMismatch)
+            } else if access_token {
                 Ok(())
             } else {
-                Err(VerifyError::AudienceMismatch)
+                self.check_authorized_party(claims)
             };
             trace.check(Check::Audience, audience)?;
         } else {
