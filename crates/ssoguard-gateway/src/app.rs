@@ -300,6 +300,14 @@ async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Resp
     match state.gate.check(&check).await {
         Ok(allowed) => {
             let mut response = StatusCode::OK.into_response();
+            // Every identity header, empty when the claim is absent: nginx then drops the
+            // client's header of that name and Caddy overwrites it (Caddy 2.6 would otherwise
+            // forward the client's value, or its own placeholder text).
+            for name in state.gate.identity_header_names() {
+                response
+                    .headers_mut()
+                    .insert(name.clone(), axum::http::HeaderValue::from_static(""));
+            }
             for (name, value) in allowed.headers {
                 response.headers_mut().insert(name, value);
             }
@@ -310,14 +318,14 @@ async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// Reverse-proxy mode: check, then forward; forward-auth-only mode: 404.
-async fn proxy(
-    State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
-    req: Request<Body>,
-) -> Response {
+async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
     let Some(upstream) = &state.upstream else {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     };
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
     let Some(path) = canonical_path(req.uri().path()) else {
         state.gate.metrics().decision("forbidden", "ambiguous_path");
         return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");

@@ -60,20 +60,23 @@ class TaskIn(BaseModel):
     completed: bool = False
 
 
-@app.get("/api/public/ping")
-def ping() -> dict:
-    return {"pong": True}
-
-
-@app.get("/api/me")
-def me(request: Request, user: dict = Depends(get_current_user)) -> dict:
-    # What reached the app: the tests check that spoofed and secret headers did not.
-    seen = {
+def identity_headers(request: Request) -> dict:
+    """What reached the app: the tests check that spoofed and secret headers did not."""
+    return {
         k: v
         for k, v in request.headers.items()
         if k.startswith("x-auth-request-") or k.startswith("x-forwarded-") or k == "authorization"
     }
-    return {**user, "headers": seen}
+
+
+@app.get("/api/public/ping")
+def ping(request: Request) -> dict:
+    return {"pong": True, "headers": identity_headers(request)}
+
+
+@app.get("/api/me")
+def me(request: Request, user: dict = Depends(get_current_user)) -> dict:
+    return {**user, "headers": identity_headers(request)}
 
 
 @app.get("/api/tasks")
