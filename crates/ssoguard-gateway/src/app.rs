@@ -118,7 +118,6 @@ impl App {
     }
 
     /// The router, without a listener (router-level tests).
-    #[must_use]
     pub fn router(&self) -> Router {
         self.router.clone()
     }
