@@ -6,7 +6,7 @@
 #   gw-rs256    the same, RS256
 #   fa-eddsa    the gateway's forward-auth endpoint alone (/_ssoguard/auth), EdDSA
 #   fa-rs256    the same, RS256
-#   tasks-api   tasks-api's /api/me, RS256 (the library in a Rust service)
+#   tasks-api   tasks-api's /api/me, RS256 (the library in a Rust service); like fa-*, one repeated token
 #   direct-1c / gw-1c   latency at one connection: app.py called directly (identity headers set
 #               by wrk) and through the gateway (RS256); their p50 difference is the proxy overhead
 #
@@ -101,8 +101,9 @@ PIDS+=("$GW_PID")
 wait_ready 18103 /_ssoguard/health
 run gw-eddsa 18103 /api/me "$EDDSA"
 run gw-rs256 18103 /api/me "$RS256"
-run fa-eddsa 18103 /_ssoguard/auth "$EDDSA" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
-run fa-rs256 18103 /_ssoguard/auth "$RS256" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
+# One token per row here: tokens.lua builds a per-token request without wrk's -H headers.
+run fa-eddsa 18103 /_ssoguard/auth "$TOK/eddsa-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
+run fa-rs256 18103 /_ssoguard/auth "$TOK/rs256-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
 run direct-1c 18102 /api/me "" 1 -H "X-Auth-Request-User: bench" -H "X-Auth-Request-Roles: user"
 run gw-1c 18103 /api/me "$RS256" 1
 GW_RSS_KIB=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
@@ -114,7 +115,7 @@ server_settings tasks-api distinct RS256 "$OUT"
 env "${server_env[@]}" "$server_bin" >/dev/null 2>"$OUT/tasks-api.log" &
 PIDS+=($!)
 wait_ready "$port" "$health"
-run tasks-api "$port" /api/me "$RS256"
+run tasks-api "$port" /api/me "$TOK/rs256-repeated.txt"
 
 python3 - "$RESULTS" <<'PY'
 import json, sys
