@@ -1,0 +1,465 @@
+//! The gateway's HTTP side: its own endpoints under `/_ssoguard/`, RFC 9728 metadata, and
+//! everything else either proxied (reverse-proxy mode) or answered 404 (forward-auth only).
+//!
+//! [`App::build`] binds the port (0 = any) and builds everything without I/O towards the SSO;
+//! keys are warmed up in the background, so the gateway starts while the SSO is down and
+//! answers 503 until keys arrive. [`App::run_until`] serves until its future resolves, then
+//! finishes in-flight requests (graceful shutdown).
+
+use crate::config::Config;
+use crate::gate::{Check, Gate, Refusal};
+use crate::metrics::GatewayMetrics;
+use crate::proxy::{Upstream, detail};
+use axum::Json;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use axum::serve::ListenerExt;
+use serde_json::json;
+use std::future::Future;
+use std::net::SocketAddr;
+use tokio::net::TcpListener;
+
+/// Start-up failures.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartupError {
+    /// The configuration cannot be turned into verifiers or rules.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+#[derive(Clone)]
+struct AppState {
+    gate: Gate,
+    upstream: Option<Upstream>,
+}
+
+/// A built gateway, bound to its port.
+pub struct App {
+    listener: TcpListener,
+    router: Router,
+    gate: Gate,
+}
+
+impl App {
+    /// Checks the configuration, builds the verifiers and binds the listen address.
+    ///
+    /// # Errors
+    ///
+    /// [`StartupError`] for a configuration the verifiers refuse or a port that cannot be bound.
+    pub async fn build(config: Config) -> Result<App, StartupError> {
+        let metrics = GatewayMetrics::new();
+        let gate = Gate::new(&config, metrics.clone()).map_err(StartupError::Config)?;
+        metrics.register_issuers(gate.router().clone(), gate.issuer_names().to_vec());
+        let upstream = config.upstream.as_deref().map(|url| {
+            Upstream::new(
+                url,
+                config.upstream_timeout,
+                config.forward_authorization,
+                metrics.clone(),
+            )
+        });
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartupError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        for verifier in gate.router().verifiers() {
+            let verifier = verifier.clone();
+            tokio::spawn(async move {
+                if let Err(e) = verifier.warm_up().await {
+                    tracing::warn!(
+                        reason = e.kind(),
+                        "SSO keys not loaded yet; retrying in the background"
+                    );
+                }
+            });
+        }
+        let router = router(AppState {
+            gate: gate.clone(),
+            upstream,
+        });
+        Ok(App {
+            listener,
+            router,
+            gate,
+        })
+    }
+
+    /// The bound address.
+    ///
+    /// # Panics
+    ///
+    /// Never in practice: a bound listener has an address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// The decision pipeline (for tests and diagnostics).
+    #[must_use]
+    pub fn gate(&self) -> &Gate {
+        &self.gate
+    }
+
+    /// The router, without a listener (router-level tests).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish.
+    ///
+    /// # Errors
+    ///
+    /// The server's I/O error.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        // TCP_NODELAY: a proxied response is written as head, then body chunks; with Nagle on,
+        // the second write waits for the client's delayed ACK (~40 ms per request).
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(
+            listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+    }
+
+    /// Serves until SIGTERM or Ctrl-C.
+    ///
+    /// # Errors
+    ///
+    /// The server's I/O error.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/_ssoguard/auth", any(forward_auth))
+        .route("/_ssoguard/health", get(health))
+        .route("/_ssoguard/ready", get(ready))
+        .route("/_ssoguard/metrics", get(metrics))
+        .route("/_ssoguard/{*rest}", any(reserved))
+        .route(
+            "/.well-known/oauth-protected-resource",
+            get(resource_metadata),
+        )
+        .fallback(proxy)
+        .with_state(state)
+}
+
+async fn health() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn ready(State(state): State<AppState>) -> Response {
+    let issuers: Vec<_> = state
+        .gate
+        .router()
+        .verifiers()
+        .zip(state.gate.issuer_names())
+        .map(|(v, name)| (name.clone(), v.key_status()))
+        .collect();
+    let all_ready = issuers.iter().all(|(_, s)| s.ready);
+    let body = Json(json!({
+        "ready": all_ready,
+        "issuers": issuers.iter().map(|(name, s)| json!({
+            "name": name, "ready": s.ready, "keys": s.keys, "age_secs": s.age_secs,
+        })).collect::<Vec<_>>(),
+    }));
+    let status = if all_ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, body).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.gate.metrics().render(),
+    )
+        .into_response()
+}
+
+async fn reserved() -> Response {
+    detail(StatusCode::NOT_FOUND, "Not Found")
+}
+
+/// RFC 9728 §3: where this resource's tokens come from.
+async fn resource_metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let (proto, host) = forwarded_origin(&headers);
+    let servers: Vec<String> = state
+        .gate
+        .router()
+        .verifiers()
+        .filter_map(|v| v.issuer().map(|i| i.to_string()))
+        .collect();
+    Json(json!({
+        "resource": state.gate.resource(&proto, host.as_deref()),
+        "authorization_servers": servers,
+        "bearer_methods_supported": ["header"],
+        "resource_name": "ssoguard-gateway",
+    }))
+    .into_response()
+}
+
+/// `(proto, host)` the client used, from `X-Forwarded-Proto`/`-Host` (set by the proxy in front)
+/// or `Host`.
+fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(',').next().unwrap_or("").trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let proto = text("x-forwarded-proto")
+        .filter(|p| p == "http" || p == "https")
+        .unwrap_or_else(|| "http".into());
+    let host = text("x-forwarded-host").or_else(|| text("host"));
+    (proto, host)
+}
+
+/// nginx `auth_request` (`X-Original-Method`, `X-Original-URI`) and Traefik/Caddy forward-auth
+/// (`X-Forwarded-Method`, `X-Forwarded-Uri`): 200 with identity headers, or the refusal.
+async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let text = |a: &str, b: &str| {
+        headers
+            .get(a)
+            .or_else(|| headers.get(b))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let (proto, host) = forwarded_origin(&headers);
+    let Some(uri) = text("x-original-uri", "x-forwarded-uri") else {
+        return detail(
+            StatusCode::BAD_REQUEST,
+            "Forward-auth request names no original URI (X-Original-URI or X-Forwarded-Uri)",
+        );
+    };
+    let method = text("x-original-method", "x-forwarded-method")
+        .unwrap_or_else(|| "GET".into())
+        .to_ascii_uppercase();
+    let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
+    let Some(path) = canonical_path(raw_path) else {
+        state.gate.metrics().decision("forbidden", "ambiguous_path");
+        return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
+    };
+    let check = Check {
+        method: &method,
+        path: &path,
+        headers: &headers,
+        host: host.as_deref(),
+        proto: &proto,
+    };
+    match state.gate.check(&check).await {
+        Ok(allowed) => {
+            let mut response = StatusCode::OK.into_response();
+            // Every identity header, empty when the claim is absent: nginx then drops the
+            // client's header of that name and Caddy overwrites it (Caddy 2.6 would otherwise
+            // forward the client's value, or its own placeholder text).
+            for name in state.gate.identity_header_names() {
+                response
+                    .headers_mut()
+                    .insert(name.clone(), axum::http::HeaderValue::from_static(""));
+            }
+            for (name, value) in allowed.headers {
+                response.headers_mut().insert(name, value);
+            }
+            response
+        }
+        Err(refusal) => state.gate.refuse(&refusal, check.proto, check.host),
+    }
+}
+
+/// Reverse-proxy mode: check, then forward; forward-auth-only mode: 404.
+async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let Some(upstream) = &state.upstream else {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let client = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let Some(path) = canonical_path(req.uri().path()) else {
+        state.gate.metrics().decision("forbidden", "ambiguous_path");
+        return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let method = req.method().as_str().to_string();
+    let decision = {
+        let check = Check {
+            method: &method,
+            path: &path,
+            headers: req.headers(),
+            host: host.as_deref(),
+            proto: "http",
+        };
+        state.gate.check(&check).await
+    };
+    match decision {
+        Ok(allowed) => {
+            upstream
+                .forward(
+                    req,
+                    allowed.headers,
+                    state.gate.identity_header_names(),
+                    client,
+                )
+                .await
+        }
+        Err(refusal) => refuse(&state.gate, &refusal, host.as_deref()),
+    }
+}
+
+fn refuse(gate: &Gate, refusal: &Refusal, host: Option<&str>) -> Response {
+    gate.refuse(refusal, "http", host)
+}
+
+/// The path rules are matched against: percent-escapes decoded; `None` (refused) when it holds
+/// a dot segment, an empty segment, an encoded `/` or `\`, a control character, or is not a
+/// UTF-8 absolute path. A backend that normalises paths differently can then never be reached
+/// through a rule meant for another path (`/public/../admin`, `/%61dmin`).
+pub(crate) fn canonical_path(raw: &str) -> Option<String> {
+    if !raw.starts_with('/') {
+        return None;
+    }
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            let decoded = u8::from_str_radix(hex, 16).ok()?;
+            if decoded == b'/' || decoded == b'\\' || decoded == b'%' {
+                return None;
+            }
+            out.push(decoded);
+            i += 3;
+        } else {
+            out.push(b);
+            i += 1;
+        }
+    }
+    let path = String::from_utf8(out).ok()?;
+    if path.chars().any(|c| c.is_control() || c == '\\') {
+        return None;
+    }
+    let segments: Vec<&str> = path[1..].split('/').collect();
+    let last = segments.len() - 1;
+    for (n, segment) in segments.iter().enumerate() {
+        if *segment == "." || *segment == ".." || (segment.is_empty() && n != last) {
+            return None;
+        }
+    }
+    Some(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths() {
+        assert_eq!(canonical_path("/").as_deref(), Some("/"));
+        assert_eq!(
+            canonical_path("/api/tasks/").as_deref(),
+            Some("/api/tasks/")
+        );
+        assert_eq!(
+            canonical_path("/api/%61dmin").as_deref(),
+            Some("/api/admin")
+        );
+        assert_eq!(canonical_path("/caf%C3%A9").as_deref(), Some("/café"));
+        for bad in [
+            "api",
+            "/api/public/../admin",
+            "/api/./x",
+            "/api/%2e%2e/admin",
+            "/api//admin",
+            "/api%2fadmin",
+            "/api%5cadmin",
+            "/a%",
+            "/a%zz",
+            "/a%00b",
+            "/a%0d%0ab",
+            "/%ff",
+            "/a%2525",
+        ] {
+            assert_eq!(canonical_path(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn forwarded_origin_prefers_forwarded_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, "gw:4180".parse().expect("value"));
+        assert_eq!(
+            forwarded_origin(&h),
+            ("http".into(), Some("gw:4180".into()))
+        );
+        h.insert("x-forwarded-host", "app.example".parse().expect("value"));
+        h.insert("x-forwarded-proto", "https".parse().expect("value"));
+        assert_eq!(
+            forwarded_origin(&h),
+            ("https".into(), Some("app.example".into()))
+        );
+        h.insert("x-forwarded-proto", "javascript".parse().expect("value"));
+        assert_eq!(forwarded_origin(&h).0, "http");
+    }
+}

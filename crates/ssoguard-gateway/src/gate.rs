@@ -1,0 +1,349 @@
+//! The one decision pipeline the forward-auth endpoint and the reverse proxy share: find the
+//! rule, find the token, route it to its issuer, verify, check the rule, build identity headers.
+//!
+//! Guarantees: no rule = refused (default deny); a fault (keys unavailable) = 503, never "let
+//! in"; a token taken from a cookie on an unsafe method needs an `Origin` of the same host (CSRF);
+//! messages never contain the token.
+
+use crate::config::Config;
+use crate::identity::{self, UnsafeValue};
+use crate::metrics::GatewayMetrics;
+use crate::rules::Rules;
+use axum::Json;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ssoguard::axum::Auth;
+use ssoguard::{IntrospectionConfig, IssuerRouter, Verifier, VerifyError};
+use std::sync::Arc;
+
+/// The shared pipeline (cheap to clone).
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<GateInner>,
+}
+
+struct GateInner {
+    router: IssuerRouter,
+    names: Vec<String>,
+    bearer: Auth,
+    cookies: Vec<Auth>,
+    rules: Rules,
+    mapping: Vec<(HeaderName, String)>,
+    realm: String,
+    resource: Option<String>,
+    metrics: GatewayMetrics,
+}
+
+/// The request as the gate sees it (the original one, for forward-auth).
+pub(crate) struct Check<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) headers: &'a HeaderMap,
+    /// `host[:port]` the client addressed (for the cookie Origin check and RFC 9728).
+    pub(crate) host: Option<&'a str>,
+    /// `http` or `https`.
+    pub(crate) proto: &'a str,
+}
+
+/// Let through, with these identity headers (empty for a public route).
+pub(crate) struct Allowed {
+    pub(crate) headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+/// Why a request is refused, and its response.
+#[derive(Debug)]
+pub(crate) enum Refusal {
+    /// 401 or 503.
+    Verify(VerifyError),
+    /// 403 `insufficient_scope`.
+    Forbidden(String),
+    /// 403: no rule matches (default deny).
+    NoRoute,
+    /// 403: a cookie credential on a cross-site unsafe request.
+    CrossSite,
+    /// 403: a claim cannot be sent as a header.
+    UnsafeClaim(HeaderName),
+}
+
+impl Gate {
+    /// Builds the verifiers (no I/O) and compiles the rules.
+    ///
+    /// # Errors
+    ///
+    /// A message naming the issuer or rule that cannot be built.
+    pub fn new(config: &Config, metrics: GatewayMetrics) -> Result<Gate, String> {
+        let mut builder = IssuerRouter::builder();
+        let mut cookies = Vec::new();
+        for i in &config.issuers {
+            let mut vb = Verifier::builder().audiences(i.audiences.iter().cloned());
+            if let Some(authority) = &i.authority {
+                vb = vb.authority(authority);
+            }
+            if let Some(issuer) = &i.issuer {
+                vb = vb.issuer(issuer);
+            }
+            if let Some(url) = &i.jwks_url {
+                vb = vb.jwks_url(url);
+            }
+            if let Some((id, secret)) = &i.introspection {
+                vb = vb.introspection(IntrospectionConfig::new(id, secret));
+            }
+            let verifier = vb
+                .build()
+                .map_err(|e| format!("issuer {:?}: {e}", i.name))?;
+            if let Some(cookie) = &i.cookie {
+                cookies.push(Auth::new(verifier.clone()).with_cookie(cookie));
+            }
+            builder = match &i.issuer {
+                Some(issuer) => builder.issuer(issuer, verifier),
+                None => builder.discovered(verifier),
+            };
+            if i.introspection.is_some() {
+                builder = builder.accepts_opaque();
+            }
+        }
+        let router = builder.build().map_err(|e| e.to_string())?;
+        let names: Vec<String> = config.issuers.iter().map(|i| i.name.clone()).collect();
+        let rules = Rules::new(&config.routes, &names)?;
+        let mapping = config
+            .headers
+            .iter()
+            .map(|(h, c)| {
+                HeaderName::from_bytes(h.as_bytes())
+                    .map(|name| (name, c.clone()))
+                    .map_err(|_| format!("{h:?} is not a header name"))
+            })
+            .collect::<Result<_, _>>()?;
+        let first = router
+            .verifiers()
+            .next()
+            .cloned()
+            .ok_or("no issuer configured")?;
+        Ok(Gate {
+            inner: Arc::new(GateInner {
+                router,
+                names,
+                bearer: Auth::new(first),
+                cookies,
+                rules,
+                mapping,
+                realm: config.realm.clone(),
+                resource: config.resource.clone(),
+                metrics,
+            }),
+        })
+    }
+
+    /// The issuer router (readiness, metrics, RFC 9728).
+    pub fn router(&self) -> &IssuerRouter {
+        &self.inner.router
+    }
+
+    /// The issuers' names, in order.
+    pub fn issuer_names(&self) -> &[String] {
+        &self.inner.names
+    }
+
+    /// The identity header names the gateway sets (stripped from every incoming request).
+    pub(crate) fn identity_header_names(&self) -> impl Iterator<Item = &HeaderName> {
+        self.inner.mapping.iter().map(|(h, _)| h)
+    }
+
+    /// The metrics.
+    pub(crate) fn metrics(&self) -> &GatewayMetrics {
+        &self.inner.metrics
+    }
+
+    /// The RFC 9728 resource identifier for a request to `host`.
+    pub(crate) fn resource(&self, proto: &str, host: Option<&str>) -> String {
+        match &self.inner.resource {
+            Some(r) => r.clone(),
+            None => format!("{proto}://{}", host.unwrap_or("localhost")),
+        }
+    }
+
+    /// Decides about one request.
+    pub(crate) async fn check(&self, req: &Check<'_>) -> Result<Allowed, Refusal> {
+        let result = self.decide(req).await;
+        let (outcome, reason) = match &result {
+            Ok(a) if a.headers.is_empty() => ("public", "none"),
+            Ok(_) => ("allowed", "none"),
+            Err(Refusal::Verify(e)) if e.is_unavailable() => ("unavailable", e.kind()),
+            Err(Refusal::Verify(e)) => ("unauthenticated", e.kind()),
+            Err(Refusal::Forbidden(_)) => ("forbidden", "rule"),
+            Err(Refusal::NoRoute) => ("forbidden", "no_route"),
+            Err(Refusal::CrossSite) => ("forbidden", "cross_site_cookie"),
+            Err(Refusal::UnsafeClaim(_)) => ("forbidden", "unsafe_claim"),
+        };
+        self.inner.metrics.decision(outcome, reason);
+        if let Err(Refusal::Verify(e)) = &result {
+            if e.is_unavailable() {
+                tracing::warn!(
+                    reason = e.kind(),
+                    path = req.path,
+                    "authentication unavailable"
+                );
+            } else {
+                tracing::debug!(reason = e.kind(), path = req.path, "token refused");
+            }
+        }
+        result
+    }
+
+    async fn decide(&self, req: &Check<'_>) -> Result<Allowed, Refusal> {
+        let inner = &*self.inner;
+        let rule = inner
+            .rules
+            .find(req.method, req.path)
+            .ok_or(Refusal::NoRoute)?;
+        if rule.public {
+            return Ok(Allowed {
+                headers: Vec::new(),
+            });
+        }
+        let (token, from_cookie) = self.token(req.headers).map_err(Refusal::Verify)?;
+        if from_cookie && !is_safe_method(req.method) && !same_origin(req.headers, req.host) {
+            return Err(Refusal::CrossSite);
+        }
+        let (issuer, claims) = inner.router.verify(token).await.map_err(Refusal::Verify)?;
+        rule.allows(issuer, &claims)
+            .map_err(|f| Refusal::Forbidden(f.0))?;
+        let headers = identity::headers_for(&claims, &inner.mapping)
+            .map_err(|UnsafeValue(name)| Refusal::UnsafeClaim(name))?;
+        Ok(Allowed { headers })
+    }
+
+    /// The bearer token, else the first issuer cookie that carries one; and whether it came
+    /// from a cookie.
+    fn token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
+        match self.inner.bearer.token_from_headers(headers) {
+            Err(VerifyError::MissingToken) => {}
+            other => return other.map(|t| (t, false)),
+        }
+        for auth in &self.inner.cookies {
+            if let Ok(token) = auth.token_from_headers(headers) {
+                return Ok((token, true));
+            }
+        }
+        Err(VerifyError::MissingToken)
+    }
+
+    /// The response for a refusal (FastAPI-shaped body, RFC 6750 challenge with the RFC 9728
+    /// `resource_metadata` URL).
+    pub(crate) fn refuse(&self, refusal: &Refusal, proto: &str, host: Option<&str>) -> Response {
+        let metadata = format!(
+            "{}/.well-known/oauth-protected-resource",
+            self.resource(proto, host).trim_end_matches('/')
+        );
+        let realm = quote(&self.inner.realm);
+        let (status, detail, challenge) = match refusal {
+            Refusal::Verify(e) if e.is_unavailable() => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Authentication service unavailable, retry later".to_string(),
+                None,
+            ),
+            Refusal::Verify(VerifyError::MissingToken) => (
+                StatusCode::UNAUTHORIZED,
+                "Not authenticated".to_string(),
+                Some(format!("Bearer realm=\"{realm}\"")),
+            ),
+            Refusal::Verify(e) => (
+                StatusCode::UNAUTHORIZED,
+                format!("Invalid token: {e}"),
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
+                    quote(&e.to_string())
+                )),
+            ),
+            Refusal::Forbidden(detail) => (
+                StatusCode::FORBIDDEN,
+                detail.clone(),
+                Some(format!(
+                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{}\"",
+                    quote(detail)
+                )),
+            ),
+            Refusal::NoRoute => (
+                StatusCode::FORBIDDEN,
+                "No route allows this request".to_string(),
+                None,
+            ),
+            Refusal::CrossSite => (
+                StatusCode::FORBIDDEN,
+                "Cross-site request with cookie credentials refused".to_string(),
+                None,
+            ),
+            Refusal::UnsafeClaim(name) => (
+                StatusCode::FORBIDDEN,
+                format!("Identity claim for {name} cannot be sent as a header"),
+                None,
+            ),
+        };
+        let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
+        if let Some(challenge) = challenge {
+            let challenge = format!("{challenge}, resource_metadata=\"{}\"", quote(&metadata));
+            if let Ok(value) = HeaderValue::from_str(&challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Refusal::Verify(VerifyError::KeysUnavailable { retry_after, .. }) = refusal {
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after.as_secs().max(1)),
+            );
+        }
+        response
+    }
+}
+
+fn is_safe_method(method: &str) -> bool {
+    matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+/// True when the request's `Origin` names the host the request was sent to.
+fn same_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
+    let (Some(origin), Some(host)) = (
+        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
+        host,
+    ) else {
+        return false;
+    };
+    origin
+        .split_once("://")
+        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
+}
+
+/// Makes a value safe inside a quoted-string of an HTTP header.
+fn quote(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii() && !c.is_ascii_control())
+        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_check() {
+        let mut h = HeaderMap::new();
+        assert!(!same_origin(&h, Some("app.example")));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://app.example"),
+        );
+        assert!(same_origin(&h, Some("app.example")));
+        assert!(!same_origin(&h, Some("app.example:8443")));
+        assert!(!same_origin(&h, None));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("https://evil.example"),
+        );
+        assert!(!same_origin(&h, Some("app.example")));
+        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
+        assert!(!same_origin(&h, Some("app.example")));
+    }
+}

@@ -1,0 +1,24 @@
+//! # ssoguard-gateway
+//!
+//! Better Auth SSO in front of any backend: a forward-auth endpoint for nginx `auth_request`,
+//! Traefik `ForwardAuth` and Caddy `forward_auth`, and a reverse proxy that verifies, then
+//! streams the request to the upstream with trusted identity headers.
+//!
+//! - [`config`]: one TOML file (`GATEWAY_CONFIG`) or the seed's environment variables;
+//! - `gate`: the one decision pipeline both modes share (rules, token, issuer, claims);
+//! - `rules`: ordered `[[route]]` rules, first match wins, default deny;
+//! - `identity`: claims → identity headers, control characters refused;
+//! - `proxy`: the reverse proxy (hyper-util's pooled client, streaming, WebSocket);
+//! - [`metrics`]: Prometheus metrics; [`app`]: the endpoints and start-up.
+
+pub mod app;
+pub mod config;
+mod gate;
+mod identity;
+pub mod metrics;
+mod proxy;
+mod rules;
+
+pub use app::{App, StartupError};
+pub use config::{Config, ConfigError};
+pub use gate::Gate;

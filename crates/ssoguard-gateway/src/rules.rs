@@ -1,0 +1,215 @@
+//! Ordered `[[route]]` rules: the first rule whose path and method match decides; a request that
+//! matches none is refused (default deny), so a forgotten path never leaks.
+//!
+//! A plain path is a prefix matched on `/` boundaries (`/api` matches `/api` and `/api/x`, not
+//! `/apix`); a path with `*`, `?` or `[` is a glob where `*` stays within one segment and `**`
+//! crosses segments. Matching sees the path only, never the query.
+
+use crate::config::RouteConfig;
+use globset::{GlobBuilder, GlobMatcher};
+use ssoguard::TokenClaims;
+
+/// What a rule asks of a request.
+#[derive(Debug)]
+pub(crate) struct Rule {
+    path: PathMatch,
+    methods: Vec<String>,
+    pub(crate) public: bool,
+    roles_any: Vec<String>,
+    roles_all: Vec<String>,
+    scopes: Vec<String>,
+    /// Indexes into the issuer list; empty = any.
+    issuers: Vec<usize>,
+}
+
+#[derive(Debug)]
+enum PathMatch {
+    Prefix(String),
+    Glob(GlobMatcher),
+}
+
+/// Compiles a glob the way rules use it.
+///
+/// # Errors
+///
+/// The glob's parse error, as text.
+pub(crate) fn glob(pattern: &str) -> Result<GlobMatcher, String> {
+    GlobBuilder::new(pattern)
+        .literal_separator(true)
+        .build()
+        .map(|g| g.compile_matcher())
+        .map_err(|e| format!("bad glob {pattern:?}: {e}"))
+}
+
+/// The ordered rules.
+#[derive(Debug)]
+pub(crate) struct Rules(Vec<Rule>);
+
+/// Why an authenticated request is still refused (403).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Forbidden(pub(crate) String);
+
+impl Rules {
+    /// Compiles the configured rules; `issuer_names` resolves rule issuers to indexes.
+    pub(crate) fn new(routes: &[RouteConfig], issuer_names: &[String]) -> Result<Rules, String> {
+        let mut rules = Vec::with_capacity(routes.len());
+        for r in routes {
+            let path = if r.path.contains(['*', '?', '[']) {
+                PathMatch::Glob(glob(&r.path)?)
+            } else {
+                PathMatch::Prefix(r.path.trim_end_matches('/').to_string())
+            };
+            let issuers = r
+                .issuers
+                .iter()
+                .map(|name| {
+                    issuer_names
+                        .iter()
+                        .position(|n| n == name)
+                        .ok_or_else(|| format!("route names unknown issuer {name:?}"))
+                })
+                .collect::<Result<_, _>>()?;
+            rules.push(Rule {
+                path,
+                methods: r.methods.clone(),
+                public: r.public,
+                roles_any: r.roles_any.clone(),
+                roles_all: r.roles_all.clone(),
+                scopes: r.scopes.clone(),
+                issuers,
+            });
+        }
+        Ok(Rules(rules))
+    }
+
+    /// The first rule matching `method` and `path`, or None (refuse).
+    pub(crate) fn find(&self, method: &str, path: &str) -> Option<&Rule> {
+        self.0.iter().find(|rule| {
+            (rule.methods.is_empty() || rule.methods.iter().any(|m| m == method))
+                && rule.path.matches(path)
+        })
+    }
+}
+
+impl PathMatch {
+    fn matches(&self, path: &str) -> bool {
+        match self {
+            PathMatch::Prefix(prefix) => {
+                prefix.is_empty()
+                    || path == prefix
+                    || path
+                        .strip_prefix(prefix.as_str())
+                        .is_some_and(|rest| rest.starts_with('/'))
+            }
+            PathMatch::Glob(glob) => glob.is_match(path),
+        }
+    }
+}
+
+impl Rule {
+    /// Checks a verified token against the rule's requirements.
+    ///
+    /// # Errors
+    ///
+    /// [`Forbidden`] naming the first unmet requirement.
+    pub(crate) fn allows(&self, issuer: usize, claims: &TokenClaims) -> Result<(), Forbidden> {
+        if !self.issuers.is_empty() && !self.issuers.contains(&issuer) {
+            return Err(Forbidden("Token issuer not allowed here".into()));
+        }
+        if !self.roles_any.is_empty() && !self.roles_any.iter().any(|r| claims.has_role(r)) {
+            return Err(Forbidden(format!(
+                "One of the roles {} required",
+                self.roles_any.join(", ")
+            )));
+        }
+        if let Some(missing) = self.roles_all.iter().find(|r| !claims.has_role(r)) {
+            return Err(Forbidden(format!("Role '{missing}' required")));
+        }
+        if let Some(missing) = self.scopes.iter().find(|s| !claims.has_scope(s)) {
+            return Err(Forbidden(format!("Scope '{missing}' required")));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn route(path: &str) -> RouteConfig {
+        RouteConfig {
+            path: path.into(),
+            methods: Vec::new(),
+            public: false,
+            roles_any: Vec::new(),
+            roles_all: Vec::new(),
+            scopes: Vec::new(),
+            issuers: Vec::new(),
+        }
+    }
+
+    fn claims(role: &str, scope: &str) -> TokenClaims {
+        TokenClaims::from_json(&serde_json::json!({
+            "iss": "i", "sub": "u", "aud": "a", "exp": 2_000_000_000i64, "role": role, "scope": scope
+        }))
+        .expect("claims")
+    }
+
+    #[test]
+    fn first_match_wins_and_no_match_is_none() {
+        let mut public = route("/api/public");
+        public.public = true;
+        let mut admin = route("/api/admin/**");
+        admin.roles_any = vec!["admin".into()];
+        let mut reads = route("/api/*/items");
+        reads.methods = vec!["GET".into()];
+        let rules = Rules::new(&[public, admin, reads, route("/api")], &[]).expect("rules");
+        let index = |m: &str, p: &str| {
+            rules.find(m, p).map(|r| {
+                rules
+                    .0
+                    .iter()
+                    .position(|x| std::ptr::eq(x, r))
+                    .unwrap_or(99)
+            })
+        };
+        assert_eq!(index("GET", "/api/public"), Some(0));
+        assert_eq!(index("GET", "/api/public/x"), Some(0));
+        assert_eq!(index("GET", "/api/publicity"), Some(3));
+        assert_eq!(index("DELETE", "/api/admin/users/1"), Some(1));
+        assert_eq!(index("GET", "/api/x/items"), Some(2));
+        assert_eq!(index("POST", "/api/x/items"), Some(3));
+        assert_eq!(index("GET", "/api/x/y/items"), Some(3));
+        assert_eq!(index("GET", "/apix"), None);
+        assert_eq!(index("GET", "/"), None);
+        assert_eq!(index("GET", "/other"), None);
+    }
+
+    #[test]
+    fn requirements() {
+        let mut r = route("/");
+        r.roles_any = vec!["admin".into(), "ops".into()];
+        r.roles_all = vec!["user".into()];
+        r.scopes = vec!["api:write".into()];
+        r.issuers = vec!["b".into()];
+        let rules = Rules::new(&[r], &["a".into(), "b".into()]).expect("rules");
+        let rule = rules.find("GET", "/x").expect("match");
+        assert!(
+            rule.allows(1, &claims("user,admin", "api:read api:write"))
+                .is_ok()
+        );
+        assert!(rule.allows(0, &claims("user,admin", "api:write")).is_err());
+        let no_role = rule
+            .allows(1, &claims("user", "api:write"))
+            .expect_err("role");
+        assert!(no_role.0.contains("admin, ops"));
+        assert_eq!(
+            rule.allows(1, &claims("admin", "api:write")),
+            Err(Forbidden("Role 'user' required".into()))
+        );
+        assert_eq!(
+            rule.allows(1, &claims("user,ops", "api:read")),
+            Err(Forbidden("Scope 'api:write' required".into()))
+        );
+    }
+}

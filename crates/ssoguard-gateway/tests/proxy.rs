@@ -1,0 +1,185 @@
+//! The reverse proxy on port 0 in front of small in-process upstreams: header handling, the
+//! `forward_authorization` switch, opaque tokens through introspection, and 504 for a silent
+//! upstream. (The real FastAPI app, streaming and WebSocket: `real_proxies.rs`.)
+
+use axum::Json;
+use axum::http::HeaderMap;
+use axum::routing::any;
+use serde_json::{Value, json};
+use ssoguard::testing::TestIssuer;
+use ssoguard_gateway::{App, Config};
+use std::net::SocketAddr;
+
+/// An upstream answering every request with the headers it received.
+async fn echo_upstream() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback(any(|headers: HeaderMap| async move {
+        let map: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
+            .collect();
+        Json(Value::Object(map))
+    }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    addr
+}
+
+async fn gateway(sso: &TestIssuer, upstream: SocketAddr, extra: &str) -> String {
+    let toml = format!(
+        "upstream = \"http://{upstream}\"\nupstream_timeout_secs = 1\n{extra}\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\nintrospection = {{ client_id = \"gw\", client_secret_env = \"GW_SECRET\" }}\n\n[[route]]\npath = \"/\"\n",
+        sso.issuer()
+    );
+    let env = |k: &str| match k {
+        "PORT" => Some("0".to_string()),
+        "GW_SECRET" => Some("gw-secret".to_string()),
+        _ => None,
+    };
+    let config = Config::from_toml(&toml, "proxy.toml", &env).expect("config");
+    let app = App::build(config).await.expect("app");
+    let addr = app.local_addr();
+    tokio::spawn(app.run_until(std::future::pending()));
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn headers_are_stripped_set_and_forwarded() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let upstream = echo_upstream().await;
+    let gw = gateway(&sso, upstream, "").await;
+    let token = sso
+        .token()
+        .aud("api")
+        .sub("u1")
+        .email("u1@example.com")
+        .role("user")
+        .sign();
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{gw}/anything?q=1"))
+        .bearer_auth(&token)
+        .header("x-auth-request-user", "admin")
+        .header("x-auth-request-roles", "admin")
+        .header("x-forwarded-for", "10.0.0.9")
+        .header("connection", "keep-alive, x-hop")
+        .header("x-hop", "secret")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["x-auth-request-user"], "u1", "{seen}");
+    assert_eq!(seen["x-auth-request-roles"], "user", "{seen}");
+    assert_eq!(seen["x-auth-request-email"], "u1@example.com", "{seen}");
+    assert_eq!(seen["x-auth-request-issuer"], sso.issuer(), "{seen}");
+    assert!(seen.get("authorization").is_none(), "{seen}");
+    assert!(seen.get("x-hop").is_none(), "{seen}");
+    assert_eq!(seen["x-forwarded-for"], "10.0.0.9, 127.0.0.1", "{seen}");
+    assert_eq!(seen["x-forwarded-proto"], "http");
+}
+
+#[tokio::test]
+async fn authorization_is_forwarded_only_when_asked() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let upstream = echo_upstream().await;
+    let gw = gateway(&sso, upstream, "forward_authorization = true").await;
+    let token = sso.token().aud("api").sign();
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["authorization"], format!("Bearer {token}").as_str());
+}
+
+#[tokio::test]
+async fn opaque_tokens_are_introspected() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    sso.set_introspection_client("gw", "gw-secret");
+    let upstream = echo_upstream().await;
+    let gw = gateway(&sso, upstream, "").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    let claims = |sub: &str| {
+        json!({"iss": sso.issuer(), "client_id": "api", "aud": "api", "sub": sub,
+            "exp": now + 3600, "iat": now, "scope": "api:read"})
+    };
+    let opaque = sso.issue_opaque(claims("svc-user"));
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .bearer_auth(&opaque)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 200);
+    let seen: Value = resp.json().await.expect("json");
+    assert_eq!(seen["x-auth-request-user"], "svc-user", "{seen}");
+    sso.revoke_opaque(&opaque);
+    let other = sso.issue_opaque(claims("x"));
+    sso.revoke_opaque(&other);
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 401);
+    assert_eq!(sso.introspections(), 2);
+}
+
+#[tokio::test]
+async fn a_silent_upstream_is_504_and_a_closed_one_502() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    // Accepts connections, never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let silent_addr = silent.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((conn, _)) = silent.accept().await {
+            held.push(conn);
+        }
+    });
+    let gw = gateway(&sso, silent_addr, "").await;
+    let token = sso.token().aud("api").sign();
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 504);
+    assert_eq!(
+        resp.json::<Value>().await.expect("json"),
+        json!({"detail": "Upstream did not answer in time"})
+    );
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("port");
+    let gw = gateway(&sso, closed, "").await;
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 502);
+    // Refused requests never reach the upstream, whatever it is.
+    let resp = reqwest::Client::new()
+        .get(format!("{gw}/x"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), 401);
+}

@@ -1,0 +1,455 @@
+//! The gateway in front of a real FastAPI app (uvicorn), behind real nginx (`auth_request`),
+//! real Caddy (`forward_auth`), and alone as the reverse proxy; tokens from real Better Auth
+//! servers (EdDSA and RS256) and ssoguard's test issuer. The configuration files are those of
+//! `deploy/`, shown in README.
+
+mod support;
+
+use serde_json::Value;
+use ssoguard::testing::{Fault, TestIssuer};
+use std::time::Duration;
+use support::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// Everything one scenario needs, started.
+struct Stack {
+    sso: BetterAuth,
+    staging: TestIssuer,
+    fastapi: FastApi,
+    gateway: Gateway,
+}
+
+/// Better Auth (production), a test issuer that is down (staging), FastAPI, and the gateway on
+/// `deploy/gateway.toml` (reverse proxy when `proxy`).
+async fn stack(python: &std::path::Path, alg: &str, proxy: bool) -> Stack {
+    let (sso, staging, fastapi) = tokio::join!(
+        BetterAuth::start(alg),
+        TestIssuer::start(),
+        FastApi::start(python)
+    );
+    let staging = staging.expect("test issuer");
+    staging.set_default_audience("rust-backend");
+    staging.set_fault(Some(Fault::Down));
+    let config = live(
+        &deploy_file("gateway.toml"),
+        &[
+            (EXAMPLE_PRODUCTION, &sso.host()),
+            (EXAMPLE_STAGING, staging.addr().to_string().as_str()),
+        ],
+    );
+    let upstream = format!("http://{}", fastapi.addr);
+    let env: Vec<(&str, &str)> = if proxy {
+        vec![("UPSTREAM_URL", upstream.as_str())]
+    } else {
+        Vec::new()
+    };
+    let gateway = Gateway::start(&config, &env).await;
+    Stack {
+        sso,
+        staging,
+        fastapi,
+        gateway,
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("client")
+}
+
+async fn json(resp: reqwest::Response) -> (u16, Value) {
+    let status = resp.status().as_u16();
+    let text = resp.text().await.expect("body");
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The checks every front (nginx, Caddy, the gateway's own proxy) must pass.
+async fn same_checks(front: &str, stack: &Stack, what: &str) {
+    let http = client();
+    let url = |p: &str| format!("http://{front}{p}");
+    let user = stack.sso.user_token("alice").await;
+    let admin = stack.sso.admin_token().await;
+    let user_claims = claims(&user);
+    let issuer = format!("{}/api/auth", stack.sso.origin);
+
+    // A valid Better Auth token: FastAPI sees the user.
+    let (status, me) = json(
+        http.get(url("/api/me"))
+            .bearer_auth(&user)
+            .send()
+            .await
+            .expect("me"),
+    )
+    .await;
+    assert_eq!(status, 200, "{what}: {me}");
+    assert_eq!(me["id"], user_claims["sub"], "{what}: {me}");
+    assert_eq!(me["email"], user_claims["email"], "{what}: {me}");
+    assert_eq!(me["roles"], serde_json::json!(["user"]), "{what}: {me}");
+    assert_eq!(me["issuer"], issuer.as_str(), "{what}: {me}");
+    assert!(
+        me["headers"].get("authorization").is_none(),
+        "{what}: token forwarded: {me}"
+    );
+
+    // A client-sent identity never reaches FastAPI: with a token...
+    let (status, me) = json(
+        http.get(url("/api/me"))
+            .bearer_auth(&user)
+            .header("X-Auth-Request-User", "admin")
+            .header("X-Auth-Request-Roles", "admin")
+            .send()
+            .await
+            .expect("spoof"),
+    )
+    .await;
+    assert_eq!(status, 200, "{what}: {me}");
+    assert_eq!(
+        me["id"], user_claims["sub"],
+        "{what}: spoofed user reached FastAPI: {me}"
+    );
+    assert_eq!(me["roles"], serde_json::json!(["user"]), "{what}: {me}");
+    // ...and on a public route without one.
+    let (status, ping) = json(
+        http.get(url("/api/public/ping"))
+            .header("X-Auth-Request-User", "admin")
+            .header("X-Auth-Request-Email", "admin@example.com")
+            .send()
+            .await
+            .expect("public"),
+    )
+    .await;
+    assert_eq!(status, 200, "{what}: {ping}");
+    for name in ["x-auth-request-user", "x-auth-request-email"] {
+        let seen = ping["headers"][name].as_str().unwrap_or("");
+        assert!(
+            seen.is_empty(),
+            "{what}: spoofed {name} reached FastAPI: {ping}"
+        );
+    }
+
+    // Forged, missing, stranger: 401.
+    let resp = http
+        .get(url("/api/me"))
+        .bearer_auth(forged(&user))
+        .send()
+        .await
+        .expect("forged");
+    assert_eq!(resp.status(), 401, "{what}: forged");
+    let challenge = resp
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert!(
+        challenge.contains("error=\"invalid_token\""),
+        "{what}: {challenge}"
+    );
+    assert!(
+        challenge.contains("resource_metadata=\"http://")
+            && challenge.contains("/.well-known/oauth-protected-resource\""),
+        "{what}: {challenge}"
+    );
+    let resp = http.get(url("/api/me")).send().await.expect("no token");
+    assert_eq!(resp.status(), 401, "{what}: no token");
+    let stranger = stack
+        .staging
+        .token()
+        .aud("rust-backend")
+        .iss("http://127.0.0.1:1/api/auth")
+        .sign();
+    let resp = http
+        .get(url("/api/me"))
+        .bearer_auth(&stranger)
+        .send()
+        .await
+        .expect("stranger");
+    assert_eq!(resp.status(), 401, "{what}: unknown issuer");
+    assert_eq!(
+        stack.staging.jwks_fetches(),
+        0,
+        "{what}: an unknown issuer caused a fetch"
+    );
+
+    // The role rule: a user is refused (403), the admin gets through.
+    let resp = http
+        .delete(url("/api/admin/users/u1"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 403, "{what}: role rule");
+    let (status, deleted) = json(
+        http.delete(url("/api/admin/users/u1"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("delete"),
+    )
+    .await;
+    assert_eq!(
+        (status, &deleted["deleted"]),
+        (200, &Value::from("u1")),
+        "{what}: {deleted}"
+    );
+
+    // No rule matches: refused even with a valid token (default deny).
+    let resp = http
+        .get(url("/openapi.json"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .expect("docs");
+    assert_eq!(resp.status(), 403, "{what}: default deny");
+
+    // Tasks round trip (the seed's API, user-scoped by the header).
+    let (status, task) = json(
+        http.post(url("/api/tasks"))
+            .bearer_auth(&user)
+            .json(&serde_json::json!({"title": "through the gateway"}))
+            .send()
+            .await
+            .expect("create"),
+    )
+    .await;
+    assert_eq!(status, 201, "{what}: {task}");
+    assert_eq!(task["owner"], user_claims["sub"]);
+
+    // The staging SSO is down: 503 with Retry-After, never "let in".
+    let staging_token = stack.staging.token().aud("rust-backend").sign();
+    let resp = http
+        .get(url("/api/me"))
+        .bearer_auth(&staging_token)
+        .send()
+        .await
+        .expect("down");
+    assert_eq!(resp.status(), 503, "{what}: SSO down");
+    assert!(
+        resp.headers().contains_key("retry-after"),
+        "{what}: Retry-After"
+    );
+
+    // RFC 9728 metadata, through the front.
+    let (status, meta) = json(
+        http.get(url("/.well-known/oauth-protected-resource"))
+            .send()
+            .await
+            .expect("meta"),
+    )
+    .await;
+    assert_eq!(status, 200, "{what}: {meta}");
+    assert_eq!(
+        meta["resource"],
+        format!("http://{front}").as_str(),
+        "{what}: {meta}"
+    );
+    assert!(
+        meta["authorization_servers"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|s| s == issuer.as_str())),
+        "{what}: {meta}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_in_front_of_fastapi() {
+    let (Some(nginx_bin), Some(python)) = (nginx_binary(), python()) else {
+        return;
+    };
+    if !node_ready() {
+        return;
+    }
+    let stack = stack(&python, "EdDSA", false).await;
+    let (_nginx, front) = nginx(&nginx_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
+    same_checks(&front, &stack, "nginx").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn caddy_forward_auth_in_front_of_fastapi() {
+    let (Some(caddy_bin), Some(python)) = (caddy_binary(), python()) else {
+        return;
+    };
+    if !node_ready() {
+        return;
+    }
+    let stack = stack(&python, "RS256", false).await;
+    let (_caddy, front) = caddy(&caddy_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
+    same_checks(&front, &stack, "caddy").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reverse_proxy_in_front_of_fastapi() {
+    let Some(python) = python() else { return };
+    if !node_ready() {
+        return;
+    }
+    let mut stack = stack(&python, "EdDSA", true).await;
+    let front = stack.gateway.addr.clone();
+    same_checks(&front, &stack, "reverse proxy").await;
+    let http = client();
+    let user = stack.sso.user_token("bob").await;
+    let sub = claims(&user)["sub"].as_str().expect("sub").to_string();
+
+    // X-Forwarded-* reach the upstream.
+    let (_, me) = json(
+        http.get(format!("http://{front}/api/me"))
+            .bearer_auth(&user)
+            .send()
+            .await
+            .expect("me"),
+    )
+    .await;
+    assert_eq!(me["headers"]["x-forwarded-host"], front.as_str(), "{me}");
+    assert_eq!(me["headers"]["x-forwarded-proto"], "http", "{me}");
+    assert_eq!(me["headers"]["x-forwarded-for"], "127.0.0.1", "{me}");
+
+    // 20 MiB up and down, streamed: the gateway's peak memory stays flat.
+    let before = stack.gateway.proc.peak_rss_kib();
+    const CHUNK: usize = 64 * 1024;
+    const CHUNKS: usize = 320; // 20 MiB
+    let pattern: Vec<u8> = (0..=255u8).cycle().take(CHUNK).collect();
+    let mut digest = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
+    for _ in 0..CHUNKS {
+        digest.update(&pattern);
+    }
+    let expected_sha: String = digest
+        .finish()
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let chunks = pattern.clone();
+    let body = futures_util::stream::iter(
+        (0..CHUNKS).map(move |_| Ok::<_, std::io::Error>(chunks.clone())),
+    );
+    let (status, uploaded) = json(
+        http.post(format!("http://{front}/api/upload"))
+            .bearer_auth(&user)
+            .body(reqwest::Body::wrap_stream(body))
+            .send()
+            .await
+            .expect("upload"),
+    )
+    .await;
+    assert_eq!(status, 200, "{uploaded}");
+    assert_eq!(uploaded["bytes"], CHUNK * CHUNKS, "{uploaded}");
+    assert_eq!(uploaded["sha256"], expected_sha.as_str());
+    let mut resp = http
+        .get(format!("http://{front}/api/download?mb=20"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(resp.status(), 200);
+    let mut received = 0usize;
+    while let Some(chunk) = resp.chunk().await.expect("chunk") {
+        received += chunk.len();
+    }
+    assert_eq!(received, 20 * 1024 * 1024);
+    let after = stack.gateway.proc.peak_rss_kib();
+    assert!(
+        after.saturating_sub(before) < 8 * 1024,
+        "gateway peak RSS grew {before} → {after} KiB over 40 MiB streamed"
+    );
+
+    // WebSocket echo through the gateway.
+    assert_eq!(
+        ws_echo(&front, &user, "hello").await,
+        format!("{sub}: hello")
+    );
+
+    // Metrics saw the decisions and the upstream.
+    let metrics = http
+        .get(format!("http://{front}/_ssoguard/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("ssoguard_gateway_decisions_total{outcome=\"allowed\",reason=\"none\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outcome=\"unauthenticated\",reason=\"invalid_signature\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("outcome=\"unavailable\",reason=\"keys_unavailable\""),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ssoguard_gateway_upstream_duration_seconds_bucket{"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("ssoguard_jwks_fetches_total{issuer=\"production\"} 1"),
+        "{metrics}"
+    );
+
+    // Upstream down: 502 with a FastAPI-shaped body.
+    let _ = stack.fastapi.proc.terminate().await;
+    let (status, body) = json(
+        http.get(format!("http://{front}/api/me"))
+            .bearer_auth(&user)
+            .send()
+            .await
+            .expect("down"),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["detail"], "Upstream unavailable");
+
+    // Graceful shutdown on SIGTERM, exit code 0; the log lines are JSON.
+    assert_eq!(stack.gateway.proc.terminate().await, Some(0));
+    let log = stack.gateway.proc.log();
+    assert!(
+        log.lines()
+            .all(|l| serde_json::from_str::<Value>(l).is_ok()),
+        "{log}"
+    );
+    assert!(!log.contains(&user), "a token was logged");
+}
+
+/// Opens a WebSocket to `/ws/echo` by hand (RFC 6455), sends `text`, returns the reply.
+async fn ws_echo(addr: &str, token: &str, text: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET /ws/echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {token}\r\n\r\n"
+    );
+    stream
+        .write_all(request.as_bytes())
+        .await
+        .expect("handshake");
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).await.expect("response head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    let mask = [0x12u8, 0x34, 0x56, 0x78];
+    let payload = text.as_bytes();
+    assert!(payload.len() < 126);
+    let mut frame = vec![0x81, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).await.expect("frame");
+    let mut header = [0u8; 2];
+    stream.read_exact(&mut header).await.expect("reply header");
+    assert_eq!(header[0], 0x81, "a final text frame");
+    let len = usize::from(header[1] & 0x7f);
+    assert!(len < 126);
+    let mut reply = vec![0u8; len];
+    stream.read_exact(&mut reply).await.expect("reply");
+    String::from_utf8(reply).expect("text")
+}

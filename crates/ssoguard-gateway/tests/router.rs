@@ -1,0 +1,351 @@
+//! Router-level tests (`oneshot`) of the forward-auth endpoint and the gateway's own endpoints,
+//! with real tokens from ssoguard's test issuer.
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use ssoguard::testing::{Fault, TestIssuer};
+use ssoguard_gateway::{App, Config};
+use tower::ServiceExt;
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+/// A gateway for `a` (named `a`) and optionally `b`, with `extra` TOML appended.
+async fn gateway(a: &TestIssuer, b: Option<&TestIssuer>, extra: &str) -> App {
+    let mut toml = format!(
+        "listen = \"127.0.0.1:0\"\nresource = \"https://api.example\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\ncookie = \"sso\"\n",
+        a.issuer()
+    );
+    if let Some(b) = b {
+        toml.push_str(&format!(
+            "\n[[issuer]]\nname = \"b\"\nissuer = \"{}\"\naudiences = [\"api\"]\n",
+            b.issuer()
+        ));
+    }
+    if b.is_none() {
+        toml.push_str(&extra.replace("issuers = [\"b\"]", "issuers = [\"a\"]"));
+    } else {
+        toml.push_str(extra);
+    }
+    let config = Config::from_toml(&toml, "test.toml", &no_env).expect("config");
+    App::build(config).await.expect("app")
+}
+
+const RULES: &str = r#"
+[headers]
+"X-Org-Role" = "org.role"
+"X-Nick" = "nick"
+
+[[route]]
+path = "/public"
+public = true
+
+[[route]]
+path = "/admin/**"
+roles_all = ["admin"]
+
+[[route]]
+path = "/only-b"
+issuers = ["b"]
+
+[[route]]
+path = "/api"
+"#;
+
+async fn auth(
+    app: &App,
+    method: &str,
+    uri: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let mut req = Request::builder()
+        .uri("/_ssoguard/auth")
+        .header("x-original-method", method)
+        .header("x-original-uri", uri)
+        .header("host", "gw:4180");
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    call(app, req.body(Body::empty()).expect("request")).await
+}
+
+async fn call(app: &App, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let resp = app.router().oneshot(req).await.expect("response");
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into()));
+    (status, headers, body)
+}
+
+fn header(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("<none>")
+        .to_string()
+}
+
+#[tokio::test]
+async fn forward_auth_answers_200_with_identity_headers() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, RULES).await;
+    let token = sso
+        .token()
+        .aud("api")
+        .sub("u-42")
+        .role("user,admin")
+        .claim("org", json!({"role": "owner"}))
+        .sign();
+    let bearer = format!("Bearer {token}");
+    // nginx: X-Original-*.
+    let (status, h, _) = auth(&app, "GET", "/api/tasks?x=1", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&h, "x-auth-request-user"), "u-42");
+    assert_eq!(header(&h, "x-auth-request-roles"), "user,admin");
+    assert_eq!(header(&h, "x-auth-request-issuer"), sso.issuer());
+    assert_eq!(header(&h, "x-org-role"), "owner");
+    // Absent claims: present and empty (so the proxy overwrites a client's value).
+    assert_eq!(header(&h, "x-auth-request-email"), "");
+    assert_eq!(header(&h, "x-nick"), "");
+    // Traefik / Caddy: X-Forwarded-*.
+    let req = Request::builder()
+        .uri("/_ssoguard/auth")
+        .header("x-forwarded-method", "DELETE")
+        .header("x-forwarded-uri", "/admin/users/1")
+        .header("x-forwarded-host", "app.example")
+        .header("x-forwarded-proto", "https")
+        .header("authorization", &bearer)
+        .body(Body::empty())
+        .expect("request");
+    let (status, h, _) = call(&app, req).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&h, "x-auth-request-user"), "u-42");
+}
+
+#[tokio::test]
+async fn forward_auth_refusals() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, RULES).await;
+    let user = format!("Bearer {}", sso.token().aud("api").role("user").sign());
+    let metadata = "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\"";
+
+    let (status, h, body) = auth(&app, "GET", "/api/tasks", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        header(&h, "www-authenticate"),
+        format!("Bearer realm=\"ssoguard\", {metadata}")
+    );
+    assert_eq!(body["detail"], "Not authenticated");
+
+    let forged = format!("{}x", user.trim_end_matches(|c: char| c != '.'));
+    let (status, h, _) = auth(&app, "GET", "/api/tasks", &[("authorization", &forged)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(header(&h, "www-authenticate").contains("error=\"invalid_token\""));
+
+    let (status, h, body) = auth(&app, "POST", "/admin/users", &[("authorization", &user)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        header(&h, "www-authenticate").contains("error=\"insufficient_scope\""),
+        "{h:?}"
+    );
+    assert_eq!(body["detail"], "Role 'admin' required");
+
+    let (status, _, body) = auth(&app, "GET", "/docs", &[("authorization", &user)]).await;
+    assert_eq!(
+        (status, body["detail"].as_str()),
+        (StatusCode::FORBIDDEN, Some("No route allows this request"))
+    );
+
+    for sneaky in [
+        "/api/../admin/x",
+        "/api/%2e%2e/admin/x",
+        "/api%2f..%2fadmin",
+        "/api//x",
+    ] {
+        let (status, _, _) = auth(&app, "GET", sneaky, &[("authorization", &user)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{sneaky}");
+    }
+    // A percent-encoded path is matched decoded: /%61dmin is /admin.
+    let (status, _, _) = auth(&app, "GET", "/%61dmin/x", &[("authorization", &user)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // The public route needs no token and gives no identity.
+    let (status, h, _) = auth(
+        &app,
+        "GET",
+        "/public/x",
+        &[("x-auth-request-user", "admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&h, "x-auth-request-user"), "");
+
+    // No original URI: a misconfigured proxy, not a pass.
+    let req = Request::builder()
+        .uri("/_ssoguard/auth")
+        .header("authorization", &user)
+        .body(Body::empty())
+        .expect("req");
+    assert_eq!(call(&app, req).await.0, StatusCode::BAD_REQUEST);
+
+    // A claim with a control character is refused, not forwarded.
+    let nasty = sso
+        .token()
+        .aud("api")
+        .claim("nick", json!("a\r\nX-Auth-Request-User: admin"))
+        .sign();
+    let (status, _, _) = auth(
+        &app,
+        "GET",
+        "/api/x",
+        &[("authorization", &format!("Bearer {nasty}"))],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn keys_unavailable_is_503_with_retry_after() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    sso.set_fault(Some(Fault::Down));
+    let app = gateway(&sso, None, RULES).await;
+    let token = format!("Bearer {}", sso.token().aud("api").sign());
+    let (status, h, body) = auth(&app, "GET", "/api/x", &[("authorization", &token)]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_ne!(header(&h, "retry-after"), "<none>");
+    assert_eq!(
+        body["detail"],
+        "Authentication service unavailable, retry later"
+    );
+    let (status, _, ready) = call(
+        &app,
+        Request::get("/_ssoguard/ready")
+            .body(Body::empty())
+            .expect("req"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{ready}");
+    assert_eq!(ready["issuers"][0]["ready"], false);
+}
+
+#[tokio::test]
+async fn several_issuers_route_by_exact_iss() {
+    let a = TestIssuer::start().await.expect("issuer a");
+    let b = TestIssuer::start().await.expect("issuer b");
+    let app = gateway(&a, Some(&b), RULES).await;
+    let from_b = format!("Bearer {}", b.token().aud("api").sub("bob").sign());
+    let from_a = format!("Bearer {}", a.token().aud("api").sub("alice").sign());
+    let (status, h, _) = auth(&app, "GET", "/only-b", &[("authorization", &from_b)]).await;
+    assert_eq!(
+        (status, header(&h, "x-auth-request-issuer")),
+        (StatusCode::OK, b.issuer().to_string())
+    );
+    let (status, _, body) = auth(&app, "GET", "/only-b", &[("authorization", &from_a)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, h, _) = auth(&app, "GET", "/api/x", &[("authorization", &from_a)]).await;
+    assert_eq!(
+        (status, header(&h, "x-auth-request-user")),
+        (StatusCode::OK, "alice".to_string())
+    );
+    // A's key signing a token that claims B's issuer fails B's signature check.
+    let crossed = format!("Bearer {}", a.token().aud("api").iss(b.issuer()).sign());
+    assert_eq!(
+        auth(&app, "GET", "/api/x", &[("authorization", &crossed)])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // An unknown issuer: 401 without any fetch.
+    let (fa, fb) = (a.jwks_fetches(), b.jwks_fetches());
+    let stranger = format!(
+        "Bearer {}",
+        a.token().aud("api").iss("https://stranger.example").sign()
+    );
+    assert_eq!(
+        auth(&app, "GET", "/api/x", &[("authorization", &stranger)])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!((a.jwks_fetches(), b.jwks_fetches()), (fa, fb));
+}
+
+#[tokio::test]
+async fn cookie_credentials_need_a_same_origin_request_for_unsafe_methods() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, RULES).await;
+    let cookie = format!("sso={}", sso.token().aud("api").sign());
+    let (status, _, _) = auth(&app, "GET", "/api/x", &[("cookie", &cookie)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = auth(&app, "POST", "/api/x", &[("cookie", &cookie)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = auth(
+        &app,
+        "POST",
+        "/api/x",
+        &[("cookie", &cookie), ("origin", "http://evil.example")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = auth(
+        &app,
+        "POST",
+        "/api/x",
+        &[("cookie", &cookie), ("origin", "http://gw:4180")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn own_endpoints_and_forward_auth_only_mode() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, RULES).await;
+    let get = |uri: &str| {
+        Request::get(uri)
+            .header("host", "gw:4180")
+            .body(Body::empty())
+            .expect("req")
+    };
+    let (status, _, body) = call(&app, get("/_ssoguard/health")).await;
+    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    // Keys are warmed up in the background.
+    for _ in 0..100 {
+        if call(&app, get("/_ssoguard/ready")).await.0 == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(call(&app, get("/_ssoguard/ready")).await.0, StatusCode::OK);
+    let (status, _, meta) = call(&app, get("/.well-known/oauth-protected-resource")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(meta["resource"], "https://api.example");
+    assert_eq!(meta["authorization_servers"], json!([sso.issuer()]));
+    assert_eq!(
+        call(&app, get("/_ssoguard/nothing")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    // No upstream: the gateway proxies nothing.
+    assert_eq!(call(&app, get("/api/x")).await.0, StatusCode::NOT_FOUND);
+    let _ = auth(&app, "GET", "/nowhere", &[]).await;
+    let (status, h, Value::String(text)) = call(&app, get("/_ssoguard/metrics")).await else {
+        panic!("metrics are text");
+    };
+    assert_eq!(status, StatusCode::OK);
+    assert!(header(&h, "content-type").starts_with("application/openmetrics-text"));
+    assert!(
+        text.contains(
+            "ssoguard_gateway_decisions_total{outcome=\"forbidden\",reason=\"no_route\"} 1"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("ssoguard_keys_ready{issuer=\"a\"} 1"),
+        "{text}"
+    );
+}
