@@ -101,7 +101,6 @@ PIDS+=("$GW_PID")
 wait_ready 18103 /_ssoguard/health
 run gw-eddsa 18103 /api/me "$EDDSA"
 run gw-rs256 18103 /api/me "$RS256"
-# One token per row here: tokens.lua builds a per-token request without wrk's -H headers.
 run fa-eddsa 18103 /_ssoguard/auth "$TOK/eddsa-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
 run fa-rs256 18103 /_ssoguard/auth "$TOK/rs256-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
 run direct-1c 18102 /api/me "" 1 -H "X-Auth-Request-User: bench" -H "X-Auth-Request-Roles: user"

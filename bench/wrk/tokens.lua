@@ -2,8 +2,8 @@
 --
 -- TOKENS_FILE: one bearer token per line. With several tokens, every request takes the next
 -- token in the file (cycling; each wrk thread starts at a different offset); with one token the
--- request is pre-built once (wrk's static fast path). Without TOKENS_FILE, no Authorization
--- header is sent (HTTP floor).
+-- request is pre-built once (wrk's static fast path). Headers given with -H are sent either
+-- way. Without TOKENS_FILE, no Authorization header is sent (HTTP floor).
 --
 -- At the end one JSON line is printed, prefixed "WRK_JSON ", with requests, duration, req/s,
 -- latency percentiles (microseconds) and error counts.
@@ -30,12 +30,16 @@ if #tokens == 1 then
   wrk.headers["Authorization"] = "Bearer " .. tokens[1]
 elseif #tokens > 1 then
   local i = 0
+  -- wrk.format uses the table it is given instead of wrk.headers: copy the -H headers into it.
+  local headers = {}
   function init(args)
     i = (offset or 0) % #tokens
+    for name, value in pairs(wrk.headers) do headers[name] = value end
   end
   function request()
     i = i % #tokens + 1
-    return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
+    headers["Authorization"] = "Bearer " .. tokens[i]
+    return wrk.format(nil, nil, headers)
   end
 end
 
