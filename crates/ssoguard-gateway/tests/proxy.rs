@@ -46,6 +46,16 @@ async fn gateway(sso: &TestIssuer, upstream: SocketAddr, extra: &str) -> String 
     format!("http://{addr}")
 }
 
+/// `GET url`, with `token` as the bearer token when given.
+async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
+    let request = reqwest::Client::new().get(url);
+    let request = match token {
+        Some(token) => request.bearer_auth(token),
+        None => request,
+    };
+    request.send().await.expect("request")
+}
+
 #[tokio::test]
 async fn headers_are_stripped_set_and_forwarded() {
     let sso = TestIssuer::start().await.expect("issuer");
@@ -88,12 +98,8 @@ async fn authorization_is_forwarded_only_when_asked() {
     let upstream = echo_upstream().await;
     let gw = gateway(&sso, upstream, "forward_authorization = true").await;
     let token = sso.token().aud("api").sign();
-    let seen: Value = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .bearer_auth(&token)
-        .send()
+    let seen: Value = get(&format!("{gw}/x"), Some(&token))
         .await
-        .expect("request")
         .json()
         .await
         .expect("json");
@@ -115,24 +121,14 @@ async fn opaque_tokens_are_introspected() {
             "exp": now + 3600, "iat": now, "scope": "api:read"})
     };
     let opaque = sso.issue_opaque(claims("svc-user"));
-    let resp = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .bearer_auth(&opaque)
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&format!("{gw}/x"), Some(&opaque)).await;
     assert_eq!(resp.status(), 200);
     let seen: Value = resp.json().await.expect("json");
     assert_eq!(seen["x-auth-request-user"], "svc-user", "{seen}");
     sso.revoke_opaque(&opaque);
     let other = sso.issue_opaque(claims("x"));
     sso.revoke_opaque(&other);
-    let resp = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .bearer_auth(&other)
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&format!("{gw}/x"), Some(&other)).await;
     assert_eq!(resp.status(), 401);
     assert_eq!(sso.introspections(), 2);
 }
@@ -153,12 +149,7 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
     });
     let gw = gateway(&sso, silent_addr, "").await;
     let token = sso.token().aud("api").sign();
-    let resp = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&format!("{gw}/x"), Some(&token)).await;
     assert_eq!(resp.status(), 504);
     assert_eq!(
         resp.json::<Value>().await.expect("json"),
@@ -168,18 +159,9 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
         .and_then(|l| l.local_addr())
         .expect("port");
     let gw = gateway(&sso, closed, "").await;
-    let resp = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&format!("{gw}/x"), Some(&token)).await;
     assert_eq!(resp.status(), 502);
     // Refused requests never reach the upstream, whatever it is.
-    let resp = reqwest::Client::new()
-        .get(format!("{gw}/x"))
-        .send()
-        .await
-        .expect("request");
+    let resp = get(&format!("{gw}/x"), None).await;
     assert_eq!(resp.status(), 401);
 }

@@ -270,6 +270,99 @@ mod tests {
         assert!(err.to_string().contains("plain http"), "{err}");
     }
 
+    /// A real TLS hop: an `https` server (self-signed certificate the client trusts) that
+    /// redirects to a plain-`http` loopback server. Loopback http is otherwise allowed, so only
+    /// the downgrade rule can refuse it; the http server must never see a request.
+    #[tokio::test]
+    async fn a_redirect_from_https_to_http_is_not_followed() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counted = hits.clone();
+        let plain = crate::testing::serve(axum::Router::new().route(
+            "/jwks",
+            axum::routing::get(move || {
+                counted.fetch_add(1, Ordering::SeqCst);
+                async { r#"{"keys":[]}"# }
+            }),
+        ))
+        .await;
+
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("cert");
+        let tls = tokio_rustls::rustls::ServerConfig::builder()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.cert.der().clone()],
+                tokio_rustls::rustls::pki_types::PrivateKeyDer::Pkcs8(
+                    cert.signing_key.serialize_der().into(),
+                ),
+            )
+            .expect("server config");
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let location = format!("{plain}/jwks");
+        tokio::spawn(async move {
+            while let Ok((tcp, _)) = listener.accept().await {
+                let (acceptor, location) = (acceptor.clone(), location.clone());
+                tokio::spawn(async move {
+                    let Ok(mut stream) = acceptor.accept(tcp).await else {
+                        return;
+                    };
+                    // One request per connection: read its head, answer a redirect, close.
+                    let mut head = Vec::new();
+                    let mut buf = [0_u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let reply = format!(
+                        "HTTP/1.1 302 Found\r\nlocation: {location}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(reply.as_bytes()).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+
+        let client = reqwest::Client::builder()
+            .add_root_certificate(
+                reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).expect("pem"),
+            )
+            .redirect(redirect_policy(true))
+            .build()
+            .expect("client");
+        let fetcher = HttpFetcher::new(
+            Some(client),
+            Duration::from_secs(2),
+            Duration::from_secs(5),
+            1024,
+        )
+        .expect("fetcher");
+        let err = fetcher
+            .get(&format!("https://localhost:{port}/jwks"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, FetchError::Transport(_)), "{err}");
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "the http server was reached"
+        );
+        // The same http URL fetched directly works: only the downgrade was refused.
+        fetcher
+            .get(&format!("{plain}/jwks"))
+            .await
+            .expect("direct loopback http");
+        assert_eq!(hits.load(Ordering::SeqCst), 1);
+    }
+
     #[test]
     fn plain_http_is_remote_unless_loopback() {
         for remote in [

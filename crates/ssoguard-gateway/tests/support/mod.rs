@@ -129,21 +129,50 @@ pub fn free_port() -> u16 {
 
 /// Waits until `addr` accepts TCP connections.
 pub async fn wait_for_port(addr: &str, what: &str, proc: &mut Proc) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    if let Err(why) = listening(addr, what, proc).await {
+        panic!("{why}");
+    }
+}
+
+/// Waits until `addr` accepts TCP connections; `Err` says why not (the process exited first,
+/// or 300 s passed: Better Auth's start script may install its packages first), with the
+/// process's output.
+async fn listening(addr: &str, what: &str, proc: &mut Proc) -> Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return;
+            return Ok(());
         }
         if let Ok(Some(status)) = proc.child.try_wait() {
-            panic!("{what} exited ({status}) before listening:\n{}", proc.log());
+            return Err(format!(
+                "{what} exited ({status}) before listening:\n{}",
+                proc.log()
+            ));
         }
-        assert!(
-            Instant::now() < deadline,
-            "{what} did not listen on {addr}:\n{}",
-            proc.log()
-        );
+        if Instant::now() >= deadline {
+            return Err(format!("{what} did not listen on {addr}:\n{}", proc.log()));
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// Starts a server that must be told its port (nginx, Caddy, uvicorn): `spawn(port)` on a port
+/// free a moment ago. Another process may take that port in between; then the server exits
+/// with "address in use" and it is started again on another port (at most 5 tries).
+async fn spawn_listening(what: &str, mut spawn: impl FnMut(u16) -> Proc) -> (Proc, String) {
+    for _ in 0..5 {
+        let port = free_port();
+        let mut proc = spawn(port);
+        let addr = format!("127.0.0.1:{port}");
+        match listening(&addr, what, &mut proc).await {
+            Ok(()) => return (proc, addr),
+            Err(why) if why.to_ascii_lowercase().contains("in use") => {
+                eprintln!("{what}: port {port} was taken meanwhile; trying another");
+            }
+            Err(why) => panic!("{why}"),
+        }
+    }
+    panic!("{what}: no free port after 5 tries");
 }
 
 /// A child process, killed on drop; its stderr (and stdout) collected for failure messages.
@@ -318,23 +347,23 @@ pub struct FastApi {
 
 impl FastApi {
     pub async fn start(python: &Path) -> FastApi {
-        let port = free_port();
-        let mut cmd = Command::new(python);
-        cmd.args([
-            "-m",
-            "uvicorn",
-            "app:app",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--log-level",
-            "warning",
-        ])
-        .current_dir(crate_dir().join("tests/fastapi"));
-        let mut proc = Proc::spawn("uvicorn", cmd, None);
-        let addr = format!("127.0.0.1:{port}");
-        wait_for_port(&addr, "uvicorn", &mut proc).await;
+        let (proc, addr) = spawn_listening("uvicorn", |port| {
+            let mut cmd = Command::new(python);
+            cmd.args([
+                "-m",
+                "uvicorn",
+                "app:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--log-level",
+                "warning",
+            ])
+            .current_dir(crate_dir().join("tests/fastapi"));
+            Proc::spawn("uvicorn", cmd, None)
+        })
+        .await;
         FastApi { proc, addr }
     }
 }
@@ -354,64 +383,62 @@ pub fn live(text: &str, replacements: &[(&str, &str)]) -> String {
 
 /// nginx running `deploy/nginx.conf`'s server block, listening on the returned port.
 pub async fn nginx(binary: &Path, gateway: &str, upstream: &str) -> (Proc, String) {
-    let dir = temp_dir("nginx");
-    let port = free_port();
-    let server = live(
-        &deploy_file("nginx.conf"),
-        &[
-            ("listen 8080;", &format!("listen 127.0.0.1:{port};")),
-            (EXAMPLE_GATEWAY, gateway),
-            (EXAMPLE_UPSTREAM, upstream),
-        ],
-    );
-    let d = dir.display();
-    let conf = format!(
-        "worker_processes 1;\npid {d}/nginx.pid;\nerror_log stderr warn;\n\
-         events {{ worker_connections 256; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-         fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-         client_max_body_size 0;\n{server}\n}}\n"
-    );
-    std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
-    let mut cmd = Command::new(binary);
-    cmd.arg("-p")
-        .arg(&dir)
-        .arg("-c")
-        .arg(dir.join("nginx.conf"))
-        .args(["-g", "daemon off;"]);
-    let mut proc = Proc::spawn("nginx", cmd, Some(dir));
-    let addr = format!("127.0.0.1:{port}");
-    wait_for_port(&addr, "nginx", &mut proc).await;
-    (proc, addr)
+    spawn_listening("nginx", |port| {
+        let dir = temp_dir("nginx");
+        let server = live(
+            &deploy_file("nginx.conf"),
+            &[
+                ("listen 8080;", &format!("listen 127.0.0.1:{port};")),
+                (EXAMPLE_GATEWAY, gateway),
+                (EXAMPLE_UPSTREAM, upstream),
+            ],
+        );
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log stderr warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             client_max_body_size 0;\n{server}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+        let mut cmd = Command::new(binary);
+        cmd.arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"]);
+        Proc::spawn("nginx", cmd, Some(dir))
+    })
+    .await
 }
 
 /// Caddy running `deploy/Caddyfile`, listening on the returned port.
 pub async fn caddy(binary: &Path, gateway: &str, upstream: &str) -> (Proc, String) {
-    let dir = temp_dir("caddy");
-    let port = free_port();
-    let site = live(
-        &deploy_file("Caddyfile"),
-        &[
-            (":8081 {", &format!("http://127.0.0.1:{port} {{")),
-            (EXAMPLE_GATEWAY, gateway),
-            (EXAMPLE_UPSTREAM, upstream),
-        ],
-    );
-    // Tests only: no admin endpoint (parallel Caddies), no HTTPS.
-    let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}");
-    std::fs::write(dir.join("Caddyfile"), conf).expect("write Caddyfile");
-    let mut cmd = Command::new(binary);
-    cmd.arg("run")
-        .arg("--config")
-        .arg(dir.join("Caddyfile"))
-        .args(["--adapter", "caddyfile"])
-        .env("HOME", &dir)
-        .env("XDG_DATA_HOME", dir.join("data"))
-        .env("XDG_CONFIG_HOME", dir.join("config"));
-    let mut proc = Proc::spawn("caddy", cmd, Some(dir));
-    let addr = format!("127.0.0.1:{port}");
-    wait_for_port(&addr, "caddy", &mut proc).await;
-    (proc, addr)
+    spawn_listening("caddy", |port| {
+        let dir = temp_dir("caddy");
+        let site = live(
+            &deploy_file("Caddyfile"),
+            &[
+                (":8081 {", &format!("http://127.0.0.1:{port} {{")),
+                (EXAMPLE_GATEWAY, gateway),
+                (EXAMPLE_UPSTREAM, upstream),
+            ],
+        );
+        // Tests only: no admin endpoint (parallel Caddies), no HTTPS.
+        let conf = format!("{{\n\tadmin off\n\tauto_https off\n}}\n{site}");
+        std::fs::write(dir.join("Caddyfile"), conf).expect("write Caddyfile");
+        let mut cmd = Command::new(binary);
+        cmd.arg("run")
+            .arg("--config")
+            .arg(dir.join("Caddyfile"))
+            .args(["--adapter", "caddyfile"])
+            .env("HOME", &dir)
+            .env("XDG_DATA_HOME", dir.join("data"))
+            .env("XDG_CONFIG_HOME", dir.join("config"));
+        Proc::spawn("caddy", cmd, Some(dir))
+    })
+    .await
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -432,19 +459,23 @@ pub struct BetterAuth {
 
 impl BetterAuth {
     pub async fn start(alg: &str) -> BetterAuth {
-        let port = free_port();
-        let origin = format!("http://127.0.0.1:{port}");
-        let dir = temp_dir("better-auth");
-        let mut cmd = Command::new("bash");
-        cmd.arg(interop_dir().join("start.sh"))
-            .env("PORT", port.to_string())
-            .env("BA_DB", dir.join("auth.db"))
-            .env("BA_ALG", alg)
-            .env("BA_JWT_ISSUER", format!("{origin}/api/auth"))
-            .env("BA_JWT_AUDIENCE", "rust-backend");
-        let mut proc = Proc::spawn(&format!("Better Auth ({alg})"), cmd, Some(dir));
-        let ready = proc.wait_for_line("READY ").await;
-        assert!(ready.contains(&origin), "{ready}");
+        let name = format!("Better Auth ({alg})");
+        // The issuer names the port, so the port is chosen here (see `spawn_listening`).
+        let (proc, addr) = spawn_listening(&name, |port| {
+            let dir = temp_dir("better-auth");
+            let mut cmd = Command::new("bash");
+            cmd.arg(interop_dir().join("start.sh"))
+                .env("PORT", port.to_string())
+                .env("BA_DB", dir.join("auth.db"))
+                .env("BA_ALG", alg)
+                .env("BA_JWT_ISSUER", format!("http://127.0.0.1:{port}/api/auth"))
+                .env("BA_JWT_AUDIENCE", "rust-backend");
+            Proc::spawn(&name, cmd, Some(dir))
+        })
+        .await;
+        let mut proc = proc;
+        proc.wait_for_line("READY ").await;
+        let origin = format!("http://{addr}");
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
