@@ -267,7 +267,7 @@ impl Config {
                 "http://localhost:3000".to_string(),
             ]
         });
-        let api_keys = crate::api_keys::ApiKeySettings::from_lookup(&get)?;
+        let api_keys = crate::api_keys::ApiKeySettings::from_lookup(get)?;
         Ok(Config {
             api_keys,
             sso_issuer: get("SSO_ISSUER"),

@@ -121,7 +121,8 @@ pub(crate) enum Owner {
         email_verified: Option<bool>,
     },
     /// No user: a service identity named after the key's `referenceId` (an organization, or
-    /// whatever a service configuration references).
+    /// whatever a service configuration references). Only database mode sees such keys.
+    #[cfg_attr(not(feature = "api-key-database"), allow(dead_code))]
     Service { reference_id: String },
 }
 
