@@ -10,6 +10,7 @@
 //! TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test cargo test -p tasks-api --test api_keys
 //! ```
 
+mod common;
 mod interop_support;
 
 use interop_support::{
@@ -365,4 +366,55 @@ async fn database_mode_on_postgres() {
         return;
     }
     database_mode(Setup::Postgres).await;
+}
+
+/// No key, nor any 20-character slice of one, appears in the service's logs (TRACE, the HTTP
+/// client's included) while keys are checked remotely (both calls) and in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_api_key_appears_in_logs() {
+    if !prerequisites_met() {
+        return;
+    }
+    let capture = common::capture_logs();
+    let sso = BetterAuth::start("EdDSA", &[("BA_API_KEYS", "1")]).await;
+    let owner = sso.new_user("Key Owner").await;
+    let (key, id) = create_key(&sso, &owner, json!({})).await;
+    let (disabled, disabled_id) = create_key(&sso, &owner, json!({})).await;
+    plugin(
+        &sso,
+        &owner,
+        "/api-key/update",
+        json!({"keyId": disabled_id, "enabled": false}),
+    )
+    .await;
+    let remote = tasks_api(
+        &sso,
+        &[
+            ("BETTER_AUTH_API_KEYS", "remote".into()),
+            ("BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS", "1".into()),
+        ],
+    )
+    .await;
+    let database = tasks_api(
+        &sso,
+        &[
+            ("BETTER_AUTH_API_KEYS", "database".into()),
+            ("BETTER_AUTH_DATABASE_URL", sso.database_url()),
+        ],
+    )
+    .await;
+    for api in [&remote, &database] {
+        assert_eq!(me(api, &key).await.status, 200);
+        assert_eq!(me(api, &disabled).await.status, 401);
+        assert_eq!(me(api, UNKNOWN_KEY).await.status, 401);
+        let _ = call(api, "POST", "/api/tasks", &key, Some(json!({"title": "t"}))).await;
+    }
+    let log = capture.text();
+    assert!(log.contains("/api/me"), "the capture saw the requests");
+    assert!(
+        log.contains("hyper_util::client"),
+        "and the HTTP client's traces (the calls to Better Auth)"
+    );
+    common::assert_no_token_in(&log, &[key.as_str(), disabled.as_str(), UNKNOWN_KEY]);
+    let _ = id;
 }
