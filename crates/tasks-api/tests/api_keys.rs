@@ -143,8 +143,9 @@ async fn same_user_as_id_token(sso: &BetterAuth, api: &TasksApi, user: &Session,
     assert_eq!(by_key.body["role"], "user");
 }
 
-/// Creating, using, disabling, deleting and expiring keys; checks common to both modes.
-async fn lifecycle(sso: &BetterAuth, api: &TasksApi, owner: &Session) {
+/// Creating, using, disabling, deleting and expiring keys; checks common to both modes. `api`
+/// caches answers 1 s, `api_30s` 30 s (the default).
+async fn lifecycle(sso: &BetterAuth, api: &TasksApi, api_30s: &TasksApi, owner: &Session) {
     let (key, _) = create_key(sso, owner, json!({"name": "ci"})).await;
     same_user_as_id_token(sso, api, owner, &key).await;
 
@@ -207,6 +208,12 @@ async fn lifecycle(sso: &BetterAuth, api: &TasksApi, owner: &Session) {
     let (expiring, _) = create_key(sso, owner, json!({"name": "brief", "expiresIn": 1})).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_refused(api, &expiring, "API key expired", "expired key").await;
+
+    // A key that expires while its answer is cached is refused at its expiry, not after the TTL.
+    let (brief, _) = create_key(sso, owner, json!({"name": "brief2", "expiresIn": 2})).await;
+    assert_eq!(me(api_30s, &brief).await.status, 200);
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_refused(api_30s, &brief, "API key expired", "expired while cached").await;
 }
 
 fn api_key_vars(mode: &'static str) -> Vec<(&'static str, String)> {
@@ -230,8 +237,9 @@ async fn remote_mode_against_the_real_server() {
     let started = Instant::now();
     let sso = BetterAuth::start("EdDSA", &[("BA_API_KEYS", "1")]).await;
     let api = tasks_api(&sso, &api_key_vars("remote")).await;
+    let api_30s = tasks_api(&sso, &[("BETTER_AUTH_API_KEYS", "remote".into())]).await;
     let owner = sso.new_user("Key Owner").await;
-    lifecycle(&sso, &api, &owner).await;
+    lifecycle(&sso, &api, &api_30s, &owner).await;
 
     // get-session names the user, not the key's permissions: none in remote mode.
     let (key, _) = create_key(&sso, &owner, json!({})).await;
@@ -311,8 +319,10 @@ async fn database_mode(setup: Setup) {
     let mut vars = api_key_vars("database");
     vars.push(("BETTER_AUTH_DATABASE_URL", sso.database_url()));
     let api = tasks_api(&sso, &vars).await;
+    vars.retain(|(name, _)| *name != "BETTER_AUTH_API_KEY_CACHE_TTL");
+    let api_30s = tasks_api(&sso, &vars).await;
     let owner = sso.new_user("Key Owner").await;
-    lifecycle(&sso, &api, &owner).await;
+    lifecycle(&sso, &api, &api_30s, &owner).await;
 
     // The key's permissions, as `resource:action`.
     let (key, id) = create_key(&sso, &owner, json!({})).await;

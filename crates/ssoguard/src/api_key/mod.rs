@@ -46,6 +46,7 @@
 
 #[cfg(feature = "api-key-database")]
 mod database;
+mod dates;
 mod remote;
 
 use crate::claims::TokenClaims;
@@ -134,6 +135,9 @@ pub(crate) struct FoundKey {
     pub(crate) permissions: Vec<String>,
     /// `expiresAt`, Unix seconds.
     pub(crate) expires_at: Option<i64>,
+    /// Unix seconds after which the answer must not be reused (remote mode: the session's
+    /// `expiresAt`, which is the key's when it has one), beside `expires_at`.
+    pub(crate) reuse_until: Option<i64>,
 }
 
 type LookupResult = Result<FoundKey, VerifyError>;
@@ -315,11 +319,13 @@ impl ApiKeyVerifier {
         };
         match found {
             Ok(found) => {
-                let left = found
-                    .expires_at
-                    .map_or(self.0.cache_ttl, |at| {
+                let until = |at: Option<i64>| {
+                    at.map_or(self.0.cache_ttl, |at| {
                         Duration::from_secs(u64::try_from(at - now).unwrap_or(0))
                     })
+                };
+                let left = until(found.expires_at)
+                    .min(until(found.reuse_until))
                     .min(self.0.cache_ttl);
                 let claims = Arc::new(claims_for(&found, &self.0.issuer, now, left)?);
                 self.0.cache.insert(hash, Ok(claims.clone()), left);

@@ -162,8 +162,14 @@ fn found(body: &Value) -> Option<FoundKey> {
         },
         // get-session names the user, not the key's permissions.
         permissions: Vec::new(),
-        // Its `session.expiresAt` is made up for keys without one: not the key's.
+        // `session.expiresAt` is the key's `expiresAt`, or for a key without one a session
+        // lifetime from now: a bound on reusing the answer, not a reason to refuse (the plugin
+        // has judged the expiry on its own clock).
         expires_at: None,
+        reuse_until: body
+            .pointer("/session/expiresAt")
+            .and_then(super::dates::millis)
+            .map(|ms| ms / 1000),
     })
 }
 

@@ -86,6 +86,7 @@ fn claims_of_a_user_and_of_a_service_key() {
         },
         permissions: vec!["tasks:read".into()],
         expires_at: None,
+        reuse_until: None,
     };
     let c = claims_for(&user, "http://sso/api/auth", 1_000, Duration::from_secs(30)).expect("ok");
     assert_eq!((c.sub.as_str(), c.exp), ("u1", 1_030));
