@@ -378,7 +378,7 @@ impl ApiKeyVerifierBuilder {
         self
     }
 
-    /// How long a refusal is cached (at most the [`cache_ttl`](Self::cache_ttl)). Default:
+    /// How long a refusal is cached (capped at the [`cache_ttl`](Self::cache_ttl)). Default:
     /// 5 s: a flood of one bad key costs one lookup per 5 s, and a key re-enabled at the SSO
     /// works again within 5 s.
     pub fn negative_ttl(mut self, ttl: Duration) -> Self {
@@ -440,7 +440,7 @@ impl ApiKeyVerifierBuilder {
     /// # Errors
     ///
     /// [`ConfigError::InvalidSetting`] without a source, for an invalid header or table name,
-    /// or a negative TTL above the TTL; [`ConfigError::InvalidUrl`] / [`ConfigError::PlainHttp`]
+    /// or a zero timeout; [`ConfigError::InvalidUrl`] / [`ConfigError::PlainHttp`]
     /// for the remote URL; [`ConfigError::HttpClient`].
     pub fn build(self) -> Result<ApiKeyVerifier, ConfigError> {
         let invalid = |setting, reason: &str| ConfigError::InvalidSetting {
@@ -456,6 +456,9 @@ impl ApiKeyVerifierBuilder {
             || self.header == "cookie"
         {
             return Err(invalid("api key header", "a header name such as x-api-key"));
+        }
+        if self.timeout.is_zero() {
+            return Err(invalid("api key timeout", "must be more than zero"));
         }
         let negative_ttl = self.negative_ttl.min(self.cache_ttl);
         let (source, issuer) = match self.source {
@@ -491,7 +494,8 @@ impl ApiKeyVerifierBuilder {
             negative_ttl,
             max_key_bytes: 1024,
             cache: TtlMap::new(self.max_entries),
-            flights: SingleFlight::new(self.timeout + Duration::from_secs(1)),
+            // A lookup is at most two calls (owner, then permissions or user), each bounded.
+            flights: SingleFlight::new(self.timeout * 2 + Duration::from_secs(1)),
             lookups: AtomicU64::new(0),
         })))
     }

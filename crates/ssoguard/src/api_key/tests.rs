@@ -126,6 +126,12 @@ fn builder_refuses_incomplete_or_unsafe_settings() {
         );
     }
     let err = ApiKeyVerifier::builder()
+        .remote("http://localhost:3001/api/auth")
+        .timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert!(err.to_string().contains("timeout"), "{err}");
+    let err = ApiKeyVerifier::builder()
         .remote("http://sso.example.com/api/auth")
         .build()
         .unwrap_err();
