@@ -302,6 +302,10 @@ async fn remote_mode_rate_limit() {
         limited.body["detail"],
         "Invalid token: API key rate limit exceeded"
     );
+    assert_eq!(
+        limited.challenge, None,
+        "a valid key over its limit: no challenge"
+    );
 }
 
 /// Database mode on the server's own tables: the stored hash, the permissions, the rules.
