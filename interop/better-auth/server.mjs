@@ -57,6 +57,30 @@ const ROOT_DISCOVERY = env.BA_ROOT_DISCOVERY === "1";
 // BA_DATABASE_URL: Postgres (a `pg` pool) instead of the SQLite file BA_DB.
 const DATABASE_URL = env.BA_DATABASE_URL;
 
+// ---- API keys (issue 19; README "API keys") -----------------------------------
+// BA_API_KEYS=1: the @better-auth/api-key plugin, with `enableSessionForAPIKeys` so that
+// `GET /get-session` with `x-api-key` answers the key owner's session (the only way a
+// backend can check a key over HTTP: the plugin's /api-key/verify is server-only).
+// Keys created over HTTP get BA_API_KEY_PERMISSIONS (JSON, default tasks read+write) and the
+// rate limit BA_API_KEY_RATE_MAX requests per BA_API_KEY_RATE_WINDOW_MS (default 1000 per
+// minute); expiresIn may be as short as 1 s (tests of expired keys).
+const apiKeyPlugin = async () => {
+  if (env.BA_API_KEYS !== "1") return [];
+  const { apiKey } = await import("@better-auth/api-key");
+  return [
+    apiKey({
+      enableSessionForAPIKeys: true,
+      permissions: { defaultPermissions: JSON.parse(env.BA_API_KEY_PERMISSIONS || '{"tasks":["read","write"]}') },
+      rateLimit: {
+        enabled: true,
+        maxRequests: Number(env.BA_API_KEY_RATE_MAX || 1000),
+        timeWindow: Number(env.BA_API_KEY_RATE_WINDOW_MS || 60000),
+      },
+      keyExpiration: { minExpiresIn: 0 },
+    }),
+  ];
+};
+
 let dbPath = env.BA_DB;
 let tmpDir;
 if (!dbPath && !DATABASE_URL) {
@@ -202,6 +226,7 @@ const auth = betterAuth({
     }),
     admin(),
     bearer(),
+    ...(await apiKeyPlugin()),
   ],
 });
 

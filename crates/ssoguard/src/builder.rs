@@ -351,7 +351,7 @@ impl VerifierBuilder {
     }
 }
 
-fn check_url(setting: &'static str, url: &str) -> Result<(), ConfigError> {
+pub(crate) fn check_url(setting: &'static str, url: &str) -> Result<(), ConfigError> {
     let rest = url
         .strip_prefix("https://")
         .or_else(|| url.strip_prefix("http://"))

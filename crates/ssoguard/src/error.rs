@@ -63,6 +63,9 @@ pub enum KeysUnavailable {
     Stale,
     /// The token introspection endpoint could not be reached or answered badly.
     Introspection,
+    /// An API key could not be checked: the SSO's `get-session` or Better Auth's database
+    /// could not be reached or answered badly ([`crate::api_key`]).
+    ApiKeyLookup,
 }
 
 /// Why a token was refused, or why it could not be checked.
@@ -148,6 +151,10 @@ pub enum VerifyError {
     /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
     #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
     SenderConstrained,
+    /// An `x-api-key` credential was refused ([`crate::api_key`]): 401, or 429 when the key is
+    /// over its rate limit.
+    #[error("{0}")]
+    ApiKey(crate::api_key::ApiKeyRefusal),
     /// Signing keys could not be obtained: a service failure, answered with 503.
     #[error("authentication service unavailable")]
     KeysUnavailable {
@@ -159,11 +166,13 @@ pub enum VerifyError {
 }
 
 impl VerifyError {
-    /// The HTTP status this error maps to: 401, or 503 for [`VerifyError::KeysUnavailable`].
+    /// The HTTP status this error maps to: 401, 503 for [`VerifyError::KeysUnavailable`], 429
+    /// for an API key over its rate limit.
     #[must_use]
     pub fn status_code(&self) -> u16 {
         match self {
             VerifyError::KeysUnavailable { .. } => 503,
+            VerifyError::ApiKey(refusal) => refusal.status_code(),
             _ => 401,
         }
     }
@@ -174,6 +183,8 @@ impl VerifyError {
     pub fn oauth_error_code(&self) -> Option<&'static str> {
         match self {
             VerifyError::MissingToken | VerifyError::KeysUnavailable { .. } => None,
+            // Over its rate limit, the key is valid: no token error to report.
+            VerifyError::ApiKey(crate::api_key::ApiKeyRefusal::RateLimited { .. }) => None,
             _ => Some("invalid_token"),
         }
     }
@@ -209,12 +220,13 @@ impl VerifyError {
             VerifyError::UnexpectedTokenType => "unexpected_token_type",
             VerifyError::AuthorizedPartyMismatch => "authorized_party_mismatch",
             VerifyError::Inactive => "inactive",
+            VerifyError::ApiKey(_) => "api_key_refused",
             VerifyError::KeysUnavailable { .. } => "keys_unavailable",
         }
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 22] = [
+    pub const KINDS: [&'static str; 23] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -236,6 +248,7 @@ impl VerifyError {
         "unexpected_token_type",
         "authorized_party_mismatch",
         "inactive",
+        "api_key_refused",
         "keys_unavailable",
     ];
 

@@ -9,6 +9,8 @@
 //! - Discovery that checks the issuer, a lock-free JWKS cache with bounded refetching, and a
 //!   verified-token cache.
 //! - Feature `axum`: extractors [`axum::CurrentUser`], [`axum::Claims`], [`axum::RequireRole`].
+//! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
+//!   feature `api-key-database`, in Better Auth's database.
 //! - Feature `testing`: [`testing::TestIssuer`], an in-process issuer minting real tokens.
 //!
 //! ```no_run
@@ -23,6 +25,7 @@
 //! ```
 
 mod algorithm;
+pub mod api_key;
 mod batch;
 mod builder;
 pub mod claims;

@@ -100,6 +100,8 @@ pub struct Config {
     pub dev_issuer_addr: String,
     /// `DEV_KEYS_FILE`: the dev issuer's keys file. Default `.ssoguard/dev-keys.json`.
     pub dev_keys_file: String,
+    /// Better Auth API keys: `BETTER_AUTH_API_KEYS` and the variables of [`crate::api_keys`].
+    pub api_keys: crate::api_keys::ApiKeySettings,
 }
 
 /// A configuration value is missing or invalid.
@@ -265,7 +267,9 @@ impl Config {
                 "http://localhost:3000".to_string(),
             ]
         });
+        let api_keys = crate::api_keys::ApiKeySettings::from_lookup(get)?;
         Ok(Config {
+            api_keys,
             sso_issuer: get("SSO_ISSUER"),
             jwks_url: get("JWKS_URL"),
             sso_client_ids,

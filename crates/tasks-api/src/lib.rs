@@ -4,6 +4,7 @@
 //! Copy it as the starting point of your own backend: `config` (env), `startup` (build → bind →
 //! run), `routes/` (one module per resource), `db/` (repository), `error` (one `ApiError`).
 
+pub mod api_keys;
 pub mod config;
 pub mod cors;
 pub mod db;

@@ -223,6 +223,14 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             .with_cookie(cookie)
             .with_allowed_origins(&config.cors_origins);
     }
+    // API keys (`BETTER_AUTH_API_KEYS`, crate::api_keys).
+    if let Some(keys) = config
+        .api_keys
+        .verifier(&config.auth_server_url, config.sso_allow_http)
+        .map_err(StartupError::Sso)?
+    {
+        auth = auth.with_api_keys(keys);
+    }
     let db = Db::connect(config.database_url.expose()).await?;
     let sso = config.sso_api_key.as_ref().map(|key| {
         SsoAdminClient::new(
@@ -248,8 +256,13 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Request headers marked sensitive (never printed by tracing): the credentials.
-pub const SENSITIVE_REQUEST_HEADERS: [HeaderName; 2] = [header::AUTHORIZATION, header::COOKIE];
+/// Request headers marked sensitive (never printed by tracing): the credentials (with
+/// Better Auth's default API key header).
+pub const SENSITIVE_REQUEST_HEADERS: [HeaderName; 3] = [
+    header::AUTHORIZATION,
+    header::COOKIE,
+    HeaderName::from_static("x-api-key"),
+];
 
 /// Response headers marked sensitive.
 pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];

@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod api_key;
 mod csrf;
 mod rejection;
 
@@ -52,6 +53,8 @@ pub struct Auth {
     realm: Arc<str>,
     /// Origins whose state-changing requests may carry a cookie-borne token ([`csrf`]).
     allowed_origins: Arc<[Box<str>]>,
+    /// Better Auth API keys ([`Auth::with_api_keys`]).
+    api_keys: Option<crate::api_key::ApiKeyVerifier>,
 }
 
 impl Auth {
@@ -63,6 +66,7 @@ impl Auth {
             cookie_name: None,
             realm: Arc::from("api"),
             allowed_origins: Arc::from(Vec::new()),
+            api_keys: None,
         }
     }
 
@@ -205,6 +209,10 @@ impl Auth {
         method: &Method,
         headers: &HeaderMap,
     ) -> Result<Arc<TokenClaims>, AuthRejection> {
+        // API keys ([`Auth::with_api_keys`]): the key header, when no Authorization is sent.
+        if let Some(result) = self.api_key_claims(headers).await {
+            return result.map_err(|e| self.api_key_rejection(e));
+        }
         let result = match self.find_token(headers) {
             Ok((token, from_cookie)) => {
                 if from_cookie {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 /// - invalid token: 401, `… error="invalid_token", error_description="…"`;
 /// - missing role/permission/scope: 403, `… error="insufficient_scope"`;
 /// - a cookie-borne token on a cross-site state-changing request (CSRF): 403, no challenge;
+/// - an API key over its rate limit: 429 with `Retry-After`, no challenge;
 /// - keys unavailable: 503 with `Retry-After`.
 ///
 /// Bodies are FastAPI-shaped: `{"detail": "…"}`.
@@ -85,7 +86,7 @@ impl AuthRejection {
     fn challenge(&self) -> Option<String> {
         let realm = quote(&self.realm);
         match &self.kind {
-            RejectionKind::Verify(e) if e.is_unavailable() => None,
+            RejectionKind::Verify(e) if e.is_unavailable() || e.status_code() == 429 => None,
             RejectionKind::Verify(e) => Some(match e.oauth_error_code() {
                 None => format!("Bearer realm=\"{realm}\""),
                 Some(code) => format!(
@@ -142,6 +143,15 @@ impl IntoResponse for AuthRejection {
             }
         }
         if let RejectionKind::Verify(VerifyError::KeysUnavailable { retry_after, .. }) = &self.kind
+        {
+            let secs = retry_after.as_secs().max(1);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let RejectionKind::Verify(VerifyError::ApiKey(
+            crate::api_key::ApiKeyRefusal::RateLimited { retry_after },
+        )) = &self.kind
         {
             let secs = retry_after.as_secs().max(1);
             response

@@ -445,6 +445,15 @@ impl BetterAuth {
         self.issuer.clone()
     }
 
+    /// Better Auth's own database, as a reader of its tables connects to it: the Postgres
+    /// database of a Postgres setup, else `sqlite://<BA_DB>`.
+    pub fn database_url(&self) -> String {
+        match &self.database {
+            Some((url, name)) => database_url(url, name),
+            None => format!("sqlite://{}", self.dir.join("auth.db").display()),
+        }
+    }
+
     /// The server's stderr so far.
     pub fn stderr(&self) -> String {
         self.log.lock().map(|l| l.join("\n")).unwrap_or_default()
