@@ -159,7 +159,7 @@ fn well_known(base: &str) -> String {
 /// the two issuers); a URL with a path gives its own location and the origin's root, both for
 /// that URL as the issuer.
 #[must_use]
-pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
+pub(crate) fn candidate_locations(base: &str) -> Vec<(String, String)> {
     let base = trim_slash(base);
     let (origin, path) = split_origin(base);
     if path.is_empty() {
@@ -178,7 +178,7 @@ pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
 
 /// The issuers a base URL stands for when no issuer is configured (see the module docs).
 #[must_use]
-pub fn accepted_issuers(base: &str) -> Vec<String> {
+pub(crate) fn accepted_issuers(base: &str) -> Vec<String> {
     let base = trim_slash(base);
     let (origin, path) = split_origin(base);
     if path.is_empty() {
@@ -298,15 +298,32 @@ pub(crate) async fn discover(
     })
 }
 
-/// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
-///
-/// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
-/// `issuer`. Uses a client with a 5 s timeout and a 1 MiB response cap.
-///
-/// # Errors
-///
-/// [`DiscoveryError`] as for a verifier's discovery.
-pub async fn fetch_provider_metadata(
+impl ProviderMetadata {
+    /// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
+    ///
+    /// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
+    /// `issuer`. Uses a client with a 5 s timeout and a 1 MiB response cap.
+    ///
+    /// # Errors
+    ///
+    /// [`DiscoveryError`] as for a verifier's discovery.
+    pub async fn fetch(
+        base: &str,
+        expected_issuer: Option<&str>,
+    ) -> Result<ProviderMetadata, DiscoveryError> {
+        fetch_provider_metadata(base, expected_issuer).await
+    }
+
+    /// The discovery document URLs tried for `base`, in order, each with the issuer expected
+    /// first there (see the module docs of the verifier's discovery rules in the README).
+    #[must_use]
+    pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
+        candidate_locations(base)
+    }
+}
+
+/// [`ProviderMetadata::fetch`].
+pub(crate) async fn fetch_provider_metadata(
     base: &str,
     expected_issuer: Option<&str>,
 ) -> Result<ProviderMetadata, DiscoveryError> {

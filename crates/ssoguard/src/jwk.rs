@@ -99,6 +99,34 @@ pub struct ParsedKeySet {
 }
 
 impl ParsedKeySet {
+    /// Parses a JWKS document, keeping keys usable with one of `allowed` algorithms.
+    ///
+    /// # Errors
+    ///
+    /// [`JwksParseError`] when the document is not a key set, has more than `max_keys` keys, or has
+    /// no usable key. Individual bad keys are reported in [`ParsedKeySet::skipped`] instead.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ssoguard::{Algorithm, ParsedKeySet};
+    ///
+    /// let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","alg":"EdDSA",
+    ///   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+    ///   {"kty":"EC","crv":"secp256k1","kid":"k2","x":"AA","y":"AA"}]}"#;
+    /// let set = ParsedKeySet::parse(doc, &Algorithm::ALL, 100)?;
+    /// assert_eq!(set.keys.len(), 1);
+    /// assert_eq!(set.skipped.len(), 1);
+    /// # Ok::<(), ssoguard::JwksParseError>(())
+    /// ```
+    pub fn parse(
+        bytes: &[u8],
+        allowed: &[Algorithm],
+        max_keys: usize,
+    ) -> Result<ParsedKeySet, JwksParseError> {
+        parse_jwks(bytes, allowed, max_keys)
+    }
+
     /// The keys indexed by `kid` (keys without a kid are only in [`ParsedKeySet::keys`]).
     pub(crate) fn by_kid(&self) -> HashMap<String, Arc<VerifyingKey>> {
         let mut map = HashMap::with_capacity(self.keys.len());
@@ -154,27 +182,8 @@ struct RawKey {
     e: Option<String>,
 }
 
-/// Parses a JWKS document, keeping keys usable with one of `allowed` algorithms.
-///
-/// # Errors
-///
-/// [`JwksParseError`] when the document is not a key set, has more than `max_keys` keys, or has
-/// no usable key. Individual bad keys are reported in [`ParsedKeySet::skipped`] instead.
-///
-/// # Example
-///
-/// ```
-/// use ssoguard::{Algorithm, jwk::parse_jwks};
-///
-/// let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","alg":"EdDSA",
-///   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
-///   {"kty":"EC","crv":"secp256k1","kid":"k2","x":"AA","y":"AA"}]}"#;
-/// let set = parse_jwks(doc, &Algorithm::ALL, 100)?;
-/// assert_eq!(set.keys.len(), 1);
-/// assert_eq!(set.skipped.len(), 1);
-/// # Ok::<(), ssoguard::jwk::JwksParseError>(())
-/// ```
-pub fn parse_jwks(
+/// [`ParsedKeySet::parse`].
+pub(crate) fn parse_jwks(
     bytes: &[u8],
     allowed: &[Algorithm],
     max_keys: usize,
