@@ -439,6 +439,24 @@ mod tests {
             })
             .jwks_ttl(Duration::from_secs(60));
         assert!(builder.build().is_ok(), "the single setting wins");
+        // The same for the cooldown and the staleness bound.
+        for (builder, expected) in [
+            (
+                Verifier::builder().refetch_cooldown(Duration::MAX),
+                "refetch_cooldown",
+            ),
+            (Verifier::builder().max_stale(Duration::MAX), "max_stale"),
+        ] {
+            let result = builder
+                .audience("a")
+                .authority("https://x")
+                .jwks_config(JwksConfig::default())
+                .build();
+            assert!(
+                matches!(result, Err(ConfigError::InvalidSetting { setting, .. }) if setting == expected),
+                "{expected}"
+            );
+        }
     }
 
     #[test]

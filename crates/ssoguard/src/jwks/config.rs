@@ -173,6 +173,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn each_setter_changes_its_setting_only() {
+        let set = JwksConfig::default()
+            .ttl(Duration::from_secs(600))
+            .refetch_cooldown(Duration::from_secs(5))
+            .max_keys(7);
+        let default = JwksConfig::default();
+        assert_eq!(set.ttl, Duration::from_secs(600));
+        assert_eq!(set.refetch_cooldown, Duration::from_secs(5));
+        assert_eq!(set.max_keys, 7);
+        assert_eq!(set.max_stale, default.max_stale);
+        assert_eq!(set.min_ttl, default.min_ttl);
+        assert!(set.check().is_ok());
+    }
+
+    #[test]
     fn impossible_settings_are_refused() {
         let ok = JwksConfig::default();
         assert!(ok.check().is_ok());
