@@ -107,3 +107,61 @@ pub struct ApiDoc;
 pub fn router() -> Router<AppState> {
     Router::new().merge(SwaggerUi::new("/docs").url("/openapi.json", ApiDoc::openapi()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::input::{MAX_DESCRIPTION, MAX_LIMIT, MAX_TITLE};
+    use serde_json::{Value, json};
+
+    fn doc() -> Value {
+        serde_json::to_value(ApiDoc::openapi()).expect("the document serializes")
+    }
+
+    #[test]
+    fn every_secured_operation_documents_401_403_and_503() {
+        let doc = doc();
+        let mut secured = 0;
+        for (path, item) in doc["paths"].as_object().expect("paths") {
+            for (method, operation) in item.as_object().expect("path item") {
+                if operation.get("security").is_none() {
+                    continue;
+                }
+                secured += 1;
+                for status in ["401", "403", "503"] {
+                    assert!(
+                        operation["responses"].get(status).is_some(),
+                        "{method} {path} does not document {status}"
+                    );
+                }
+            }
+        }
+        assert_eq!(
+            secured, 9,
+            "me, five task routes, two admin routes, service stats"
+        );
+    }
+
+    #[test]
+    fn the_documented_limits_are_the_enforced_ones() {
+        let doc = doc();
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(schemas["Title"]["maxLength"], json!(MAX_TITLE));
+        assert_eq!(schemas["Title"]["minLength"], json!(1));
+        assert_eq!(schemas["Description"]["maxLength"], json!(MAX_DESCRIPTION));
+        assert_eq!(schemas["TaskCreate"]["required"], json!(["title"]));
+        // In a PATCH, `title` and `done` may be absent but not null; `description` may be null.
+        let update = &schemas["TaskUpdate"]["properties"];
+        assert!(update["title"].get("$ref").is_some(), "{update}");
+        assert!(update["description"].get("oneOf").is_some(), "{update}");
+        let limit = doc["paths"]["/api/tasks"]["get"]["parameters"]
+            .as_array()
+            .expect("parameters")
+            .iter()
+            .find(|p| p["name"] == "limit")
+            .expect("limit")
+            .clone();
+        assert_eq!(limit["schema"]["minimum"], json!(1));
+        assert_eq!(limit["schema"]["maximum"], json!(MAX_LIMIT));
+    }
+}
