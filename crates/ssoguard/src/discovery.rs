@@ -25,6 +25,7 @@ use serde::{Deserialize, Serialize};
 
 /// Provider metadata (the members ssoguard uses; others are kept in `extra`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProviderMetadata {
     /// The issuer identifier; tokens must carry exactly this `iss`.
     pub issuer: String,

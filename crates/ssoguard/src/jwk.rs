@@ -82,6 +82,7 @@ impl fmt::Debug for VerifyingKey {
 
 /// A key that was left out of the set, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedKey {
     /// The key's `kid`, if it had one.
     pub kid: Option<String>,
@@ -91,6 +92,7 @@ pub struct SkippedKey {
 
 /// The outcome of parsing a JWKS document.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ParsedKeySet {
     /// Usable keys, in document order.
     pub keys: Vec<Arc<VerifyingKey>>,

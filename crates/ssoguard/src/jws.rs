@@ -14,6 +14,7 @@ use std::fmt;
 
 /// The protected header members ssoguard looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct JwsHeader {
     /// `alg` as written in the token (`Ed25519` stays `Ed25519`).
     pub alg: String,

@@ -51,6 +51,7 @@ pub(crate) struct KeySource {
 
 /// Status of the key cache, for readiness probes and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct KeyStatus {
     /// A key set is loaded and within its staleness bound.
     pub ready: bool,
