@@ -100,7 +100,7 @@ impl VerifierBuilder {
     /// The SSO's origin (`http://localhost:3001`) or issuer (`…/api/auth`). An origin stands for
     /// the issuers `<origin>` and `<origin>/api/auth`, taken from a document at either
     /// `<origin>/.well-known/openid-configuration` or `<origin>/api/auth/.well-known/…`; a URL
-    /// with a path is the issuer, exactly (see [`crate::discovery`]).
+    /// with a path is the issuer, exactly (see [`ProviderMetadata`](crate::ProviderMetadata)).
     /// Default: none (set this, or [`issuer`](Self::issuer)).
     pub fn authority(mut self, url: impl Into<String>) -> Self {
         self.authority = Some(url.into());

@@ -24,6 +24,18 @@ use crate::fetch::{FetchError, HttpFetcher};
 use serde::{Deserialize, Serialize};
 
 /// Provider metadata (the members ssoguard uses; others are kept in `extra`).
+///
+/// What discovery accepts, given the configured base URL:
+///
+/// - **a bare origin** (`http://localhost:3001`): the issuer is the origin itself or
+///   `<origin>/api/auth`. Both locations are tried (root first); the first document whose
+///   `issuer` is **exactly** one of those two is accepted. A document naming an issuer on another
+///   origin, another path, or no issuer at all is never accepted.
+/// - **a URL with a path** (`http://localhost:3001/api/auth`, `…/auth`): that URL is the issuer.
+///   Its own location is tried, then the origin's root; the document must name exactly it.
+/// - **an explicit issuer** (`SSO_ISSUER`): the document must name exactly it, wherever found.
+///
+/// One trailing slash on the base is dropped; tokens' `iss` is still compared exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProviderMetadata {
@@ -316,7 +328,7 @@ impl ProviderMetadata {
     }
 
     /// The discovery document URLs tried for `base`, in order, each with the issuer expected
-    /// first there (see the module docs of the verifier's discovery rules in the README).
+    /// first there (the rules are on [`ProviderMetadata`]).
     #[must_use]
     pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
         candidate_locations(base)
