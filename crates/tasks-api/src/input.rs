@@ -54,7 +54,7 @@ fn whitespace_class() -> String {
 /// Text a database column can hold: Postgres refuses NUL in `text`, so no store may get one.
 const NO_NUL: &str = "^[^\\u0000]*$";
 
-fn string_schema(min: usize, max: usize, pattern: String, description: &str) -> RefOr<Schema> {
+fn string_schema(min: usize, max: usize, pattern: String, description: String) -> RefOr<Schema> {
     ObjectBuilder::new()
         .schema_type(Type::String)
         .min_length(Some(min))
@@ -133,7 +133,7 @@ impl utoipa::PartialSchema for Title {
             1,
             MAX_TITLE,
             format!("^[^\\u0000]*[^\\u0000{ws}][^\\u0000]*$"),
-            "1 to 200 characters, not only whitespace.",
+            format!("1 to {MAX_TITLE} characters, not only whitespace."),
         )
     }
 }
@@ -170,7 +170,7 @@ impl utoipa::PartialSchema for Description {
             0,
             MAX_DESCRIPTION,
             NO_NUL.to_string(),
-            "Up to 5000 characters.",
+            format!("Up to {MAX_DESCRIPTION} characters."),
         )
     }
 }
