@@ -3,10 +3,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use ssoguard::Algorithm;
-use ssoguard::jwk::parse_jwks;
+use ssoguard::ParsedKeySet;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(set) = parse_jwks(data, &Algorithm::ALL, 100) {
+    if let Ok(set) = ParsedKeySet::parse(data, &Algorithm::ALL, 100) {
         assert!(!set.keys.is_empty());
     }
 });

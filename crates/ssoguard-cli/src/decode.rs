@@ -5,7 +5,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
-use ssoguard::jws::{Header, parse_header};
+use ssoguard::JwsHeader;
 
 /// What the input is.
 #[derive(Debug)]
@@ -30,7 +30,7 @@ pub(crate) struct Jwt {
     /// The header as sent.
     pub(crate) header_json: Map<String, Value>,
     /// The header as ssoguard reads it, or why ssoguard refuses it.
-    pub(crate) header: Result<Header, String>,
+    pub(crate) header: Result<JwsHeader, String>,
     /// The payload as sent.
     pub(crate) claims: Map<String, Value>,
     /// Decoded signature length in bytes.
@@ -72,7 +72,7 @@ fn decode_jws(segments: &[&str], token_len: usize) -> Result<Jwt, String> {
         .decode(segments[2])
         .map_err(|_| "not a JWT: the signature segment is not base64url".to_string())?;
     let header_bytes = URL_SAFE_NO_PAD.decode(segments[0]).unwrap_or_default();
-    let header = parse_header(&header_bytes).map_err(|e| e.to_string());
+    let header = JwsHeader::parse(&header_bytes).map_err(|e| e.to_string());
     Ok(Jwt {
         header_json,
         header,

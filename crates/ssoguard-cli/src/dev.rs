@@ -4,8 +4,8 @@ use crate::timefmt::now;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 use ssoguard::Algorithm;
-use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
-use ssoguard::testing::{SigningKey, StoredKey};
+use ssoguard::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
+use ssoguard::dev::{SigningKey, StoredKey};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -45,8 +45,8 @@ pub(crate) async fn dev_issuer(addr: &str, keys_path: &Path, alg: Algorithm) -> 
         }
     };
     eprint!("{BANNER}");
-    let issuer = dev.issuer().issuer().to_string();
-    let origin = dev.issuer().origin().to_string();
+    let issuer = dev.issuer_url().to_string();
+    let origin = dev.origin().to_string();
     let mut out = String::new();
     let users: Vec<String> = dev
         .users()
@@ -82,7 +82,7 @@ pub(crate) async fn dev_issuer(addr: &str, keys_path: &Path, alg: Algorithm) -> 
          ssoguard mint --keys {keys} --sub alice{issuer_flag}\n\
          \n\
          serving until Ctrl-C / SIGTERM\n",
-        jwks = dev.issuer().jwks_url(),
+        jwks = dev.jwks_url(),
         client_id = dev.client_id(),
         api_key = dev.api_key(),
         users = users.join(", "),

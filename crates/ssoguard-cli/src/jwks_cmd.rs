@@ -5,8 +5,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 use ssoguard::Algorithm;
-use ssoguard::discovery::{candidate_locations, fetch_provider_metadata};
-use ssoguard::jwk::parse_jwks;
+use ssoguard::ParsedKeySet;
+use ssoguard::ProviderMetadata;
 use std::collections::HashSet;
 use std::fmt::Write as _;
 
@@ -31,7 +31,7 @@ pub(crate) async fn run(
     };
     let given = issuer.strip_suffix('/').unwrap_or(issuer);
     let mut out = String::new();
-    let meta = match fetch_provider_metadata(given, None).await {
+    let meta = match ProviderMetadata::fetch(given, None).await {
         Ok(meta) => meta,
         Err(e) => {
             return (
@@ -44,7 +44,7 @@ pub(crate) async fn run(
             );
         }
     };
-    let found_at = candidate_locations(given)
+    let found_at = ProviderMetadata::candidate_locations(given)
         .into_iter()
         .find(|(_, implied)| *implied == meta.issuer)
         .map_or_else(
@@ -224,7 +224,8 @@ fn key_table(jwks: &Jwks, allowed: &[Algorithm]) -> Vec<Row> {
                 ),
             _ => text("crv"),
         };
-        let alone = parse_jwks(json!({ "keys": [raw] }).to_string().as_bytes(), allowed, 1);
+        let alone =
+            ParsedKeySet::parse(json!({ "keys": [raw] }).to_string().as_bytes(), allowed, 1);
         let kid_value = raw.get("kid").and_then(Value::as_str).map(str::to_owned);
         let duplicate = kid_value.as_ref().is_some_and(|k| seen_kids.contains(k));
         let (verifies, reason) = match alone {

@@ -2,8 +2,8 @@
 
 use serde_json::Value;
 use ssoguard::Algorithm;
-use ssoguard::jwk::{JwksParseError, ParsedKeySet, SkippedKey, parse_jwks};
-use ssoguard::testing::SigningKey;
+use ssoguard::dev::SigningKey;
+use ssoguard::{JwksParseError, ParsedKeySet, SkippedKey};
 use std::time::Duration;
 
 /// Largest discovery or JWKS response read (the library's default cap).
@@ -94,7 +94,7 @@ impl Jwks {
             .ok()
             .and_then(|v| v.get("keys").and_then(Value::as_array).cloned())
             .unwrap_or_default();
-        let allowed_set = parse_jwks(bytes, allowed, MAX_KEYS);
+        let allowed_set = ParsedKeySet::parse(bytes, allowed, MAX_KEYS);
         let skipped = match &allowed_set {
             Ok(set) => set.skipped.clone(),
             // parse_jwks reports no reasons when no key is usable: add one usable probe key.
@@ -103,7 +103,7 @@ impl Jwks {
         };
         Jwks {
             raw,
-            all: parse_jwks(bytes, &Algorithm::ALL, MAX_KEYS),
+            all: ParsedKeySet::parse(bytes, &Algorithm::ALL, MAX_KEYS),
             skipped,
         }
     }
@@ -119,7 +119,7 @@ fn probe_skipped(raw: &[Value], allowed: &[Algorithm]) -> Vec<SkippedKey> {
     let mut keys = raw.to_vec();
     keys.push(probe.public_jwk());
     let doc = serde_json::json!({ "keys": keys }).to_string();
-    parse_jwks(doc.as_bytes(), allowed, MAX_KEYS + 1)
+    ParsedKeySet::parse(doc.as_bytes(), allowed, MAX_KEYS + 1)
         .map(|set| set.skipped)
         .unwrap_or_default()
 }

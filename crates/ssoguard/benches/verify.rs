@@ -107,10 +107,7 @@ fn verify_benches(c: &mut Criterion) {
             .authority(issuer.origin())
             .audience("test-client")
     };
-    let no_cache = TokenCacheConfig {
-        enabled: false,
-        ..TokenCacheConfig::default()
-    };
+    let no_cache = TokenCacheConfig::default().enabled(false);
     let uncached = builder().token_cache(no_cache).build().expect("verifier");
     let unbatched = builder()
         .token_cache(no_cache)

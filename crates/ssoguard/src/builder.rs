@@ -100,7 +100,7 @@ impl VerifierBuilder {
     /// The SSO's origin (`http://localhost:3001`) or issuer (`…/api/auth`). An origin stands for
     /// the issuers `<origin>` and `<origin>/api/auth`, taken from a document at either
     /// `<origin>/.well-known/openid-configuration` or `<origin>/api/auth/.well-known/…`; a URL
-    /// with a path is the issuer, exactly (see [`crate::discovery`]).
+    /// with a path is the issuer, exactly (see [`ProviderMetadata`](crate::ProviderMetadata)).
     /// Default: none (set this, or [`issuer`](Self::issuer)).
     pub fn authority(mut self, url: impl Into<String>) -> Self {
         self.authority = Some(url.into());
@@ -439,6 +439,24 @@ mod tests {
             })
             .jwks_ttl(Duration::from_secs(60));
         assert!(builder.build().is_ok(), "the single setting wins");
+        // The same for the cooldown and the staleness bound.
+        for (builder, expected) in [
+            (
+                Verifier::builder().refetch_cooldown(Duration::MAX),
+                "refetch_cooldown",
+            ),
+            (Verifier::builder().max_stale(Duration::MAX), "max_stale"),
+        ] {
+            let result = builder
+                .audience("a")
+                .authority("https://x")
+                .jwks_config(JwksConfig::default())
+                .build();
+            assert!(
+                matches!(result, Err(ConfigError::InvalidSetting { setting, .. }) if setting == expected),
+                "{expected}"
+            );
+        }
     }
 
     #[test]

@@ -24,7 +24,20 @@ use crate::fetch::{FetchError, HttpFetcher};
 use serde::{Deserialize, Serialize};
 
 /// Provider metadata (the members ssoguard uses; others are kept in `extra`).
+///
+/// What discovery accepts, given the configured base URL:
+///
+/// - **a bare origin** (`http://localhost:3001`): the issuer is the origin itself or
+///   `<origin>/api/auth`. Both locations are tried (root first); the first document whose
+///   `issuer` is **exactly** one of those two is accepted. A document naming an issuer on another
+///   origin, another path, or no issuer at all is never accepted.
+/// - **a URL with a path** (`http://localhost:3001/api/auth`, `…/auth`): that URL is the issuer.
+///   Its own location is tried, then the origin's root; the document must name exactly it.
+/// - **an explicit issuer** (`SSO_ISSUER`): the document must name exactly it, wherever found.
+///
+/// One trailing slash on the base is dropped; tokens' `iss` is still compared exactly.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProviderMetadata {
     /// The issuer identifier; tokens must carry exactly this `iss`.
     pub issuer: String,
@@ -159,7 +172,7 @@ fn well_known(base: &str) -> String {
 /// the two issuers); a URL with a path gives its own location and the origin's root, both for
 /// that URL as the issuer.
 #[must_use]
-pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
+pub(crate) fn candidate_locations(base: &str) -> Vec<(String, String)> {
     let base = trim_slash(base);
     let (origin, path) = split_origin(base);
     if path.is_empty() {
@@ -178,7 +191,7 @@ pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
 
 /// The issuers a base URL stands for when no issuer is configured (see the module docs).
 #[must_use]
-pub fn accepted_issuers(base: &str) -> Vec<String> {
+pub(crate) fn accepted_issuers(base: &str) -> Vec<String> {
     let base = trim_slash(base);
     let (origin, path) = split_origin(base);
     if path.is_empty() {
@@ -298,15 +311,32 @@ pub(crate) async fn discover(
     })
 }
 
-/// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
-///
-/// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
-/// `issuer`. Uses a client with a 5 s timeout and a 1 MiB response cap.
-///
-/// # Errors
-///
-/// [`DiscoveryError`] as for a verifier's discovery.
-pub async fn fetch_provider_metadata(
+impl ProviderMetadata {
+    /// Runs discovery once, outside a [`crate::Verifier`] (diagnostic tools use it).
+    ///
+    /// `base` is the origin or the issuer; `expected_issuer`, when given, must be the document's
+    /// `issuer`. Uses a client with a 5 s timeout and a 1 MiB response cap.
+    ///
+    /// # Errors
+    ///
+    /// [`DiscoveryError`] as for a verifier's discovery.
+    pub async fn fetch(
+        base: &str,
+        expected_issuer: Option<&str>,
+    ) -> Result<ProviderMetadata, DiscoveryError> {
+        fetch_provider_metadata(base, expected_issuer).await
+    }
+
+    /// The discovery document URLs tried for `base`, in order, each with the issuer expected
+    /// first there (the rules are on [`ProviderMetadata`]).
+    #[must_use]
+    pub fn candidate_locations(base: &str) -> Vec<(String, String)> {
+        candidate_locations(base)
+    }
+}
+
+/// [`ProviderMetadata::fetch`].
+pub(crate) async fn fetch_provider_metadata(
     base: &str,
     expected_issuer: Option<&str>,
 ) -> Result<ProviderMetadata, DiscoveryError> {

@@ -112,6 +112,7 @@ pub enum Outcome {
 
 /// The key that checked a token's signature.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeyInfo {
     /// Its `kid`, if it has one.
     pub kid: Option<String>,
@@ -122,6 +123,7 @@ pub struct KeyInfo {
 /// The SSO's key set as the key check saw it (public information: key ids and why keys were
 /// left out).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct KeySetInfo {
     /// The `kid`s of the usable keys, sorted.
     pub kids: Vec<String>,

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 /// # Ok::<(), ssoguard::ConfigError>(())
 /// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct IntrospectionConfig {
     /// OAuth client id used to authenticate to the endpoint.
     pub client_id: String,
@@ -87,6 +88,50 @@ impl IntrospectionConfig {
             max_calls_per_second: 50,
             max_concurrent_calls: 10,
         }
+    }
+
+    /// Sets [`IntrospectionConfig::endpoint`] (default: discovery's `introspection_endpoint`,
+    /// else `<issuer>/oauth2/introspect`).
+    #[must_use]
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Sets [`IntrospectionConfig::cache_ttl`] (default 60 s: a revoked token is refused after
+    /// at most this).
+    #[must_use]
+    pub fn cache_ttl(mut self, cache_ttl: Duration) -> Self {
+        self.cache_ttl = cache_ttl;
+        self
+    }
+
+    /// Sets [`IntrospectionConfig::max_entries`] (default 10,000).
+    #[must_use]
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// Sets [`IntrospectionConfig::timeout`] (default 5 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`IntrospectionConfig::max_calls_per_second`] (default 50).
+    #[must_use]
+    pub fn max_calls_per_second(mut self, max_calls_per_second: u32) -> Self {
+        self.max_calls_per_second = max_calls_per_second;
+        self
+    }
+
+    /// Sets [`IntrospectionConfig::max_concurrent_calls`] (default 10).
+    #[must_use]
+    pub fn max_concurrent_calls(mut self, max_concurrent_calls: u32) -> Self {
+        self.max_concurrent_calls = max_concurrent_calls;
+        self
     }
 }
 

@@ -82,6 +82,7 @@ impl fmt::Debug for VerifyingKey {
 
 /// A key that was left out of the set, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SkippedKey {
     /// The key's `kid`, if it had one.
     pub kid: Option<String>,
@@ -91,6 +92,7 @@ pub struct SkippedKey {
 
 /// The outcome of parsing a JWKS document.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ParsedKeySet {
     /// Usable keys, in document order.
     pub keys: Vec<Arc<VerifyingKey>>,
@@ -99,6 +101,34 @@ pub struct ParsedKeySet {
 }
 
 impl ParsedKeySet {
+    /// Parses a JWKS document, keeping keys usable with one of `allowed` algorithms.
+    ///
+    /// # Errors
+    ///
+    /// [`JwksParseError`] when the document is not a key set, has more than `max_keys` keys, or has
+    /// no usable key. Individual bad keys are reported in [`ParsedKeySet::skipped`] instead.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use ssoguard::{Algorithm, ParsedKeySet};
+    ///
+    /// let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","alg":"EdDSA",
+    ///   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
+    ///   {"kty":"EC","crv":"secp256k1","kid":"k2","x":"AA","y":"AA"}]}"#;
+    /// let set = ParsedKeySet::parse(doc, &Algorithm::ALL, 100)?;
+    /// assert_eq!(set.keys.len(), 1);
+    /// assert_eq!(set.skipped.len(), 1);
+    /// # Ok::<(), ssoguard::JwksParseError>(())
+    /// ```
+    pub fn parse(
+        bytes: &[u8],
+        allowed: &[Algorithm],
+        max_keys: usize,
+    ) -> Result<ParsedKeySet, JwksParseError> {
+        parse_jwks(bytes, allowed, max_keys)
+    }
+
     /// The keys indexed by `kid` (keys without a kid are only in [`ParsedKeySet::keys`]).
     pub(crate) fn by_kid(&self) -> HashMap<String, Arc<VerifyingKey>> {
         let mut map = HashMap::with_capacity(self.keys.len());
@@ -154,27 +184,8 @@ struct RawKey {
     e: Option<String>,
 }
 
-/// Parses a JWKS document, keeping keys usable with one of `allowed` algorithms.
-///
-/// # Errors
-///
-/// [`JwksParseError`] when the document is not a key set, has more than `max_keys` keys, or has
-/// no usable key. Individual bad keys are reported in [`ParsedKeySet::skipped`] instead.
-///
-/// # Example
-///
-/// ```
-/// use ssoguard::{Algorithm, jwk::parse_jwks};
-///
-/// let doc = br#"{"keys":[{"kty":"OKP","crv":"Ed25519","kid":"k1","alg":"EdDSA",
-///   "x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"},
-///   {"kty":"EC","crv":"secp256k1","kid":"k2","x":"AA","y":"AA"}]}"#;
-/// let set = parse_jwks(doc, &Algorithm::ALL, 100)?;
-/// assert_eq!(set.keys.len(), 1);
-/// assert_eq!(set.skipped.len(), 1);
-/// # Ok::<(), ssoguard::jwk::JwksParseError>(())
-/// ```
-pub fn parse_jwks(
+/// [`ParsedKeySet::parse`].
+pub(crate) fn parse_jwks(
     bytes: &[u8],
     allowed: &[Algorithm],
     max_keys: usize,

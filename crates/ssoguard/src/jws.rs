@@ -14,7 +14,8 @@ use std::fmt;
 
 /// The protected header members ssoguard looks at.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Header {
+#[non_exhaustive]
+pub struct JwsHeader {
     /// `alg` as written in the token (`Ed25519` stays `Ed25519`).
     pub alg: String,
     /// `kid`, used only as a lookup key in the issuer's key set.
@@ -30,7 +31,7 @@ pub struct Header {
 /// A token split into its parts, signature decoded, payload still encoded.
 #[derive(Debug)]
 pub(crate) struct CompactJws<'a> {
-    pub(crate) header: Header,
+    pub(crate) header: JwsHeader,
     pub(crate) alg: Option<Algorithm>,
     pub(crate) signing_input: &'a [u8],
     pub(crate) payload_b64: &'a str,
@@ -93,13 +94,30 @@ pub(crate) fn decode_payload(payload_b64: &str) -> Result<Vec<u8>, VerifyError> 
         .map_err(|_| VerifyError::Malformed("payload is not base64url"))
 }
 
-/// Parses a protected header without verifying anything (for diagnostics).
-///
-/// # Errors
-///
-/// [`VerifyError::Malformed`] when the header is not a JSON object, repeats a member, or lacks
-/// a string `alg`.
-pub fn parse_header(json: &[u8]) -> Result<Header, VerifyError> {
+impl JwsHeader {
+    /// Parses a protected header (its JSON, decoded from base64url) without verifying anything,
+    /// with the rules verification applies: for diagnostics such as `ssoguard inspect`.
+    ///
+    /// # Errors
+    ///
+    /// [`VerifyError::Malformed`] when the header is not a JSON object, repeats a member, or
+    /// lacks a string `alg`.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// let header = ssoguard::JwsHeader::parse(br#"{"alg":"EdDSA","kid":"k1"}"#)?;
+    /// assert_eq!((header.alg.as_str(), header.kid.as_deref()), ("EdDSA", Some("k1")));
+    /// assert!(ssoguard::JwsHeader::parse(br#"{"alg":"EdDSA","alg":"none"}"#).is_err());
+    /// # Ok::<(), ssoguard::VerifyError>(())
+    /// ```
+    pub fn parse(json: &[u8]) -> Result<JwsHeader, VerifyError> {
+        parse_header(json)
+    }
+}
+
+/// [`JwsHeader::parse`].
+pub(crate) fn parse_header(json: &[u8]) -> Result<JwsHeader, VerifyError> {
     let mut de = serde_json::Deserializer::from_slice(json);
     let header = de
         .deserialize_map(HeaderVisitor)
@@ -117,14 +135,14 @@ pub fn parse_header(json: &[u8]) -> Result<Header, VerifyError> {
 struct HeaderVisitor;
 
 impl<'de> Visitor<'de> for HeaderVisitor {
-    type Value = Header;
+    type Value = JwsHeader;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JOSE header object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Header, A::Error> {
-        let mut header = Header::default();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<JwsHeader, A::Error> {
+        let mut header = JwsHeader::default();
         let mut has_alg = false;
         let mut seen: Vec<String> = Vec::with_capacity(4);
         while let Some(key) = map.next_key::<String>()? {

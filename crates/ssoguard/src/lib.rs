@@ -9,9 +9,12 @@
 //! - Discovery that checks the issuer, a lock-free JWKS cache with bounded refetching, and a
 //!   verified-token cache.
 //! - Feature `axum`: extractors [`axum::CurrentUser`], [`axum::Claims`], [`axum::RequireRole`].
+//! - Feature `testing`: `testing::TestIssuer`, an in-process issuer minting real tokens, with
+//!   fault injection and the attack catalogue.
+//! - Feature `dev-issuer`: `dev::DevIssuer`, the development SSO behind `tasks-api --dev` and
+//!   `ssoguard dev-issuer` (without the rest of `testing`).
 //! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
 //!   feature `api-key-database`, in Better Auth's database.
-//! - Feature `testing`: [`testing::TestIssuer`], an in-process issuer minting real tokens.
 //!
 //! ```no_run
 //! # async fn run(token: &str) -> Result<(), Box<dyn std::error::Error>> {
@@ -27,19 +30,21 @@
 mod algorithm;
 pub mod api_key;
 mod batch;
+#[cfg(any(feature = "axum", feature = "dev-issuer"))]
+mod bearer;
 mod builder;
 pub mod claims;
 mod dangerous;
-pub mod discovery;
+mod discovery;
 mod error;
 mod explain;
 mod fetch;
 mod form;
 mod introspection;
 pub mod issuers;
-pub mod jwk;
+mod jwk;
 mod jwks;
-pub mod jws;
+mod jws;
 pub mod m2m;
 mod metrics;
 mod single_flight;
@@ -50,25 +55,27 @@ mod verify;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "dev-issuer")]
+pub mod dev;
 #[cfg(feature = "testing")]
 pub mod testing;
+// The dev issuer runs on the test issuer's server; without `testing` that server is not public,
+// and the parts only tests use are unused.
+#[cfg(all(feature = "dev-issuer", not(feature = "testing")))]
+#[allow(dead_code, unreachable_pub)]
+mod testing;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
 pub use builder::VerifierBuilder;
 pub use claims::{Audience, TokenClaims};
+pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use error::{ConfigError, KeysUnavailable, VerifyError};
 pub use explain::{Check, Explanation, KeyInfo, KeySetInfo, Outcome};
 pub use introspection::IntrospectionConfig;
 pub use issuers::{IssuerRouter, IssuerRouterBuilder};
+pub use jwk::{JwksParseError, ParsedKeySet, SkippedKey, VerifyingKey};
 pub use jwks::{JwksConfig, KeyStatus};
+pub use jws::JwsHeader;
 pub use metrics::{Metrics, MetricsSnapshot};
 pub use token_cache::TokenCacheConfig;
 pub use verify::Verifier;
-
-/// The token of an `Authorization: Bearer` header (scheme case-insensitive), without axum.
-#[cfg(feature = "testing")]
-pub(crate) fn axum_free_bearer(headers: &::http::HeaderMap) -> Option<&str> {
-    let value = headers.get(::http::header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}

@@ -19,6 +19,7 @@ pub struct Metrics {
 
 /// A point-in-time copy of [`Metrics`].
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct MetricsSnapshot {
     /// Discovery documents fetched (successfully or not).
     pub discovery_fetches: u64,

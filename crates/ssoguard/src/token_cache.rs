@@ -16,7 +16,23 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Settings of the verified-token cache.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::{TokenCacheConfig, Verifier};
+/// use std::time::Duration;
+///
+/// let verifier = Verifier::builder()
+///     .authority("http://localhost:3001")
+///     .audience("rust-backend")
+///     .token_cache(TokenCacheConfig::default().max_entries(1000).ttl(Duration::from_secs(60)))
+///     .build()?;
+/// # let _ = verifier;
+/// # Ok::<(), ssoguard::ConfigError>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct TokenCacheConfig {
     /// Cache successful verifications. Default: `true`.
     pub enabled: bool,
@@ -38,6 +54,35 @@ impl TokenCacheConfig {
     /// the `TokenClaims` struct, reference counts and allocator rounding (calibrated against the
     /// memory `examples/scale.rs` measures per entry of a typical token; it errs high).
     pub const ENTRY_OVERHEAD_BYTES: usize = 1024;
+
+    /// Sets [`TokenCacheConfig::enabled`] (default `true`): `false` checks every token's
+    /// signature.
+    #[must_use]
+    pub fn enabled(mut self, enabled: bool) -> Self {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Sets [`TokenCacheConfig::max_entries`] (default 10,000).
+    #[must_use]
+    pub fn max_entries(mut self, max_entries: usize) -> Self {
+        self.max_entries = max_entries;
+        self
+    }
+
+    /// Sets [`TokenCacheConfig::max_bytes`] (default 32 MiB, estimated).
+    #[must_use]
+    pub fn max_bytes(mut self, max_bytes: usize) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Sets [`TokenCacheConfig::ttl`] (default 5 min).
+    #[must_use]
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.ttl = ttl;
+        self
+    }
 }
 
 impl Default for TokenCacheConfig {

@@ -13,10 +13,7 @@ fn verifier(issuer: &TestIssuer, batching: bool) -> Verifier {
         .authority(issuer.origin())
         .audience("test-client")
         // Every verification checks its signature.
-        .token_cache(TokenCacheConfig {
-            enabled: false,
-            ..TokenCacheConfig::default()
-        })
+        .token_cache(TokenCacheConfig::default().enabled(false))
         .signature_batching(batching)
         .build()
         .expect("valid config")

@@ -1,6 +1,6 @@
 //! The dev issuer's endpoints and keys file, over real HTTP.
 
-use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
+use ssoguard::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::{Algorithm, Verifier};
 
 async fn start(keys_path: &std::path::Path) -> DevIssuer {

@@ -9,8 +9,8 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use ssoguard::discovery::{DiscoveryError, fetch_provider_metadata};
 use ssoguard::testing::TestIssuer;
+use ssoguard::{DiscoveryError, ProviderMetadata};
 use ssoguard::{Verifier, VerifyError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -180,7 +180,7 @@ async fn another_origins_issuer_or_no_issuer_is_never_accepted() {
         "{logged}"
     );
 
-    match fetch_provider_metadata(&sso.origin, None).await {
+    match ProviderMetadata::fetch(&sso.origin, None).await {
         Err(DiscoveryError::IssuerNotUnderOrigin { origin, documents }) => {
             assert_eq!(origin, sso.origin);
             assert_eq!(
@@ -205,7 +205,7 @@ async fn another_origins_issuer_or_no_issuer_is_never_accepted() {
         format!("{}0/api/auth", sso.origin),
     ] {
         sso.serve_doc(ROOT, &other, &keys);
-        let err = fetch_provider_metadata(&sso.origin, None)
+        let err = ProviderMetadata::fetch(&sso.origin, None)
             .await
             .unwrap_err();
         assert!(
@@ -219,7 +219,7 @@ async fn another_origins_issuer_or_no_issuer_is_never_accepted() {
         json!({"issuer": "", "jwks_uri": keys.jwks_url()}),
     ] {
         sso.serve_json(ROOT, doc);
-        let err = fetch_provider_metadata(&sso.origin, None)
+        let err = ProviderMetadata::fetch(&sso.origin, None)
             .await
             .unwrap_err();
         let msg = err.to_string();
@@ -245,13 +245,13 @@ async fn a_custom_base_path_is_its_own_issuer() {
         .await
         .expect("AUTH_SERVER_URL=<origin>/auth/");
     // Given the bare origin, nothing is found under the two default places.
-    let err = fetch_provider_metadata(&sso.origin, None)
+    let err = ProviderMetadata::fetch(&sso.origin, None)
         .await
         .unwrap_err();
     assert!(matches!(err, DiscoveryError::NotFound { .. }), "{err:?}");
     // With the root alias, the origin's document names /auth: explained, not accepted.
     sso.serve_doc(ROOT, &issuer, &keys);
-    let err = fetch_provider_metadata(&sso.origin, None)
+    let err = ProviderMetadata::fetch(&sso.origin, None)
         .await
         .unwrap_err();
     assert!(
@@ -265,7 +265,7 @@ async fn a_custom_base_path_is_its_own_issuer() {
         &sso.api_auth(),
         &keys,
     );
-    match fetch_provider_metadata(&issuer, None).await {
+    match ProviderMetadata::fetch(&issuer, None).await {
         Err(DiscoveryError::IssuerMismatch {
             found, expected, ..
         }) => {
@@ -280,7 +280,7 @@ async fn a_path_issuer_found_only_at_the_root_alias() {
     let keys = TestIssuer::start().await.expect("issuer");
     let sso = Origin::start().await;
     sso.serve_doc(ROOT, &sso.api_auth(), &keys);
-    let meta = fetch_provider_metadata(&sso.api_auth(), None)
+    let meta = ProviderMetadata::fetch(&sso.api_auth(), None)
         .await
         .expect("root alias for the configured issuer");
     assert_eq!(meta.issuer, sso.api_auth());
@@ -289,7 +289,7 @@ async fn a_path_issuer_found_only_at_the_root_alias() {
 
 #[tokio::test]
 async fn an_unreachable_origin_is_unreachable() {
-    let err = fetch_provider_metadata("http://127.0.0.1:9", None)
+    let err = ProviderMetadata::fetch("http://127.0.0.1:9", None)
         .await
         .unwrap_err();
     assert!(err.is_unreachable(), "{err:?}");

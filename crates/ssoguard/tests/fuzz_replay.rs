@@ -1,7 +1,7 @@
 //! Replays the committed fuzz corpora (`fuzz/corpus/*`) as a regular test, so CI keeps every
 //! input the fuzzers found interesting: no panic, and only the signed seeds are accepted.
 
-use ssoguard::jwk::parse_jwks;
+use ssoguard::ParsedKeySet;
 use ssoguard::{Algorithm, Verifier};
 use std::path::Path;
 
@@ -59,7 +59,7 @@ fn jwks_corpus_replays_without_panics() {
     let files = corpus("jwks");
     assert!(files.len() >= 6);
     for (name, data) in &files {
-        let result = parse_jwks(data, &Algorithm::ALL, 100);
+        let result = ParsedKeySet::parse(data, &Algorithm::ALL, 100);
         if name.starts_with("seed-") {
             assert!(result.is_ok(), "{name}: {result:?}");
         }

@@ -1,9 +1,9 @@
 //! Client-credentials token source and SSO admin client against the dev issuer, over HTTP.
 
+use ssoguard::dev::{DevIssuer, DevIssuerConfig};
 use ssoguard::m2m::{BETTER_AUTH_GET_USER, ClientCredentials, M2mError, SsoAdminClient};
 use ssoguard::testing::Fault;
 use ssoguard::testing::SigningKey;
-use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
 use ssoguard::{Algorithm, Verifier};
 use std::time::Duration;
 

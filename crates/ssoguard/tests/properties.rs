@@ -28,10 +28,7 @@ fn fixture() -> &'static Fixture {
             let verifier = Verifier::builder()
                 .authority(issuer.origin())
                 .audience("test-client")
-                .token_cache(TokenCacheConfig {
-                    enabled: false,
-                    ..TokenCacheConfig::default()
-                })
+                .token_cache(TokenCacheConfig::default().enabled(false))
                 .build()
                 .expect("verifier");
             let tokens: Vec<String> = [

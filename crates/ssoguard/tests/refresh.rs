@@ -6,10 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn no_token_cache() -> TokenCacheConfig {
-    TokenCacheConfig {
-        enabled: false,
-        ..TokenCacheConfig::default()
-    }
+    TokenCacheConfig::default().enabled(false)
 }
 
 fn quick(issuer: &TestIssuer, jwks: JwksConfig) -> Verifier {
@@ -120,12 +117,10 @@ async fn down_after_good_load_serves_stale_within_bound_then_fails_closed() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = quick(
         &issuer,
-        JwksConfig {
-            ttl: Duration::from_secs(1),
-            max_stale: Duration::from_secs(2),
-            refetch_cooldown: Duration::from_millis(200),
-            ..JwksConfig::default()
-        },
+        JwksConfig::default()
+            .ttl(Duration::from_secs(1))
+            .max_stale(Duration::from_secs(2))
+            .refetch_cooldown(Duration::from_millis(200)),
     );
     let token = issuer.token().sign();
     assert!(v.verify(&token).await.is_ok());
@@ -151,10 +146,7 @@ async fn down_at_start_is_503_then_recovers_after_cooldown() {
     issuer.set_fault(Some(Fault::Down));
     let v = quick(
         &issuer,
-        JwksConfig {
-            refetch_cooldown: Duration::from_millis(300),
-            ..JwksConfig::default()
-        },
+        JwksConfig::default().refetch_cooldown(Duration::from_millis(300)),
     );
     let token = issuer.token().sign();
     let err = v.verify(&token).await.unwrap_err();
@@ -181,11 +173,9 @@ async fn faulty_refreshes_keep_the_last_good_set() {
         let issuer = TestIssuer::start().await.expect("issuer");
         let v = quick(
             &issuer,
-            JwksConfig {
-                ttl: Duration::from_secs(1),
-                refetch_cooldown: Duration::from_millis(100),
-                ..JwksConfig::default()
-            },
+            JwksConfig::default()
+                .ttl(Duration::from_secs(1))
+                .refetch_cooldown(Duration::from_millis(100)),
         );
         let token = issuer.token().sign();
         assert!(v.verify(&token).await.is_ok());
@@ -211,11 +201,9 @@ async fn known_kids_never_wait_on_a_slow_fetch() {
     let issuer = TestIssuer::start().await.expect("issuer");
     let v = quick(
         &issuer,
-        JwksConfig {
-            ttl: Duration::from_secs(1),
-            fetch_timeout: Duration::from_secs(8),
-            ..JwksConfig::default()
-        },
+        JwksConfig::default()
+            .ttl(Duration::from_secs(1))
+            .fetch_timeout(Duration::from_secs(8)),
     );
     let token = issuer.token().sign();
     assert!(v.verify(&token).await.is_ok());

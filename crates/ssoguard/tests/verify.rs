@@ -369,14 +369,9 @@ async fn without_a_cache_entry_every_request_is_verified() {
             .build()
             .expect("config")
     };
-    let off = build(TokenCacheConfig {
-        enabled: false,
-        ..TokenCacheConfig::default()
-    });
-    let tiny = build(TokenCacheConfig {
-        max_bytes: 16 * 1024, // 1 KiB per shard: less than any entry's estimate
-        ..TokenCacheConfig::default()
-    });
+    let off = build(TokenCacheConfig::default().enabled(false));
+    // 1 KiB per shard: less than any entry's estimate.
+    let tiny = build(TokenCacheConfig::default().max_bytes(16 * 1024));
     let token = issuer.token().sign();
     for v in [&off, &tiny] {
         for _ in 0..3 {
@@ -397,10 +392,7 @@ async fn verified_token_cache_respects_its_ttl_and_its_verifier() {
         Verifier::builder()
             .authority(issuer.origin())
             .audience("test-client")
-            .token_cache(TokenCacheConfig {
-                ttl: Duration::from_secs(1),
-                ..TokenCacheConfig::default()
-            })
+            .token_cache(TokenCacheConfig::default().ttl(Duration::from_secs(1)))
             .build()
             .expect("config")
     };
@@ -433,10 +425,7 @@ async fn verified_token_cache_is_bounded_in_memory() {
     let v = Verifier::builder()
         .authority(issuer.origin())
         .audience("test-client")
-        .token_cache(TokenCacheConfig {
-            max_bytes,
-            ..TokenCacheConfig::default()
-        })
+        .token_cache(TokenCacheConfig::default().max_bytes(max_bytes))
         .build()
         .expect("config");
     // ~4 KiB of claims per token (a ~5.5 KiB token; the default size cap is 8 KiB).

@@ -3,7 +3,6 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::json;
 use ssoguard::axum::AuthRejection;
 
 /// One validation problem, FastAPI style.
@@ -40,6 +39,21 @@ impl FieldError {
     }
 }
 
+/// The body of every error but 422: `{"detail": "…"}`, FastAPI's shape (the library's
+/// rejections answer the same).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for a person.
+    pub detail: String,
+}
+
+/// The body of a 422: every problem of the request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ValidationErrors {
+    /// One entry per problem.
+    pub detail: Vec<FieldError>,
+}
+
 /// Errors a route can answer with.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -69,19 +83,23 @@ impl IntoResponse for ApiError {
             ApiError::Auth(rejection) => rejection.into_response(),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
-                axum::Json(json!({"detail": format!("{what} not found")})),
+                axum::Json(ErrorDetail {
+                    detail: format!("{what} not found"),
+                }),
             )
                 .into_response(),
             ApiError::Validation(errors) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                axum::Json(json!({ "detail": errors })),
+                axum::Json(ValidationErrors { detail: errors }),
             )
                 .into_response(),
             ApiError::Database(e) => {
                 tracing::error!(error = %e, "database error");
                 let mut resp = (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    axum::Json(json!({"detail": "Database unavailable, retry later"})),
+                    axum::Json(ErrorDetail {
+                        detail: "Database unavailable, retry later".into(),
+                    }),
                 )
                     .into_response();
                 resp.headers_mut().insert(

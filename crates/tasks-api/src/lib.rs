@@ -2,13 +2,15 @@
 //!
 //! User-scoped tasks on SQLite (embedded default) or Postgres, authenticated with `ssoguard`.
 //! Copy it as the starting point of your own backend: `config` (env), `startup` (build → bind →
-//! run), `routes/` (one module per resource), `db/` (repository), `error` (one `ApiError`).
+//! run), `routes/` (one module per resource), `input` (what the task routes read, as the types the
+//! OpenAPI schema is generated from), `db/` (repository), `error` (one `ApiError`).
 
 pub mod api_keys;
 pub mod config;
 pub mod cors;
 pub mod db;
 pub mod error;
+pub mod input;
 pub mod routes;
 pub mod startup;
 pub mod telemetry;

@@ -58,7 +58,7 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-fn print_dev_banner(dev: &ssoguard::testing::dev::DevIssuer, addr: std::net::SocketAddr) {
+fn print_dev_banner(dev: &ssoguard::dev::DevIssuer, addr: std::net::SocketAddr) {
     let user = dev.token_for("alice").unwrap_or_default();
     let admin = dev.token_for("admin").unwrap_or_default();
     let base = format!("http://{addr}");
@@ -73,6 +73,6 @@ fn print_dev_banner(dev: &ssoguard::testing::dev::DevIssuer, addr: std::net::Soc
          curl -s {base}/api/tasks -H \"Authorization: Bearer {user}\"\n\
          curl -s {base}/api/admin/users/alice -H \"Authorization: Bearer {admin}\"\n\
          ========================================================================================\n",
-        issuer = dev.issuer().issuer(),
+        issuer = dev.issuer_url(),
     );
 }

@@ -9,8 +9,8 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use ssoguard::axum::Auth;
+use ssoguard::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::m2m::SsoAdminClient;
-use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -54,7 +54,7 @@ pub enum StartupError {
     },
     /// The dev issuer could not start.
     #[error("cannot start the dev issuer: {0}")]
-    DevIssuer(#[from] ssoguard::testing::TestIssuerError),
+    DevIssuer(#[from] ssoguard::dev::TestIssuerError),
     /// A CORS origin is not usable.
     #[error(transparent)]
     Cors(#[from] CorsError),
@@ -151,15 +151,15 @@ async fn start_dev_issuer(config: &mut Config) -> Result<DevIssuer, StartupError
     dev_config.addr = config.dev_issuer_addr.clone();
     let dev = DevIssuer::start(dev_config).await?;
     tracing::warn!(
-        issuer = dev.issuer().issuer(),
+        issuer = dev.issuer_url(),
         "DEV MODE: trusting the built-in development issuer; never use --dev in production"
     );
-    config.auth_server_url = dev.issuer().origin().to_string();
+    config.auth_server_url = dev.origin().to_string();
     config.sso_issuer = None;
     config.jwks_url = None;
     config.sso_client_ids = vec![dev.client_id().to_string()];
     config.sso_api_key = Some(crate::config::Secret::new(dev.api_key()));
-    let origin = dev.issuer().origin().to_string();
+    let origin = dev.origin().to_string();
     if !config.cors_origins.contains(&origin) {
         config.cors_origins.push(origin);
     }

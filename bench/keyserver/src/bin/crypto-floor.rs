@@ -100,10 +100,7 @@ fn main() {
     let builder = Verifier::builder()
         .authority(issuer.trim())
         .audience(audience.trim())
-        .token_cache(TokenCacheConfig {
-            enabled: false,
-            ..TokenCacheConfig::default()
-        });
+        .token_cache(TokenCacheConfig::default().enabled(false));
     let verifier = builder
         .clone()
         .signature_batching(false)

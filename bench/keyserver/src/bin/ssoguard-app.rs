@@ -32,10 +32,7 @@ async fn main() {
     };
     let cache = match env("TOKEN_CACHE", "on").as_str() {
         "on" => TokenCacheConfig::default(),
-        "off" => TokenCacheConfig {
-            enabled: false,
-            ..TokenCacheConfig::default()
-        },
+        "off" => TokenCacheConfig::default().enabled(false),
         other => {
             eprintln!("ssoguard-app: TOKEN_CACHE must be on or off, not {other}");
             std::process::exit(2);

@@ -10,8 +10,8 @@ use crate::inspect::LEEWAY;
 use crate::net::alg_list;
 use crate::timefmt::{relative, rfc3339, span_between};
 use serde_json::{Map, Value};
-use ssoguard::discovery::{DiscoveryError, ProviderMetadata};
 use ssoguard::{Algorithm, TokenClaims, VerifyError};
+use ssoguard::{DiscoveryError, ProviderMetadata};
 use std::fmt::Write as _;
 
 pub(super) fn header_step(decoded: &Decoded) -> Step {

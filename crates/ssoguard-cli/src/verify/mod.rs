@@ -10,7 +10,7 @@ use crate::net::alg_list;
 use crate::timefmt::now;
 use serde::Serialize;
 use serde_json::Value;
-use ssoguard::discovery::{ProviderMetadata, fetch_provider_metadata};
+use ssoguard::ProviderMetadata;
 use ssoguard::{
     Algorithm, Check, Explanation, KeySetInfo, KeyStatus, Outcome, Verifier, VerifyError,
 };
@@ -429,7 +429,7 @@ async fn key_steps(cx: &Context<'_>, ex: &Explanation, outcome: &Outcome) -> [St
         Outcome::Failed(e @ VerifyError::KeysUnavailable { .. }) => {
             if cx.meta.is_none() {
                 // Diagnose the discovery the library could not do, for the hint.
-                let diagnosis = fetch_provider_metadata(cx.given, None).await;
+                let diagnosis = ProviderMetadata::fetch(cx.given, None).await;
                 let step = match diagnosis {
                     Err(_) => discovery_step(cx.given, &diagnosis, cx.allowed),
                     Ok(_) => Step::fail(

@@ -132,32 +132,10 @@ impl Auth {
 
     /// The request's token and whether it came from the cookie.
     fn find_token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
-        let mut values = headers.get_all(header::AUTHORIZATION).iter();
-        if let Some(value) = values.next() {
-            if values.next().is_some() {
-                return Err(VerifyError::Malformed("more than one Authorization header"));
-            }
-            let value = value
-                .to_str()
-                .map_err(|_| VerifyError::Malformed("Authorization header is not ASCII"))?;
-            if let Some((scheme, rest)) = value.split_once(' ') {
-                if scheme.eq_ignore_ascii_case("bearer") {
-                    let token = rest.trim_matches(' ');
-                    if token.is_empty() {
-                        return Err(VerifyError::MissingToken);
-                    }
-                    // memchr: a token is ~1 KB, and `str::contains` scans it byte by byte
-                    // (800 instructions per request against ~60, `bench/router-instructions.sh`).
-                    if memchr::memchr(b' ', token.as_bytes()).is_some() {
-                        return Err(VerifyError::Malformed("expected exactly one bearer token"));
-                    }
-                    return Ok((token, false));
-                }
-            } else if value.eq_ignore_ascii_case("bearer") {
-                return Err(VerifyError::MissingToken);
-            }
-            // Another scheme (Basic, DPoP, …): not a bearer credential; fall through to cookies.
+        if let Some(token) = crate::bearer::bearer_token(headers)? {
+            return Ok((token, false));
         }
+        // No Authorization header, or another scheme (Basic, DPoP, …): look for the cookie.
         if let Some(name) = &self.cookie_name {
             let mut found = None;
             for value in headers.get_all(header::COOKIE) {

@@ -414,5 +414,5 @@ pub(crate) async fn serve(router: Router) -> String {
     format!("http://{addr}")
 }
 
+#[cfg(feature = "testing")]
 pub mod attacks;
-pub mod dev;

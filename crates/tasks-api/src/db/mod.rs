@@ -4,6 +4,7 @@
 //! that does not exist. Each write is a single statement, so a task is created fully or not at
 //! all, whatever happens to the connection.
 
+use crate::input::{Description, TaskCreate, TaskUpdate, Title};
 use serde::Serialize;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
@@ -47,28 +48,6 @@ pub struct Task {
     #[serde(skip)]
     #[schema(ignore)]
     created_micros: i64,
-}
-
-/// A new task (validated).
-#[derive(Debug, Clone)]
-pub struct NewTask {
-    /// Title.
-    pub title: String,
-    /// Description.
-    pub description: Option<String>,
-    /// Done.
-    pub done: bool,
-}
-
-/// A partial update (validated); `description: Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct TaskPatch {
-    /// New title.
-    pub title: Option<String>,
-    /// New description (`Some(None)` clears).
-    pub description: Option<Option<String>>,
-    /// New done flag.
-    pub done: Option<bool>,
 }
 
 /// Where a page starts.
@@ -115,13 +94,21 @@ impl Task {
     }
 }
 
-/// Parses a cursor made by [`Task::cursor`].
+/// Parses a cursor made by [`Task::cursor`]: `<micros>_<uuid>`, 1 to 18 digits and a lowercase
+/// hyphenated UUID, exactly (`crate::input::CURSOR_PATTERN` documents it).
 #[must_use]
 pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
     let (micros, id) = cursor.split_once('_')?;
-    let micros = micros.parse().ok()?;
-    uuid::Uuid::parse_str(id).ok()?;
-    Some((micros, id.to_string()))
+    let digits = (1..=18).contains(&micros.len()) && micros.bytes().all(|b| b.is_ascii_digit());
+    let uuid = id.len() == 36
+        && id.bytes().enumerate().all(|(i, b)| match i {
+            8 | 13 | 18 | 23 => b == b'-',
+            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
+        });
+    if !(digits && uuid) {
+        return None;
+    }
+    Some((micros.parse().ok()?, id.to_string()))
 }
 
 const COLUMNS: &str = "id, user_id, title, description, done, created_at, updated_at";
@@ -174,17 +161,18 @@ impl Db {
     /// # Errors
     ///
     /// The database error.
-    pub async fn create(&self, user_id: &str, new: NewTask) -> Result<Task, sqlx::Error> {
+    pub async fn create(&self, user_id: &str, new: TaskCreate) -> Result<Task, sqlx::Error> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_micros();
+        let description = new.description.map(Description::into_string);
         sqlx::query(
             "INSERT INTO tasks (id, user_id, title, description, done, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(&id)
         .bind(user_id)
-        .bind(&new.title)
-        .bind(new.description.clone())
+        .bind(new.title.as_str())
+        .bind(description.clone())
         .bind(i64::from(new.done))
         .bind(now)
         .bind(now)
@@ -193,8 +181,8 @@ impl Db {
         Ok(Task {
             id,
             user_id: user_id.to_string(),
-            title: new.title,
-            description: new.description,
+            title: new.title.into_string(),
+            description,
             done: new.done,
             created_at: rfc3339(now),
             updated_at: rfc3339(now),
@@ -268,13 +256,16 @@ impl Db {
         &self,
         user_id: &str,
         id: &str,
-        patch: TaskPatch,
+        patch: TaskUpdate,
     ) -> Result<Option<Task>, sqlx::Error> {
         let Some(current) = self.get(user_id, id).await? else {
             return Ok(None);
         };
-        let title = patch.title.unwrap_or(current.title);
-        let description = patch.description.unwrap_or(current.description);
+        let title = patch.title.map_or(current.title, Title::into_string);
+        let description = match patch.description {
+            Some(new) => new.map(Description::into_string),
+            None => current.description,
+        };
         let done = patch.done.unwrap_or(current.done);
         let now = now_micros();
         let row = sqlx::query(&format!(

@@ -2,7 +2,7 @@
 //! deletion of their data.
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorDetail};
 use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -41,7 +41,7 @@ pub struct DeletedTasks {
 /// A user's task count and SSO profile.
 #[utoipa::path(get, path = "/api/admin/users/{user_id}", tag = "admin", security(("bearer" = [])),
     params(("user_id" = String, Path)),
-    responses((status = 200, body = AdminUserView), (status = 401), (status = 403, description = "Role 'admin' required")))]
+    responses((status = 200, body = AdminUserView), (status = 403, body = ErrorDetail, description = "Role 'admin' required")))]
 pub async fn get_user(
     State(state): State<AppState>,
     Path(user_id): Path<String>,
@@ -67,7 +67,7 @@ pub async fn get_user(
 /// Deletes all of a user's tasks.
 #[utoipa::path(delete, path = "/api/admin/users/{user_id}", tag = "admin", security(("bearer" = [])),
     params(("user_id" = String, Path)),
-    responses((status = 200, body = DeletedTasks), (status = 403, description = "Role 'admin' required")))]
+    responses((status = 200, body = DeletedTasks), (status = 403, body = ErrorDetail, description = "Role 'admin' required")))]
 pub async fn delete_user(
     State(state): State<AppState>,
     Path(user_id): Path<String>,

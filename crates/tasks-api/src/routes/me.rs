@@ -12,9 +12,7 @@ pub fn router() -> Router<AppState> {
 
 /// The authenticated user, as the seed's `get_current_user` returns it: `CurrentUser`'s JSON.
 #[utoipa::path(get, path = "/api/me", tag = "users", security(("bearer" = [])), responses(
-    (status = 200, description = "The current user"),
-    (status = 401, description = "Missing or invalid token"),
-    (status = 503, description = "Signing keys unavailable")))]
+    (status = 200, description = "The current user")))]
 pub async fn me(user: CurrentUser) -> CurrentUser {
     user
 }

@@ -2,7 +2,7 @@
 //! User tokens are refused here, and service tokens are refused on user routes.
 
 use super::AppState;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorDetail};
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -27,8 +27,8 @@ pub struct ServiceStats {
 
 /// Task statistics for a service caller (client-credentials token with scope `api:read`).
 #[utoipa::path(get, path = "/api/service/stats", tag = "service", security(("bearer" = [])),
-    responses((status = 200, body = ServiceStats), (status = 401),
-        (status = 403, description = "Scope 'api:read' or a service token required")))]
+    responses((status = 200, body = ServiceStats),
+        (status = 403, body = ErrorDetail, description = "Scope 'api:read' or a service token required")))]
 pub async fn stats(
     service: ServiceClient,
     State(state): State<AppState>,

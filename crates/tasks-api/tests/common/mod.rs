@@ -4,7 +4,7 @@
 #![allow(dead_code, unreachable_pub)]
 
 use ssoguard::Algorithm;
-use ssoguard::testing::dev::{DevIssuer, DevIssuerConfig};
+use ssoguard::dev::{DevIssuer, DevIssuerConfig};
 use ssoguard::testing::{SigningKey, TestIssuer};
 use std::collections::HashMap;
 use std::io::Write;

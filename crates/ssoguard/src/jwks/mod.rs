@@ -9,215 +9,29 @@
 //!   still unknown after a refetch are remembered until the next successful refresh.
 //! - A failed refresh keeps the last good set for [`JwksConfig::max_stale`] past its expiry, then
 //!   fails closed with [`VerifyError::KeysUnavailable`] (a 503, never a 401).
+//!
+//! The settings are in `config`, one parsed key set and its lookups in `key_set`; this file is the
+//! cache and its refresh task.
+
+mod config;
+mod key_set;
+
+pub use config::JwksConfig;
+pub(crate) use key_set::KeySet;
+use key_set::Lookup;
 
 use crate::algorithm::Algorithm;
 use crate::discovery::{self, ProviderMetadata};
-use crate::error::{ConfigError, KeysUnavailable, VerifyError};
+use crate::error::{KeysUnavailable, VerifyError};
 use crate::fetch::HttpFetcher;
-use crate::jwk::{ParsedKeySet, SkippedKey, VerifyingKey, parse_jwks};
+use crate::jwk::{ParsedKeySet, VerifyingKey, parse_jwks};
 use crate::metrics::Metrics;
 use crate::single_flight::{Flight, Joined, SingleFlight};
 use arc_swap::ArcSwapOption;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
-
-/// Settings of the key cache. Every default is chosen for a Better Auth deployment and can be
-/// changed through [`crate::VerifierBuilder`].
-///
-/// # Example
-///
-/// ```
-/// use ssoguard::{JwksConfig, Verifier};
-/// use std::time::Duration;
-///
-/// let config = JwksConfig { ttl: Duration::from_secs(600), max_stale: Duration::from_secs(3600), ..JwksConfig::default() };
-/// let verifier = Verifier::builder()
-///     .authority("http://localhost:3001")
-///     .audience("rust-backend")
-///     .jwks_config(config)
-///     .build()?;
-/// # let _ = verifier;
-/// # Ok::<(), ssoguard::ConfigError>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct JwksConfig {
-    /// How long a key set is fresh when the response has no `Cache-Control: max-age`.
-    /// Default: 1 hour.
-    pub ttl: Duration,
-    /// Use the response's `Cache-Control: max-age`, clamped to
-    /// [`JwksConfig::min_ttl`]..=[`JwksConfig::max_ttl`]. Default: `true`.
-    pub respect_cache_control: bool,
-    /// Lower clamp for `max-age`. Default: 30 s (a provider saying `no-cache` must not make every
-    /// request fetch).
-    pub min_ttl: Duration,
-    /// Upper clamp for `max-age`. Default: 24 h (rotation must be noticed within a day).
-    pub max_ttl: Duration,
-    /// Refresh in the background this long before expiry (at most a tenth of the TTL).
-    /// Default: 5 min.
-    pub refresh_ahead: Duration,
-    /// Minimum time between refetches caused by unknown kids, and between retries after a failed
-    /// fetch. Default: 30 s. Lowering it lets forged kids drive more traffic to the SSO.
-    pub refetch_cooldown: Duration,
-    /// How long a request waits for an in-flight fetch before giving up. Default: 5 s.
-    pub wait_timeout: Duration,
-    /// Total timeout of one HTTP fetch. Default: 5 s.
-    pub fetch_timeout: Duration,
-    /// Connect timeout of one HTTP fetch. Default: 2 s.
-    pub connect_timeout: Duration,
-    /// Largest accepted JWKS or discovery response. Default: 1 MiB.
-    pub max_response_bytes: usize,
-    /// Most keys accepted in one JWKS. Default: 100.
-    pub max_keys: usize,
-    /// How long past expiry the last good set is still used while refreshes fail.
-    /// Default: 24 h. After that, verification fails closed (503).
-    pub max_stale: Duration,
-}
-
-impl Default for JwksConfig {
-    fn default() -> Self {
-        JwksConfig {
-            ttl: Duration::from_secs(3600),
-            respect_cache_control: true,
-            min_ttl: Duration::from_secs(30),
-            max_ttl: Duration::from_secs(24 * 3600),
-            refresh_ahead: Duration::from_secs(300),
-            refetch_cooldown: Duration::from_secs(30),
-            wait_timeout: Duration::from_secs(5),
-            fetch_timeout: Duration::from_secs(5),
-            connect_timeout: Duration::from_secs(2),
-            max_response_bytes: 1024 * 1024,
-            max_keys: 100,
-            max_stale: Duration::from_secs(24 * 3600),
-        }
-    }
-}
-
-impl JwksConfig {
-    /// Refuses settings that cannot work together or would overflow a deadline.
-    pub(crate) fn check(&self) -> Result<(), ConfigError> {
-        let invalid = |setting: &'static str, reason: &str| {
-            Err(ConfigError::InvalidSetting {
-                setting,
-                reason: reason.into(),
-            })
-        };
-        let ten_years = Duration::from_secs(10 * 365 * 24 * 3600);
-        for (setting, value) in [
-            ("jwks ttl", self.ttl),
-            ("min_ttl", self.min_ttl),
-            ("max_ttl", self.max_ttl),
-            ("refresh_ahead", self.refresh_ahead),
-            ("refetch_cooldown", self.refetch_cooldown),
-            ("wait_timeout", self.wait_timeout),
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-            ("max_stale", self.max_stale),
-        ] {
-            if value > ten_years {
-                return invalid(setting, "longer than ten years");
-            }
-        }
-        if self.min_ttl > self.max_ttl {
-            return invalid("min_ttl", "greater than max_ttl");
-        }
-        for (setting, value) in [
-            ("jwks ttl", self.ttl),
-            ("max_ttl", self.max_ttl),
-            ("wait_timeout", self.wait_timeout),
-            ("fetch_timeout", self.fetch_timeout),
-            ("connect_timeout", self.connect_timeout),
-        ] {
-            if value.is_zero() {
-                return invalid(setting, "must be positive");
-            }
-        }
-        if self.max_response_bytes == 0 {
-            return invalid("max_response_bytes", "must be positive");
-        }
-        if self.max_keys == 0 {
-            return invalid("max_keys", "must be positive");
-        }
-        Ok(())
-    }
-}
-
-/// Cap on remembered unknown kids per key set, so forged kids cannot grow memory without bound.
-const MAX_UNKNOWN_KIDS: usize = 4096;
-
-/// One fetched, parsed key set.
-#[derive(Debug)]
-pub(crate) struct KeySet {
-    pub(crate) generation: u64,
-    by_kid: HashMap<String, Arc<VerifyingKey>>,
-    keys: Vec<Arc<VerifyingKey>>,
-    skipped: Vec<SkippedKey>,
-    fetched_at: Instant,
-    expires_at: Instant,
-    unknown_kids: Mutex<HashSet<String>>,
-}
-
-enum Lookup {
-    Found(Arc<VerifyingKey>),
-    Mismatch,
-    Ambiguous,
-    NotFound,
-}
-
-impl KeySet {
-    fn find(&self, kid: Option<&str>, alg: Algorithm) -> Lookup {
-        match kid {
-            Some(kid) => match self.by_kid.get(kid) {
-                Some(key) if key.fits(alg) => Lookup::Found(key.clone()),
-                Some(_) => Lookup::Mismatch,
-                None => Lookup::NotFound,
-            },
-            None => {
-                let mut fitting = self.keys.iter().filter(|k| k.fits(alg));
-                match (fitting.next(), fitting.next()) {
-                    (Some(key), None) => Lookup::Found(key.clone()),
-                    (Some(_), Some(_)) => Lookup::Ambiguous,
-                    (None, _) => Lookup::NotFound,
-                }
-            }
-        }
-    }
-
-    /// The kids of the usable keys, sorted, and the skipped keys (for [`crate::Explanation`]).
-    pub(crate) fn describe(&self) -> (Vec<String>, Vec<SkippedKey>) {
-        let mut kids: Vec<String> = self.by_kid.keys().cloned().collect();
-        kids.sort();
-        (kids, self.skipped.clone())
-    }
-
-    /// True when this set still holds this exact key under `kid` (used by the token cache).
-    pub(crate) fn holds(&self, kid: Option<&str>, key: &Arc<VerifyingKey>) -> bool {
-        match kid {
-            Some(kid) => self.by_kid.get(kid).is_some_and(|k| Arc::ptr_eq(k, key)),
-            None => self.keys.iter().any(|k| Arc::ptr_eq(k, key)),
-        }
-    }
-
-    fn remember_unknown(&self, kid: Option<&str>) {
-        if let Some(kid) = kid {
-            if let Ok(mut unknown) = self.unknown_kids.lock() {
-                if unknown.len() < MAX_UNKNOWN_KIDS {
-                    unknown.insert(kid.to_owned());
-                }
-            }
-        }
-    }
-
-    fn is_known_unknown(&self, kid: Option<&str>) -> bool {
-        kid.is_some_and(|kid| {
-            self.unknown_kids
-                .lock()
-                .map(|u| u.contains(kid))
-                .unwrap_or(false)
-        })
-    }
-}
 
 /// The result of one fetch, shared by every caller waiting on it.
 type FetchResult = Result<Arc<KeySet>, String>;
@@ -237,6 +51,7 @@ pub(crate) struct KeySource {
 
 /// Status of the key cache, for readiness probes and diagnostics.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[non_exhaustive]
 pub struct KeyStatus {
     /// A key set is loaded and within its staleness bound.
     pub ready: bool,
@@ -736,56 +551,6 @@ mod tests {
             source,
             Arc::new(Metrics::default()),
         )
-    }
-
-    #[test]
-    fn impossible_settings_are_refused() {
-        let ok = JwksConfig::default();
-        assert!(ok.check().is_ok());
-        let cases = [
-            (
-                JwksConfig {
-                    min_ttl: Duration::from_secs(600),
-                    max_ttl: Duration::from_secs(60),
-                    ..ok.clone()
-                },
-                "min_ttl",
-            ),
-            (
-                JwksConfig {
-                    wait_timeout: Duration::ZERO,
-                    ..ok.clone()
-                },
-                "wait_timeout",
-            ),
-            (
-                JwksConfig {
-                    refetch_cooldown: Duration::MAX,
-                    ..ok.clone()
-                },
-                "refetch_cooldown",
-            ),
-            (
-                JwksConfig {
-                    max_keys: 0,
-                    ..ok.clone()
-                },
-                "max_keys",
-            ),
-            (
-                JwksConfig {
-                    max_response_bytes: 0,
-                    ..ok.clone()
-                },
-                "max_response_bytes",
-            ),
-        ];
-        for (cfg, setting) in cases {
-            match cfg.check() {
-                Err(ConfigError::InvalidSetting { setting: s, .. }) => assert_eq!(s, setting),
-                other => panic!("{setting}: {other:?}"),
-            }
-        }
     }
 
     #[tokio::test]

@@ -1,5 +1,7 @@
-//! A Better-Auth-shaped **development** issuer, built on [`TestIssuer`]: the same code runs
-//! `ssoguard dev-issuer` and `tasks-api --dev`.
+//! A Better-Auth-shaped **development** issuer (feature `dev-issuer`): the same code runs
+//! `ssoguard dev-issuer` and `tasks-api --dev`. It runs on the test issuer's server (discovery,
+//! JWKS, real keys), without making the rest of `ssoguard::testing` (fault injection, the attack
+//! catalogue) part of a production build.
 //!
 //! On top of discovery and JWKS it serves:
 //! - `POST /api/auth/oauth2/token`:
@@ -16,8 +18,8 @@
 //!
 //! **Development only**: anyone who can reach it can mint tokens for the dev users.
 
-use super::{SigningKey, StoredKey, TestIssuer, TestIssuerError};
 use crate::algorithm::Algorithm;
+use crate::testing::TestIssuer;
 use crate::time::unix_now;
 use crate::verify::Verifier;
 use axum::Router;
@@ -33,6 +35,8 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+pub use crate::testing::{SigningKey, StoredKey, TestIssuerError};
 
 /// A user the dev issuer can mint tokens for.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -138,8 +142,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     std::fs::write(path, bytes)
 }
 
-/// Settings of the dev issuer.
+/// Settings of the dev issuer: [`DevIssuerConfig::with_keys`], then change any field.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct DevIssuerConfig {
     /// Listen address. Default: `127.0.0.1:3001` (the seed's `AUTH_SERVER_URL`).
     pub addr: String,
@@ -238,10 +243,29 @@ impl DevIssuer {
         Ok(DevIssuer { issuer, state })
     }
 
-    /// The underlying test issuer.
+    /// The underlying test issuer (feature `testing`: fault injection, key rotation, counters).
+    #[cfg(feature = "testing")]
     #[must_use]
     pub fn issuer(&self) -> &TestIssuer {
         &self.issuer
+    }
+
+    /// The issuer URL: the `iss` of its tokens, `<origin>/api/auth`.
+    #[must_use]
+    pub fn issuer_url(&self) -> &str {
+        self.issuer.issuer()
+    }
+
+    /// The origin it serves on (`http://127.0.0.1:<port>`): the `AUTH_SERVER_URL` to set.
+    #[must_use]
+    pub fn origin(&self) -> &str {
+        self.issuer.origin()
+    }
+
+    /// The JWKS URL.
+    #[must_use]
+    pub fn jwks_url(&self) -> String {
+        self.issuer.jwks_url()
     }
 
     /// The OAuth client id (the `aud` of id_tokens).
@@ -375,7 +399,7 @@ async fn userinfo(State(state): State<Arc<DevState>>, headers: HeaderMap) -> Res
     let Some(verifier) = state.verifier.get() else {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     };
-    let auth = crate::axum_free_bearer(&headers);
+    let auth = crate::bearer::bearer_token(&headers).ok().flatten();
     let Some(token) = auth else {
         return oauth_error(
             StatusCode::UNAUTHORIZED,
@@ -415,7 +439,7 @@ async fn get_user(
     headers: HeaderMap,
     Query(query): Query<GetUser>,
 ) -> Response {
-    if crate::axum_free_bearer(&headers) != Some(state.api_key.as_str()) {
+    if crate::bearer::bearer_token(&headers).ok().flatten() != Some(state.api_key.as_str()) {
         return (
             StatusCode::UNAUTHORIZED,
             axum::Json(json!({"code": "UNAUTHORIZED", "message": "Unauthorized"})),
