@@ -63,6 +63,9 @@ pub enum KeysUnavailable {
     Stale,
     /// The token introspection endpoint could not be reached or answered badly.
     Introspection,
+    /// The session store (Better Auth's `get-session`, its database or its secondary storage)
+    /// could not be reached or answered badly.
+    SessionStore,
 }
 
 /// Why a token was refused, or why it could not be checked.
@@ -148,6 +151,14 @@ pub enum VerifyError {
     /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
     #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
     SenderConstrained,
+    /// The session cookie is well signed but names no live session: unknown token, signed out,
+    /// revoked, or deleted by an admin.
+    #[error("session not found")]
+    SessionNotFound,
+    /// The session's user is banned (Better Auth's admin plugin; a ban whose `banExpires` has
+    /// passed no longer counts).
+    #[error("user is banned")]
+    UserBanned,
     /// Signing keys could not be obtained: a service failure, answered with 503.
     #[error("authentication service unavailable")]
     KeysUnavailable {
@@ -209,12 +220,14 @@ impl VerifyError {
             VerifyError::UnexpectedTokenType => "unexpected_token_type",
             VerifyError::AuthorizedPartyMismatch => "authorized_party_mismatch",
             VerifyError::Inactive => "inactive",
+            VerifyError::SessionNotFound => "session_not_found",
+            VerifyError::UserBanned => "user_banned",
             VerifyError::KeysUnavailable { .. } => "keys_unavailable",
         }
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 22] = [
+    pub const KINDS: [&'static str; 24] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -236,6 +249,8 @@ impl VerifyError {
         "unexpected_token_type",
         "authorized_party_mismatch",
         "inactive",
+        "session_not_found",
+        "user_banned",
         "keys_unavailable",
     ];
 

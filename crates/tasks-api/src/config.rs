@@ -87,6 +87,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `AUTH_COOKIE_NAME`: accept the token from this cookie too. Unset: cookies ignored.
     pub auth_cookie_name: Option<String>,
+    /// `BETTER_AUTH_SECRET` and the other `BETTER_AUTH_*` session settings
+    /// ([`crate::sessions`]): accept Better Auth's session cookie. Unset: ignored.
+    pub sessions: Option<crate::sessions::SessionSettings>,
     /// `JWKS_CACHE_TTL` (`3600`, `1h`, `30m`). Default: the library's 1 h.
     pub jwks_cache_ttl: Option<Duration>,
     /// `JWKS_REFETCH_COOLDOWN` (`30s`): minimum time between unknown-kid refetches and between
@@ -265,7 +268,9 @@ impl Config {
                 "http://localhost:3000".to_string(),
             ]
         });
+        let sessions = crate::sessions::SessionSettings::from_lookup(&get)?;
         Ok(Config {
+            sessions,
             sso_issuer: get("SSO_ISSUER"),
             jwks_url: get("JWKS_URL"),
             sso_client_ids,

@@ -9,5 +9,6 @@ pub mod cors;
 pub mod db;
 pub mod error;
 pub mod routes;
+pub mod sessions;
 pub mod startup;
 pub mod telemetry;

@@ -40,6 +40,9 @@ pub enum StartupError {
         /// The library's name of the setting (`authority` is `AUTH_SERVER_URL`).
         setting: &'static str,
     },
+    /// The session-cookie settings are not usable.
+    #[error("invalid Better Auth session settings: {0}")]
+    Sessions(ssoguard::ConfigError),
     /// The database could not be reached or migrated at start.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -221,6 +224,24 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         // Cookie-borne tokens on state-changing requests only from the CORS origins (CSRF).
         auth = auth
             .with_cookie(cookie)
+            .with_allowed_origins(&config.cors_origins);
+    }
+    if let Some(sessions) = &config.sessions {
+        let sessions = sessions
+            .build(&config.auth_server_url, config.sso_allow_http)
+            .map_err(|e| match e {
+                ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {
+                    setting: "AUTH_SERVER_URL",
+                },
+                other => StartupError::Sessions(other),
+            })?;
+        tracing::info!(
+            lookup = sessions.lookup_kind(),
+            "accepting Better Auth session cookies"
+        );
+        // Session cookies on state-changing requests only from the CORS origins (CSRF).
+        auth = auth
+            .with_sessions(sessions)
             .with_allowed_origins(&config.cors_origins);
     }
     let db = Db::connect(config.database_url.expose()).await?;

@@ -30,6 +30,7 @@ pub use rejection::AuthRejection;
 
 use crate::claims::TokenClaims;
 use crate::error::VerifyError;
+use crate::session::{SessionCookies, SessionVerifier};
 use crate::verify::Verifier;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
@@ -49,6 +50,8 @@ use std::task::{Context, Poll};
 pub struct Auth {
     verifier: Verifier,
     cookie_name: Option<Arc<str>>,
+    /// Better Auth session cookies, when accepted ([`Auth::with_sessions`]).
+    sessions: Option<SessionVerifier>,
     realm: Arc<str>,
     /// Origins whose state-changing requests may carry a cookie-borne token ([`csrf`]).
     allowed_origins: Arc<[Box<str>]>,
@@ -61,6 +64,7 @@ impl Auth {
         Auth {
             verifier,
             cookie_name: None,
+            sessions: None,
             realm: Arc::from("api"),
             allowed_origins: Arc::from(Vec::new()),
         }
@@ -83,6 +87,42 @@ impl Auth {
     pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = Some(Arc::from(name.into()));
         self
+    }
+
+    /// Also accepts Better Auth's **session cookie** (`better-auth.session_token`), checked by
+    /// `sessions` ([`SessionVerifier`]: signature, then cookie cache or a cached lookup), when
+    /// the request has no `Authorization: Bearer` header and no token cookie
+    /// ([`with_cookie`](Self::with_cookie)). Default: session cookies are ignored.
+    ///
+    /// The user it names becomes the same [`CurrentUser`] as with a JWT (`sub` = user id), with
+    /// [`CurrentUser::session_id`] set. Like a token cookie, a session cookie on a
+    /// state-changing request must pass the CSRF check described at
+    /// [`with_cookie`](Self::with_cookie) (allowed `Origin`, JSON `Content-Type`), and two
+    /// session cookies are ambiguous credentials (401).
+    ///
+    /// ```no_run
+    /// # fn build(verifier: ssoguard::Verifier) -> Result<ssoguard::axum::Auth, ssoguard::ConfigError> {
+    /// use ssoguard::session::{SessionSecret, SessionVerifier};
+    ///
+    /// let sessions = SessionVerifier::builder()
+    ///     .secret(SessionSecret::new(std::env::var("BETTER_AUTH_SECRET").unwrap_or_default())?)
+    ///     .remote("http://localhost:3001/api/auth")
+    ///     .build()?;
+    /// let auth = ssoguard::axum::Auth::new(verifier)
+    ///     .with_sessions(sessions)
+    ///     .with_allowed_origins(["http://localhost:3000"]);
+    /// # Ok(auth) }
+    /// ```
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: SessionVerifier) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// The session-cookie verifier, when session cookies are accepted.
+    #[must_use]
+    pub fn sessions(&self) -> Option<&SessionVerifier> {
+        self.sessions.as_ref()
     }
 
     /// The origins (`https://app.example.com`) whose state-changing requests may carry a
@@ -116,18 +156,44 @@ impl Auth {
     }
 
     /// Finds the token in a request: `Authorization: Bearer` (scheme case-insensitive, exactly
-    /// one), else the configured cookie.
+    /// one), else the configured cookie. A session cookie is not a token: see
+    /// [`with_sessions`](Self::with_sessions).
     ///
     /// # Errors
     ///
     /// [`VerifyError::MissingToken`] when there is none; [`VerifyError::Malformed`] for several
     /// Authorization headers or a Bearer value that is not exactly one token.
     pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, VerifyError> {
-        self.find_token(headers).map(|(token, _)| token)
+        self.find_token(headers)?
+            .map(|(token, _)| token)
+            .ok_or(VerifyError::MissingToken)
     }
 
-    /// The request's token and whether it came from the cookie.
-    fn find_token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
+    /// The request's credential, in this order: `Authorization: Bearer`, the token cookie, the
+    /// session cookie.
+    fn find_credential<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, VerifyError> {
+        match self.find_token(headers)? {
+            Some((token, false)) => return Ok(Credential::Bearer(token)),
+            Some((token, true)) => return Ok(Credential::TokenCookie(token)),
+            None => {}
+        }
+        if let Some(sessions) = &self.sessions {
+            let cookie_headers = headers
+                .get_all(header::COOKIE)
+                .iter()
+                .filter_map(|v| v.to_str().ok());
+            if let Some(cookies) = sessions.find_cookies(cookie_headers)? {
+                return Ok(Credential::Session(cookies));
+            }
+        }
+        Err(VerifyError::MissingToken)
+    }
+
+    /// The request's token and whether it came from the cookie; `None` when there is none.
+    fn find_token<'h>(
+        &self,
+        headers: &'h HeaderMap,
+    ) -> Result<Option<(&'h str, bool)>, VerifyError> {
         let mut values = headers.get_all(header::AUTHORIZATION).iter();
         if let Some(value) = values.next() {
             if values.next().is_some() {
@@ -147,7 +213,7 @@ impl Auth {
                     if memchr::memchr(b' ', token.as_bytes()).is_some() {
                         return Err(VerifyError::Malformed("expected exactly one bearer token"));
                     }
-                    return Ok((token, false));
+                    return Ok(Some((token, false)));
                 }
             } else if value.eq_ignore_ascii_case("bearer") {
                 return Err(VerifyError::MissingToken);
@@ -174,10 +240,10 @@ impl Auth {
                 }
             }
             if let Some(token) = found {
-                return Ok((token, true));
+                return Ok(Some((token, true)));
             }
         }
-        Err(VerifyError::MissingToken)
+        Ok(None)
     }
 
     /// Extracts and verifies the request's token, without knowing the method: a cookie-borne
@@ -205,17 +271,18 @@ impl Auth {
         method: &Method,
         headers: &HeaderMap,
     ) -> Result<Arc<TokenClaims>, AuthRejection> {
-        let result = match self.find_token(headers) {
-            Ok((token, from_cookie)) => {
-                if from_cookie {
-                    if let Some(reason) =
-                        csrf::cross_site_refusal(method, headers, &self.allowed_origins)
-                    {
-                        tracing::debug!(reason, "cookie-borne token on a cross-site request");
-                        return Err(AuthRejection::cross_site(reason, self.realm.clone()));
-                    }
-                }
+        let result = match self.find_credential(headers) {
+            Ok(Credential::Bearer(token)) => self.verifier.verify(token).await,
+            Ok(Credential::TokenCookie(token)) => {
+                self.refuse_cross_site(method, headers)?;
                 self.verifier.verify(token).await
+            }
+            Ok(Credential::Session(cookies)) => {
+                self.refuse_cross_site(method, headers)?;
+                match &self.sessions {
+                    Some(sessions) => sessions.verify(&cookies).await,
+                    None => Err(VerifyError::MissingToken),
+                }
             }
             Err(e) => Err(e),
         };
@@ -228,6 +295,27 @@ impl Auth {
             AuthRejection::verify(e, self.realm.clone())
         })
     }
+
+    /// The CSRF rule for cookie-borne credentials ([`csrf`]).
+    fn refuse_cross_site(&self, method: &Method, headers: &HeaderMap) -> Result<(), AuthRejection> {
+        match csrf::cross_site_refusal(method, headers, &self.allowed_origins) {
+            None => Ok(()),
+            Some(reason) => {
+                tracing::debug!(reason, "cookie credential on a cross-site request");
+                Err(AuthRejection::cross_site(reason, self.realm.clone()))
+            }
+        }
+    }
+}
+
+/// Where a request's credential came from.
+enum Credential<'h> {
+    /// `Authorization: Bearer` (never CSRF-checked: browsers do not add it on their own).
+    Bearer(&'h str),
+    /// The token cookie of [`Auth::with_cookie`].
+    TokenCookie(&'h str),
+    /// Better Auth's session cookie ([`Auth::with_sessions`]).
+    Session(SessionCookies<'h>),
 }
 
 /// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors.
@@ -298,6 +386,12 @@ pub struct CurrentUser {
     pub organization_id: Option<String>,
     /// `permissions`.
     pub permissions: Vec<String>,
+    /// The Better Auth session id (`sid`): set for a session cookie, and for a token that
+    /// names its session.
+    pub session_id: Option<String>,
+    /// The admin impersonating the user (`impersonated_by`; Better Auth's admin plugin), for a
+    /// session cookie of an impersonation session.
+    pub impersonated_by: Option<String>,
     /// All verified claims.
     #[serde(skip)]
     pub claims: Arc<TokenClaims>,
@@ -321,6 +415,8 @@ impl CurrentUser {
             roles,
             organization_id: claims.organization_id.clone(),
             permissions: claims.permissions.clone(),
+            session_id: extra_string(&claims, "sid"),
+            impersonated_by: extra_string(&claims, "impersonated_by"),
             claims,
         }
     }
@@ -330,6 +426,14 @@ impl CurrentUser {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+}
+
+fn extra_string(claims: &TokenClaims, name: &str) -> Option<String> {
+    claims
+        .extra
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// The role of a user whose token has no `role` claim (the seed's default).

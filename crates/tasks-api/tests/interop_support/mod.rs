@@ -434,6 +434,18 @@ impl BetterAuth {
         }
     }
 
+    /// The SQLite file it keeps its tables in (`None` on Postgres).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.database.is_none().then(|| self.dir.join("auth.db"))
+    }
+
+    /// The URL of the Postgres database it keeps its tables in (Postgres setup only).
+    pub fn postgres_url(&self) -> Option<String> {
+        self.database
+            .as_ref()
+            .map(|(url, name)| database_url(url, name))
+    }
+
     /// `<origin><basePath>` (`<origin>/api/auth` by default): the base of every endpoint.
     pub fn base(&self) -> String {
         format!("{}{}", self.origin, self.base_path)
@@ -938,6 +950,7 @@ pub struct TasksApi {
     server: tokio::task::JoinHandle<()>,
     db_path: PathBuf,
     verifier: ssoguard::Verifier,
+    auth: ssoguard::axum::Auth,
 }
 
 impl Drop for TasksApi {
@@ -992,6 +1005,7 @@ impl TasksApi {
         let app = App::build(config).await.expect("tasks-api builds");
         let base = format!("http://{}", app.local_addr());
         let verifier = app.state().auth.verifier().clone();
+        let auth = app.state().auth.clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -1004,7 +1018,15 @@ impl TasksApi {
             server,
             db_path,
             verifier,
+            auth,
         }
+    }
+
+    /// The session-cookie verifier's counters (lookups, cache hits), when sessions are on.
+    pub fn session_metrics(&self) -> Option<ssoguard::MetricsSnapshot> {
+        self.auth
+            .sessions()
+            .map(ssoguard::session::SessionVerifier::metrics)
     }
 
     /// Why the signing keys are unavailable, as the service logs it (`/ready` never says why).
