@@ -208,6 +208,8 @@ const redisStorage = async (url) => {
     });
   return {
     get: (key) => command("GET", key),
+    // The oauth-provider consumes authorization codes with it (Redis ≥ 6.2).
+    getAndDelete: (key) => command("GETDEL", key),
     set: async (key, value, ttl) => {
       await (ttl ? command("SET", key, value, "EX", Math.max(1, Math.floor(ttl))) : command("SET", key, value));
     },

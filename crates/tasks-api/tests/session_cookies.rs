@@ -304,15 +304,17 @@ async fn remote_and_sqlite_database_lookups() {
     .await;
     check_mode(&sso, &database, "database (SQLite)").await;
     check_lookups_are_cached(&sso, &database, "database (SQLite)").await;
-    check_expiry_and_ban_rules_in_the_database(&sso, &database, &path).await;
+    check_expiry_and_ban_rules_in_the_database(&sso, &database, &remote, &path).await;
 }
 
 /// Rows changed in Better Auth's own SQLite file: an `expiresAt` in the past is 401 `token
 /// expired`; `banned = 1` with the session kept is 401 `user is banned`, and a `banExpires` in
-/// the past lifts it.
+/// the past lifts it. Better Auth's `get-session` (the `remote` lookup) answers `null` for the
+/// expired session.
 async fn check_expiry_and_ban_rules_in_the_database(
     sso: &BetterAuth,
     api: &TasksApi,
+    remote: &TasksApi,
     path: &std::path::Path,
 ) {
     use sqlx::Connection as _;
@@ -327,6 +329,7 @@ async fn check_expiry_and_ban_rules_in_the_database(
         .expect("expire");
     refused_within(api, &dave.session_cookie, Duration::from_secs(3), "expired").await;
     assert_refused(api, &dave.session_cookie, &["token expired"], "expired").await;
+    assert_refused(remote, &dave.session_cookie, &["session not found"], "expired (remote)").await;
 
     let erin = sign_up_and_in(sso, "erin").await;
     assert_eq!(me(api, &erin.session_cookie).await.status, 200);
