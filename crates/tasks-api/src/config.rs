@@ -268,7 +268,7 @@ impl Config {
                 "http://localhost:3000".to_string(),
             ]
         });
-        let sessions = crate::sessions::SessionSettings::from_lookup(&get)?;
+        let sessions = crate::sessions::SessionSettings::from_lookup(get)?;
         Ok(Config {
             sessions,
             sso_issuer: get("SSO_ISSUER"),
