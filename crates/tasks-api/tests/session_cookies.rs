@@ -24,6 +24,16 @@ use serde_json::{Value, json};
 use ssoguard::session::{SessionSecret, sign_session_token};
 use std::time::{Duration, Instant};
 
+/// The package set the SQLite-backed tests run on: the newest better-auth with
+/// `SSOGUARD_INTEROP_SETUP=latest` (scripts/interop-setups), else the pinned one.
+fn package_set() -> Setup {
+    if Setup::current() == Setup::Latest {
+        Setup::Latest
+    } else {
+        Setup::Pinned
+    }
+}
+
 /// server.mjs's default `BA_SECRET`.
 const SECRET: &str = "ssoguard-dev-secret-0123456789abcdef0123456789";
 
@@ -287,7 +297,7 @@ async fn remote_and_sqlite_database_lookups() {
     if !prerequisites_met() {
         return;
     }
-    let sso = BetterAuth::start_in(Setup::Pinned, "EdDSA", &[]).await;
+    let sso = BetterAuth::start_in(package_set(), "EdDSA", &[]).await;
     let remote = tasks_api(&sso, &[("BETTER_AUTH_SESSION_LOOKUP", "remote")]).await;
     check_mode(&sso, &remote, "remote").await;
     check_lookups_are_cached(&sso, &remote, "remote").await;
@@ -396,7 +406,7 @@ async fn redis_secondary_storage_lookup() {
         return;
     }
     let sso = BetterAuth::start_in(
-        Setup::Pinned,
+        package_set(),
         "EdDSA",
         &[
             ("BA_SECONDARY_STORAGE".into(), "redis".into()),
@@ -422,7 +432,7 @@ async fn cookie_cache_answers_without_a_lookup() {
         return;
     }
     let sso = BetterAuth::start_in(
-        Setup::Pinned,
+        package_set(),
         "EdDSA",
         &[("BA_COOKIE_CACHE".into(), "1".into())],
     )
