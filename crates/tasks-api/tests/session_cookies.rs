@@ -339,7 +339,13 @@ async fn check_expiry_and_ban_rules_in_the_database(
         .expect("expire");
     refused_within(api, &dave.session_cookie, Duration::from_secs(3), "expired").await;
     assert_refused(api, &dave.session_cookie, &["token expired"], "expired").await;
-    assert_refused(remote, &dave.session_cookie, &["session not found"], "expired (remote)").await;
+    assert_refused(
+        remote,
+        &dave.session_cookie,
+        &["session not found"],
+        "expired (remote)",
+    )
+    .await;
 
     let erin = sign_up_and_in(sso, "erin").await;
     assert_eq!(me(api, &erin.session_cookie).await.status, 200);
