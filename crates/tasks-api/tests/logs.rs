@@ -65,7 +65,7 @@ async fn no_session_cookie_or_secret_appears_in_logs() {
     let data = write_compact_cookie_cache(&session, &user, now_ms + 300_000, &secret);
     let forged = sign_session_token(
         token,
-        &SessionSecret::new(&SECRET.replace('l', "L")).expect("s"),
+        &SessionSecret::new(SECRET.replace('l', "L")).expect("s"),
     );
     let cached = format!("better-auth.session_token={signed}; better-auth.session_data={data}");
     let cases = [
