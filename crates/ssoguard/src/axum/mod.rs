@@ -23,6 +23,7 @@
 //! # }
 //! ```
 
+mod credential;
 mod csrf;
 mod rejection;
 
@@ -30,12 +31,13 @@ pub use rejection::AuthRejection;
 
 use crate::claims::TokenClaims;
 use crate::error::VerifyError;
-use crate::session::{SessionCookies, SessionVerifier};
+use crate::session::SessionVerifier;
 use crate::verify::Verifier;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Request, header};
+use axum::http::{HeaderMap, Method, Request};
 use axum::response::{IntoResponse, Response};
+use credential::Credential;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -169,83 +171,6 @@ impl Auth {
             .ok_or(VerifyError::MissingToken)
     }
 
-    /// The request's credential, in this order: `Authorization: Bearer`, the token cookie, the
-    /// session cookie.
-    fn find_credential<'h>(&self, headers: &'h HeaderMap) -> Result<Credential<'h>, VerifyError> {
-        match self.find_token(headers)? {
-            Some((token, false)) => return Ok(Credential::Bearer(token)),
-            Some((token, true)) => return Ok(Credential::TokenCookie(token)),
-            None => {}
-        }
-        if let Some(sessions) = &self.sessions {
-            let cookie_headers = headers
-                .get_all(header::COOKIE)
-                .iter()
-                .filter_map(|v| v.to_str().ok());
-            if let Some(cookies) = sessions.find_cookies(cookie_headers)? {
-                return Ok(Credential::Session(cookies));
-            }
-        }
-        Err(VerifyError::MissingToken)
-    }
-
-    /// The request's token and whether it came from the cookie; `None` when there is none.
-    fn find_token<'h>(
-        &self,
-        headers: &'h HeaderMap,
-    ) -> Result<Option<(&'h str, bool)>, VerifyError> {
-        let mut values = headers.get_all(header::AUTHORIZATION).iter();
-        if let Some(value) = values.next() {
-            if values.next().is_some() {
-                return Err(VerifyError::Malformed("more than one Authorization header"));
-            }
-            let value = value
-                .to_str()
-                .map_err(|_| VerifyError::Malformed("Authorization header is not ASCII"))?;
-            if let Some((scheme, rest)) = value.split_once(' ') {
-                if scheme.eq_ignore_ascii_case("bearer") {
-                    let token = rest.trim_matches(' ');
-                    if token.is_empty() {
-                        return Err(VerifyError::MissingToken);
-                    }
-                    // memchr: a token is ~1 KB, and `str::contains` scans it byte by byte
-                    // (800 instructions per request against ~60, `bench/router-instructions.sh`).
-                    if memchr::memchr(b' ', token.as_bytes()).is_some() {
-                        return Err(VerifyError::Malformed("expected exactly one bearer token"));
-                    }
-                    return Ok(Some((token, false)));
-                }
-            } else if value.eq_ignore_ascii_case("bearer") {
-                return Err(VerifyError::MissingToken);
-            }
-            // Another scheme (Basic, DPoP, …): not a bearer credential; fall through to cookies.
-        }
-        if let Some(name) = &self.cookie_name {
-            let mut found = None;
-            for value in headers.get_all(header::COOKIE) {
-                let Ok(value) = value.to_str() else { continue };
-                for pair in value.split(';') {
-                    if let Some((k, v)) = pair.trim().split_once('=') {
-                        if k == &**name && !v.is_empty() {
-                            if found.is_some() {
-                                // Which one did the SSO set? A sibling subdomain can add its own
-                                // (cookie tossing); picking either would be a guess.
-                                return Err(VerifyError::Malformed(
-                                    "ambiguous credentials: more than one token cookie",
-                                ));
-                            }
-                            found = Some(v.trim_matches('"'));
-                        }
-                    }
-                }
-            }
-            if let Some(token) = found {
-                return Ok(Some((token, true)));
-            }
-        }
-        Ok(None)
-    }
-
     /// Extracts and verifies the request's token, without knowing the method: a cookie-borne
     /// token is CSRF-checked as for a state-changing request. Prefer
     /// [`authenticate_request`](Self::authenticate_request).
@@ -306,16 +231,6 @@ impl Auth {
             }
         }
     }
-}
-
-/// Where a request's credential came from.
-enum Credential<'h> {
-    /// `Authorization: Bearer` (never CSRF-checked: browsers do not add it on their own).
-    Bearer(&'h str),
-    /// The token cookie of [`Auth::with_cookie`].
-    TokenCookie(&'h str),
-    /// Better Auth's session cookie ([`Auth::with_sessions`]).
-    Session(SessionCookies<'h>),
 }
 
 /// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors.
