@@ -54,6 +54,11 @@ async fn sign_up_and_in(sso: &BetterAuth, name: &str) -> Browser {
     );
     let password = "user-password-123";
     sso.sign_up(&email, password, name).await;
+    sign_in(sso, &email, password).await
+}
+
+/// `POST /sign-in/email`: the browser's cookies (the non-empty ones Better Auth set).
+async fn sign_in(sso: &BetterAuth, email: &str, password: &str) -> Browser {
     let resp = sso
         .http
         .post(format!("{}/sign-in/email", sso.base()))
@@ -272,6 +277,43 @@ async fn check_mode(sso: &BetterAuth, api: &TasksApi, mode: &str) {
     .await;
 }
 
+/// An admin impersonating a user (admin plugin `impersonate-user`): the impersonation
+/// session's cookie is the user, with `impersonated_by` = the admin.
+async fn check_impersonation(sso: &BetterAuth, api: &TasksApi) {
+    let henry = sign_up_and_in(sso, "henry").await;
+    let admin = sign_in(sso, ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let admin_me = me(api, &admin.session_cookie).await;
+    assert_eq!(admin_me.status, 200, "{admin_me:?}");
+    assert!(admin_me.body["impersonated_by"].is_null());
+    let resp = sso
+        .http
+        .post(format!("{}/admin/impersonate-user", sso.base()))
+        .header("origin", FRONTEND_ORIGIN)
+        .header("cookie", &admin.session_cookie)
+        .json(&json!({"userId": henry.user_id}))
+        .send()
+        .await
+        .expect("impersonate");
+    assert_eq!(resp.status(), 200, "impersonate-user");
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.split(';').next())
+        .find(|c| c.starts_with("better-auth.session_token=") && !c.ends_with('='))
+        .expect("the impersonation session's cookie")
+        .to_owned();
+    let got = me(api, &cookie).await;
+    assert_eq!(got.status, 200, "{got:?}");
+    assert_eq!(got.body["id"], henry.user_id);
+    assert_eq!(
+        got.body["impersonated_by"], admin_me.body["id"],
+        "{}",
+        got.body
+    );
+}
+
 /// Lookups are counted: many requests with one cookie cost one lookup per TTL.
 async fn check_lookups_are_cached(sso: &BetterAuth, api: &TasksApi, mode: &str) {
     let carol = sign_up_and_in(sso, "carol").await;
@@ -301,6 +343,7 @@ async fn remote_and_sqlite_database_lookups() {
     let remote = tasks_api(&sso, &[("BETTER_AUTH_SESSION_LOOKUP", "remote")]).await;
     check_mode(&sso, &remote, "remote").await;
     check_lookups_are_cached(&sso, &remote, "remote").await;
+    check_impersonation(&sso, &remote).await;
 
     let path = sso.sqlite_path().expect("SQLite");
     let url = format!("sqlite://{}", path.display());
