@@ -187,6 +187,25 @@ pub fn remote_base(auth_server_url: &str) -> String {
     }
 }
 
+/// The library's error with the variable at fault named (`BETTER_AUTH_DATABASE_URL`, …).
+#[must_use]
+pub fn variable_at_fault(e: ssoguard::ConfigError) -> ConfigError {
+    let name = match &e {
+        ssoguard::ConfigError::InvalidSetting { setting, .. } => match *setting {
+            "session_database_url" | "session_schema" => "BETTER_AUTH_DATABASE_URL",
+            "session_redis_url" => "BETTER_AUTH_REDIS_URL",
+            "cookie_prefix" => "BETTER_AUTH_COOKIE_PREFIX",
+            "cache_ttl" => "BETTER_AUTH_SESSION_CACHE_TTL",
+            _ => "BETTER_AUTH_SECRET",
+        },
+        _ => "AUTH_SERVER_URL",
+    };
+    ConfigError::Invalid {
+        name,
+        reason: reason_of(&e),
+    }
+}
+
 fn reason_of(e: &ssoguard::ConfigError) -> String {
     match e {
         ssoguard::ConfigError::InvalidSetting { reason, .. } => reason.clone(),
@@ -238,6 +257,42 @@ mod tests {
         assert!(!format!("{s:?}").contains("pw@"), "{s:?}");
         assert_eq!(remote_base("http://h:3001"), "http://h:3001/api/auth");
         assert_eq!(remote_base("http://h:3001/auth/"), "http://h:3001/auth");
+    }
+
+    #[tokio::test]
+    async fn unusable_urls_and_prefixes_name_their_variable() {
+        for (vars, name) in [
+            (
+                vec![
+                    ("BETTER_AUTH_SESSION_LOOKUP", "database"),
+                    ("BETTER_AUTH_DATABASE_URL", "mysql://db/auth"),
+                ],
+                "BETTER_AUTH_DATABASE_URL",
+            ),
+            (
+                vec![
+                    ("BETTER_AUTH_SESSION_LOOKUP", "redis"),
+                    ("BETTER_AUTH_REDIS_URL", "not a url"),
+                ],
+                "BETTER_AUTH_REDIS_URL",
+            ),
+            (
+                vec![("BETTER_AUTH_COOKIE_PREFIX", "my;app")],
+                "BETTER_AUTH_COOKIE_PREFIX",
+            ),
+        ] {
+            let mut all = vec![("BETTER_AUTH_SECRET", SECRET)];
+            all.extend(vars);
+            let settings = settings(&all).expect("parsed").expect("on");
+            let err = settings
+                .build("http://127.0.0.1:3001", false)
+                .map_err(variable_at_fault)
+                .expect_err("refused");
+            assert!(
+                matches!(err, ConfigError::Invalid { name: n, .. } if n == name),
+                "{err}"
+            );
+        }
     }
 
     #[test]

@@ -40,9 +40,9 @@ pub enum StartupError {
         /// The library's name of the setting (`authority` is `AUTH_SERVER_URL`).
         setting: &'static str,
     },
-    /// The session-cookie settings are not usable.
+    /// The session-cookie settings are not usable (the variable at fault is named).
     #[error("invalid Better Auth session settings: {0}")]
-    Sessions(ssoguard::ConfigError),
+    Sessions(crate::config::ConfigError),
     /// The database could not be reached or migrated at start.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -233,7 +233,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
                 ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {
                     setting: "AUTH_SERVER_URL",
                 },
-                other => StartupError::Sessions(other),
+                other => StartupError::Sessions(crate::sessions::variable_at_fault(other)),
             })?;
         tracing::info!(
             lookup = sessions.lookup_kind(),
