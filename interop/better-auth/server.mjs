@@ -6,6 +6,7 @@
 // (migrations done, OAuth client and admin user seeded). Everything else goes
 // to stderr.
 import http from "node:http";
+import net from "node:net";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -167,6 +168,99 @@ if (DATABASE_URL) {
 } else {
   db = new Database(dbPath);
 }
+// ---- session cookies (issue 19) ---------------------------------------------------
+// BA_SECONDARY_STORAGE=redis: sessions live in Redis (BA_REDIS_URL, default
+//   redis://127.0.0.1:6379) through Better Auth's `secondaryStorage`, under the session
+//   token as the key, as a Redis storage adapter keeps them (a small RESP client below, so
+//   no npm package is needed), and in the database as the oauth-provider plugin requires.
+// BA_COOKIE_CACHE=1: `session.cookieCache` on (compact strategy, Better Auth's default;
+//   maxAge 300 s): sign-in also sets the signed `better-auth.session_data` cookie.
+// BA_SESSION_EXPIRES_IN=<seconds>: session lifetime (Better Auth's default: 7 days).
+const redisStorage = async (url) => {
+  const { hostname, port } = new URL(url);
+  const socket = net.createConnection({ host: hostname || "127.0.0.1", port: Number(port || 6379) });
+  await new Promise((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", reject);
+  });
+  socket.on("error", (e) => log(`redis: ${e.message}`));
+  socket.unref();
+  const pending = [];
+  let buffer = Buffer.alloc(0);
+  // One RESP reply at byte `i`: [value, next index], or null while incomplete.
+  const parse = (buf, i) => {
+    const end = buf.indexOf("\r\n", i);
+    if (end < 0) return null;
+    const type = String.fromCharCode(buf[i]);
+    const line = buf.toString("utf8", i + 1, end);
+    if (type === "+") return [line, end + 2];
+    if (type === "-") return [new Error(line), end + 2];
+    if (type === ":") return [Number(line), end + 2];
+    if (type === "$") {
+      const len = Number(line);
+      if (len < 0) return [null, end + 2];
+      if (buf.length < end + 4 + len) return null;
+      return [buf.toString("utf8", end + 2, end + 2 + len), end + 4 + len];
+    }
+    if (type === "*") {
+      const items = [];
+      let at = end + 2;
+      for (let k = 0; k < Number(line); k++) {
+        const r = parse(buf, at);
+        if (!r) return null;
+        items.push(r[0]);
+        at = r[1];
+      }
+      return [items, at];
+    }
+    throw new Error(`redis: unexpected reply type ${type}`);
+  };
+  socket.on("data", (chunk) => {
+    buffer = Buffer.concat([buffer, chunk]);
+    for (let r = parse(buffer, 0); r; r = parse(buffer, 0)) {
+      buffer = buffer.subarray(r[1]);
+      const { resolve, reject } = pending.shift();
+      if (r[0] instanceof Error) reject(r[0]);
+      else resolve(r[0]);
+    }
+  });
+  const command = (...args) =>
+    new Promise((resolve, reject) => {
+      pending.push({ resolve, reject });
+      const parts = args.map(String).map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`);
+      socket.write(`*${args.length}\r\n${parts.join("")}`);
+    });
+  return {
+    get: (key) => command("GET", key),
+    // The oauth-provider consumes authorization codes with it (Redis ≥ 6.2).
+    getAndDelete: (key) => command("GETDEL", key),
+    set: async (key, value, ttl) => {
+      await (ttl ? command("SET", key, value, "EX", Math.max(1, Math.floor(ttl))) : command("SET", key, value));
+    },
+    delete: async (key) => {
+      await command("DEL", key);
+    },
+  };
+};
+const sessionOptions = {};
+if (env.BA_COOKIE_CACHE === "1") sessionOptions.cookieCache = { enabled: true, maxAge: 300, strategy: "compact" };
+if (env.BA_SESSION_EXPIRES_IN) sessionOptions.expiresIn = Number(env.BA_SESSION_EXPIRES_IN);
+let secondaryStorage;
+if (env.BA_SECONDARY_STORAGE === "redis") {
+  secondaryStorage = await redisStorage(env.BA_REDIS_URL || "redis://127.0.0.1:6379");
+  // The oauth-provider plugin needs the rows in the database too; Redis still holds every
+  // session (written on create, deleted on sign-out), which is what the `redis` lookup reads.
+  sessionOptions.storeSessionInDatabase = true;
+} else if (env.BA_SECONDARY_STORAGE) {
+  log(`BA_SECONDARY_STORAGE must be redis, got ${env.BA_SECONDARY_STORAGE}`);
+  process.exit(2);
+}
+const sessionConfig = {
+  ...(Object.keys(sessionOptions).length ? { session: sessionOptions } : {}),
+  ...(secondaryStorage ? { secondaryStorage } : {}),
+};
+// ---- end of session cookies --------------------------------------------------------
+
 const auth = betterAuth({
   appName: "ssoguard-interop",
   baseURL: origin,
@@ -188,6 +282,7 @@ const auth = betterAuth({
   rateLimit: { enabled: false },
   telemetry: { enabled: false },
   emailAndPassword: { enabled: true, requireEmailVerification: false },
+  ...sessionConfig,
   user: {
     additionalFields: {
       organizationId: { type: "string", required: false, input: false },
@@ -312,5 +407,5 @@ handler = async (req, res) => {
   return authHandler(req, res);
 };
 if (env.BA_PAGES) handler = await (await import("./pages.mjs")).withPages(auth, handler, { origin, clientId: CLIENT_ID });
-log(`better-auth=${BETTER_AUTH_VERSION} db=${dbPath} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
+log(`better-auth=${BETTER_AUTH_VERSION} db=${dbPath} secondaryStorage=${secondaryStorage ? "redis" : "none"} cookieCache=${sessionOptions.cookieCache ? "compact" : "off"} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);

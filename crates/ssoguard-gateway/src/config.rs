@@ -75,6 +75,9 @@ pub struct IssuerConfig {
     pub cookie: Option<String>,
     /// Opaque tokens through introspection: (client id, secret).
     pub introspection: Option<(String, String)>,
+    /// `kind = "better-auth-session"`: Better Auth's session cookie instead of tokens
+    /// ([`crate::sessions`]).
+    pub session: Option<crate::sessions::SessionIssuer>,
 }
 
 /// One `[[route]]`.
@@ -121,19 +124,28 @@ struct FileConfig {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileIssuer {
-    name: Spanned<String>,
-    issuer: Option<Spanned<String>>,
-    authority: Option<String>,
-    jwks_url: Option<String>,
-    audiences: Vec<String>,
-    cookie: Option<String>,
-    introspection: Option<FileIntrospection>,
+pub(crate) struct FileIssuer {
+    pub(crate) name: Spanned<String>,
+    /// `jwt` (default) or `better-auth-session`.
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) issuer: Option<Spanned<String>>,
+    pub(crate) authority: Option<String>,
+    pub(crate) jwks_url: Option<String>,
+    #[serde(default)]
+    pub(crate) audiences: Vec<String>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) introspection: Option<FileIntrospection>,
+    /// `better-auth-session`: the variable holding Better Auth's secret.
+    pub(crate) secret_env: Option<Spanned<String>>,
+    /// `better-auth-session`: longest a looked-up session is reused. Default 30.
+    pub(crate) cache_ttl_secs: Option<u64>,
+    /// `better-auth-session`: Better Auth's `advanced.cookiePrefix`. Default `better-auth`.
+    pub(crate) cookie_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FileIntrospection {
+pub(crate) struct FileIntrospection {
     client_id: String,
     client_secret_env: Spanned<String>,
 }
@@ -206,7 +218,10 @@ impl Config {
             audiences,
             cookie: get("AUTH_COOKIE_NAME"),
             introspection,
+            session: None,
         };
+        let mut issuers = vec![issuer];
+        issuers.extend(crate::sessions::from_env(&get)?);
         let config = Config {
             listen: listen_from_env(&get, None)?,
             upstream: get("UPSTREAM_URL"),
@@ -214,7 +229,7 @@ impl Config {
             forward_authorization: false,
             realm: "ssoguard".into(),
             resource: None,
-            issuers: vec![issuer],
+            issuers,
             headers: default_headers(),
             routes: vec![RouteConfig {
                 path: "/".into(),
@@ -269,7 +284,12 @@ impl Config {
                 "{origin}: no [[issuer]]: at least one is needed"
             )));
         }
-        let several = file.issuer.len() > 1;
+        let several = file
+            .issuer
+            .iter()
+            .filter(|i| !crate::sessions::is_session(i))
+            .count()
+            > 1;
         let mut issuers: Vec<IssuerConfig> = Vec::new();
         for fi in &file.issuer {
             let name = fi.name.get_ref().clone();
@@ -278,6 +298,10 @@ impl Config {
                     fi.name.span(),
                     format!("issuer name {name:?} is used twice"),
                 ));
+            }
+            if let Some(session) = crate::sessions::from_file(fi, &issuers, env, &at)? {
+                issuers.push(session);
+                continue;
             }
             let issuer = fi.issuer.as_ref().map(|s| s.get_ref().clone());
             if let (Some(url), Some(spanned)) = (&issuer, &fi.issuer) {
@@ -331,6 +355,7 @@ impl Config {
                 audiences: fi.audiences.clone(),
                 cookie: fi.cookie.clone(),
                 introspection,
+                session: None,
             });
         }
         if issuers.iter().filter(|i| i.introspection.is_some()).count() > 1 {

@@ -13,7 +13,8 @@ use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ssoguard::axum::Auth;
-use ssoguard::{IntrospectionConfig, IssuerRouter, Verifier, VerifyError};
+use ssoguard::session::SessionVerifier;
+use ssoguard::{IntrospectionConfig, IssuerRouter, TokenClaims, Verifier, VerifyError};
 use std::sync::Arc;
 
 /// The shared pipeline (cheap to clone).
@@ -27,6 +28,8 @@ struct GateInner {
     names: Vec<String>,
     bearer: Auth,
     cookies: Vec<Auth>,
+    /// The `better-auth-session` issuer: its index for the rules, and its verifier.
+    sessions: Option<(usize, SessionVerifier)>,
     rules: Rules,
     mapping: Vec<(HeaderName, String)>,
     realm: String,
@@ -74,7 +77,12 @@ impl Gate {
     pub fn new(config: &Config, metrics: GatewayMetrics) -> Result<Gate, String> {
         let mut builder = IssuerRouter::builder();
         let mut cookies = Vec::new();
+        let mut session = None;
         for i in &config.issuers {
+            if let Some(settings) = &i.session {
+                session = Some((i.name.clone(), crate::sessions::verifier(i, settings)?));
+                continue;
+            }
             let mut vb = Verifier::builder().audiences(i.audiences.iter().cloned());
             if let Some(authority) = &i.authority {
                 vb = vb.authority(authority);
@@ -103,8 +111,19 @@ impl Gate {
             }
         }
         let router = builder.build().map_err(|e| e.to_string())?;
-        let names: Vec<String> = config.issuers.iter().map(|i| i.name.clone()).collect();
-        let rules = Rules::new(&config.routes, &names)?;
+        // Token issuers in the router's order; the session issuer after them (for the rules).
+        let names: Vec<String> = config
+            .issuers
+            .iter()
+            .filter(|i| i.session.is_none())
+            .map(|i| i.name.clone())
+            .collect();
+        let mut rule_names = names.clone();
+        let sessions = session.map(|(name, verifier)| {
+            rule_names.push(name);
+            (rule_names.len() - 1, verifier)
+        });
+        let rules = Rules::new(&config.routes, &rule_names)?;
         let mapping = config
             .headers
             .iter()
@@ -125,6 +144,7 @@ impl Gate {
                 names,
                 bearer: Auth::new(first),
                 cookies,
+                sessions,
                 rules,
                 mapping,
                 realm: config.realm.clone(),
@@ -201,16 +221,44 @@ impl Gate {
                 headers: Vec::new(),
             });
         }
-        let (token, from_cookie) = self.token(req.headers).map_err(Refusal::Verify)?;
-        if from_cookie && !is_safe_method(req.method) && !same_origin(req.headers, req.host) {
-            return Err(Refusal::CrossSite);
-        }
-        let (issuer, claims) = inner.router.verify(token).await.map_err(Refusal::Verify)?;
+        let (issuer, claims) = match self.token(req.headers) {
+            Ok((token, from_cookie)) => {
+                if from_cookie && !is_safe_method(req.method) && !same_origin(req.headers, req.host)
+                {
+                    return Err(Refusal::CrossSite);
+                }
+                inner.router.verify(token).await.map_err(Refusal::Verify)?
+            }
+            Err(VerifyError::MissingToken) => self.session(req).await?,
+            Err(e) => return Err(Refusal::Verify(e)),
+        };
         rule.allows(issuer, &claims)
             .map_err(|f| Refusal::Forbidden(f.0))?;
         let headers = identity::headers_for(&claims, &inner.mapping)
             .map_err(|UnsafeValue(name)| Refusal::UnsafeClaim(name))?;
         Ok(Allowed { headers })
+    }
+
+    /// Better Auth's session cookie, when a `better-auth-session` issuer is configured and no
+    /// token was sent: the issuer's index and the session's claims.
+    async fn session(&self, req: &Check<'_>) -> Result<(usize, Arc<TokenClaims>), Refusal> {
+        let Some((index, sessions)) = &self.inner.sessions else {
+            return Err(Refusal::Verify(VerifyError::MissingToken));
+        };
+        let cookie_headers = req
+            .headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok());
+        let cookies = sessions
+            .find_cookies(cookie_headers)
+            .map_err(Refusal::Verify)?
+            .ok_or(Refusal::Verify(VerifyError::MissingToken))?;
+        if !is_safe_method(req.method) && !same_origin(req.headers, req.host) {
+            return Err(Refusal::CrossSite);
+        }
+        let claims = sessions.verify(&cookies).await.map_err(Refusal::Verify)?;
+        Ok((*index, claims))
     }
 
     /// The bearer token, else the first issuer cookie that carries one; and whether it came

@@ -7,6 +7,7 @@
 //! - [`config`]: one TOML file (`GATEWAY_CONFIG`) or the seed's environment variables;
 //! - `gate`: the one decision pipeline both modes share (rules, token, issuer, claims);
 //! - `rules`: ordered `[[route]]` rules, first match wins, default deny;
+//! - [`sessions`]: `kind = "better-auth-session"` issuers (Better Auth's session cookie);
 //! - `identity`: claims → identity headers, control characters refused;
 //! - `proxy`: the reverse proxy (hyper-util's pooled client, streaming, WebSocket);
 //! - [`metrics`]: Prometheus metrics; [`app`]: the endpoints and start-up.
@@ -18,6 +19,7 @@ mod identity;
 pub mod metrics;
 mod proxy;
 mod rules;
+pub mod sessions;
 
 pub use app::{App, StartupError};
 pub use config::{Config, ConfigError};

@@ -349,3 +349,107 @@ async fn own_endpoints_and_forward_auth_only_mode() {
         "{text}"
     );
 }
+
+/// `kind = "better-auth-session"` (issue 19): Better Auth's session cookie as a credential.
+/// The sessions come from signed cookie caches (the library's `get-session` lookup is tested
+/// against the real Better Auth in tasks-api); the lookup points nowhere, so a cookie without a
+/// cache is a 503, never a 200.
+#[tokio::test]
+async fn better_auth_session_cookies_as_an_issuer() {
+    use ssoguard::session::{SessionSecret, sign_session_token, write_compact_cookie_cache};
+    const SECRET: &str = "gateway-test-secret-0123456789abcdef0123456789";
+    let sso = TestIssuer::start().await.expect("issuer");
+    let toml = format!(
+        r#"listen = "127.0.0.1:0"
+
+[[issuer]]
+name = "a"
+issuer = "{}"
+audiences = ["api"]
+
+[[issuer]]
+name = "sessions"
+kind = "better-auth-session"
+authority = "http://127.0.0.1:9"
+secret_env = "TEST_BETTER_AUTH_SECRET"
+
+[[route]]
+path = "/only-sessions"
+issuers = ["sessions"]
+
+[[route]]
+path = "/api"
+"#,
+        sso.issuer()
+    );
+    let env = |k: &str| (k == "TEST_BETTER_AUTH_SECRET").then(|| SECRET.to_string());
+    let config = Config::from_toml(&toml, "test.toml", &env).expect("config");
+    let app = App::build(config).await.expect("app");
+
+    let secret = SessionSecret::new(SECRET).expect("secret");
+    let signed = sign_session_token("tok-1", &secret);
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let data = write_compact_cookie_cache(
+        &json!({"id": "sid-1", "token": "tok-1", "userId": "alice", "expiresAt": "2099-01-01T00:00:00.000Z"}),
+        &json!({"id": "alice", "email": "alice@example.com", "role": "user"}),
+        now_ms + 300_000,
+        &secret,
+    );
+    let cookies = format!("better-auth.session_token={signed}; better-auth.session_data={data}");
+    let (status, h, body) = auth(&app, "GET", "/api/x", &[("cookie", &cookies)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(header(&h, "x-auth-request-user"), "alice");
+    assert_eq!(header(&h, "x-auth-request-email"), "alice@example.com");
+    assert_eq!(
+        header(&h, "x-auth-request-issuer"),
+        "http://127.0.0.1:9/api/auth"
+    );
+    let (status, _, _) = auth(&app, "GET", "/only-sessions", &[("cookie", &cookies)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let bearer = format!("Bearer {}", sso.token().aud("api").sign());
+    let (status, _, _) = auth(&app, "GET", "/only-sessions", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token is not a session");
+    // Unsafe methods need an Origin of the request's host.
+    let (status, _, _) = auth(&app, "POST", "/api/x", &[("cookie", &cookies)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let same_origin = [("cookie", cookies.as_str()), ("origin", "http://gw:4180")];
+    let (status, _, _) = auth(&app, "POST", "/api/x", &same_origin).await;
+    assert_eq!(status, StatusCode::OK);
+    // Forged: 401 without a lookup; a lookup that cannot be made: 503.
+    let forged = cookies.replacen("tok-1.", "tok-2.", 1);
+    let (status, h, _) = auth(&app, "GET", "/api/x", &[("cookie", &forged)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(header(&h, "www-authenticate").contains("invalid signature"));
+    let no_cache = format!("better-auth.session_token={signed}");
+    let (status, _, _) = auth(&app, "GET", "/api/x", &[("cookie", &no_cache)]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    // Bad session issuers are refused with the line.
+    for (bad, says) in [
+        ("secret_env = \"UNSET_VAR\"", "UNSET_VAR is not set"),
+        (
+            "secret_env = \"TEST_BETTER_AUTH_SECRET\"\naudiences = [\"x\"]",
+            "takes authority",
+        ),
+    ] {
+        let text = toml.replace("secret_env = \"TEST_BETTER_AUTH_SECRET\"", bad);
+        let err = Config::from_toml(&text, "test.toml", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(says) && err.contains("line"), "{err}");
+    }
+    let short = |k: &str| (k == "TEST_BETTER_AUTH_SECRET").then(|| "short".to_string());
+    let err = Config::from_toml(&toml, "test.toml", &short)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("at least 32") && !err.contains("short\""),
+        "{err}"
+    );
+}

@@ -20,6 +20,11 @@
 //! on a one-worker runtime, as 32 in-flight requests on one core (throughput per verification):
 //! what Ed25519 batch checking gains under load.
 //!
+//! And `session/{cached_lookup,cookie_cache}` (issue 19): a Better Auth session cookie through
+//! [`SessionVerifier`](ssoguard::session::SessionVerifier) — HMAC check, then the session from
+//! the lookup cache (one `get-session` per TTL, here served in-process), or from a signed
+//! compact `session_data` cookie (HMAC, base64, JSON, rules on every call).
+//!
 //! Run: `cargo bench -p ssoguard --features testing --bench verify -- --warm-up-time 1 --measurement-time 3`
 //! (results and analysis in `docs/BENCHMARKS.md`).
 
@@ -260,11 +265,89 @@ fn concurrent_benches(
     group.finish();
 }
 
+/// Session cookies: the cached-lookup path and the cookie-cache path.
+fn session_benches(c: &mut Criterion) {
+    use ssoguard::session::{
+        SessionSecret, SessionVerifier, sign_session_token, write_compact_cookie_cache,
+    };
+    const SECRET: &str = "bench-secret-0123456789abcdef0123456789abcdef";
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let session = serde_json::json!({"id": "sid-1", "token": "tok-1", "userId": "u1",
+        "expiresAt": "2099-01-01T00:00:00.000Z", "createdAt": "2026-01-01T00:00:00.000Z"});
+    let user = serde_json::json!({"id": "u1", "email": "u1@example.com", "name": "U One",
+        "emailVerified": true, "role": "user", "banned": false});
+    let answer = serde_json::json!({"session": session, "user": user});
+    // Better Auth's get-session, in-process: asked once per TTL.
+    let base = rt.block_on(async move {
+        let router = axum::Router::new().route(
+            "/api/auth/get-session",
+            axum::routing::get(move || {
+                let answer = answer.clone();
+                async move { axum::Json(answer) }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{addr}/api/auth")
+    });
+    let secret = SessionSecret::new(SECRET).expect("secret");
+    let sessions = SessionVerifier::builder()
+        .secret(secret.clone())
+        .remote(&base)
+        .cache_ttl(Duration::from_secs(3600))
+        .build()
+        .expect("sessions");
+    let token_cookie = format!(
+        "better-auth.session_token={}",
+        sign_session_token("tok-1", &secret)
+    );
+    let expires = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms")
+        + 3_600_000;
+    let with_cache = format!(
+        "{token_cookie}; better-auth.session_data={}",
+        write_compact_cookie_cache(&session, &user, expires, &secret)
+    );
+    let mut group = c.benchmark_group("session");
+    group.throughput(Throughput::Elements(1));
+    for (name, cookie) in [
+        ("cached_lookup", &token_cookie),
+        ("cookie_cache", &with_cache),
+    ] {
+        group.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.to_async(&rt).iter(|| {
+                let sessions = &sessions;
+                let cookie = cookie.as_str();
+                async move {
+                    sessions
+                        .verify_cookie_header([black_box(cookie)])
+                        .await
+                        .expect("verifies")
+                }
+            });
+        });
+    }
+    group.finish();
+    assert_eq!(sessions.metrics().session_lookups, 1, "one lookup per TTL");
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify_benches
+    targets = verify_benches, session_benches
 }
 criterion_main!(benches);

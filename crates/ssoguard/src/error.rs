@@ -66,6 +66,9 @@ pub enum KeysUnavailable {
     /// An API key could not be checked: the SSO's `get-session` or Better Auth's database
     /// could not be reached or answered badly ([`crate::api_key`]).
     ApiKeyLookup,
+    /// The session store (Better Auth's `get-session`, its database or its secondary storage)
+    /// could not be reached or answered badly.
+    SessionStore,
 }
 
 /// Why a token was refused, or why it could not be checked.
@@ -155,6 +158,14 @@ pub enum VerifyError {
     /// over its rate limit.
     #[error("{0}")]
     ApiKey(crate::api_key::ApiKeyRefusal),
+    /// The session cookie is well signed but names no live session: unknown token, signed out,
+    /// revoked, or deleted by an admin.
+    #[error("session not found")]
+    SessionNotFound,
+    /// The session's user is banned (Better Auth's admin plugin; a ban whose `banExpires` has
+    /// passed no longer counts).
+    #[error("user is banned")]
+    UserBanned,
     /// Signing keys could not be obtained: a service failure, answered with 503.
     #[error("authentication service unavailable")]
     KeysUnavailable {
@@ -221,12 +232,14 @@ impl VerifyError {
             VerifyError::AuthorizedPartyMismatch => "authorized_party_mismatch",
             VerifyError::Inactive => "inactive",
             VerifyError::ApiKey(_) => "api_key_refused",
+            VerifyError::SessionNotFound => "session_not_found",
+            VerifyError::UserBanned => "user_banned",
             VerifyError::KeysUnavailable { .. } => "keys_unavailable",
         }
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 23] = [
+    pub const KINDS: [&'static str; 25] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -249,6 +262,8 @@ impl VerifyError {
         "authorized_party_mismatch",
         "inactive",
         "api_key_refused",
+        "session_not_found",
+        "user_banned",
         "keys_unavailable",
     ];
 

@@ -81,15 +81,26 @@ impl HttpFetcher {
     }
 
     pub(crate) async fn get(&self, url: &str) -> Result<Fetched, FetchError> {
+        self.get_with_headers(url, &[]).await
+    }
+
+    /// [`get`](Self::get) with extra request headers (a session cookie for Better Auth's
+    /// `get-session`). Header values are never part of an error message.
+    pub(crate) async fn get_with_headers(
+        &self,
+        url: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Fetched, FetchError> {
         if !self.allow_remote_http && is_remote_plain_http(url) {
             return Err(FetchError::Transport(format!(
                 "{url}: plain http to a non-loopback host is refused (use https)"
             )));
         }
-        let response = self
-            .client
-            .get(url)
-            .header("accept", "application/json")
+        let mut request = self.client.get(url).header("accept", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| FetchError::Transport(describe(url, &e)))?;

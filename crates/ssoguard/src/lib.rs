@@ -8,6 +8,9 @@
 //!   PS256, plus ES384, RS384/512, PS384/512. `none` and HMAC cannot be enabled.
 //! - Discovery that checks the issuer, a lock-free JWKS cache with bounded refetching, and a
 //!   verified-token cache.
+//! - [`session::SessionVerifier`]: Better Auth **session cookies** (`better-auth.session_token`),
+//!   signature checked in constant time, the session looked up in Better Auth (`get-session`),
+//!   its database (feature `session-database`) or its Redis (feature `session-redis`), cached.
 //! - Feature `axum`: extractors [`axum::CurrentUser`], [`axum::Claims`], [`axum::RequireRole`].
 //! - Feature `testing`: `testing::TestIssuer`, an in-process issuer minting real tokens, with
 //!   fault injection and the attack catalogue.
@@ -47,6 +50,7 @@ mod jwks;
 mod jws;
 pub mod m2m;
 mod metrics;
+pub mod session;
 mod single_flight;
 mod time;
 mod token_cache;

@@ -1,4 +1,4 @@
-//! Counters a service can export: JWKS fetches and verifications by outcome.
+//! Counters a service can export: JWKS fetches, session lookups and verifications by outcome.
 //!
 //! Plain atomics, updated with relaxed ordering: reading them never slows the hot path.
 
@@ -14,6 +14,9 @@ pub struct Metrics {
     pub(crate) verified: AtomicU64,
     pub(crate) cache_hits: AtomicU64,
     pub(crate) ed25519_batched: AtomicU64,
+    pub(crate) session_lookups: AtomicU64,
+    pub(crate) session_cache_hits: AtomicU64,
+    pub(crate) session_cookie_cache_hits: AtomicU64,
     pub(crate) failures: [AtomicU64; VerifyError::KINDS.len()],
 }
 
@@ -34,6 +37,14 @@ pub struct MetricsSnapshot {
     /// EdDSA signatures confirmed by a batch check (see
     /// [`VerifierBuilder::signature_batching`](crate::VerifierBuilder::signature_batching)).
     pub ed25519_batched: u64,
+    /// Session lookups made (Better Auth's `get-session`, its database or its secondary
+    /// storage): one per token per cache TTL, whatever the number of requests.
+    pub session_lookups: u64,
+    /// Session cookies answered from the session cache, without a lookup.
+    pub session_cache_hits: u64,
+    /// Session cookies answered from Better Auth's signed `session_data` cookie (the cookie
+    /// cache), without a lookup.
+    pub session_cookie_cache_hits: u64,
     /// Failed verifications by [`VerifyError::kind`], only kinds seen at least once.
     pub failures: Vec<(&'static str, u64)>,
 }
@@ -58,6 +69,9 @@ impl Metrics {
             verified: load(&self.verified),
             cache_hits: load(&self.cache_hits),
             ed25519_batched: load(&self.ed25519_batched),
+            session_lookups: load(&self.session_lookups),
+            session_cache_hits: load(&self.session_cache_hits),
+            session_cookie_cache_hits: load(&self.session_cookie_cache_hits),
             failures: VerifyError::KINDS
                 .iter()
                 .zip(self.failures.iter())

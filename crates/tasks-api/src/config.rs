@@ -87,6 +87,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `AUTH_COOKIE_NAME`: accept the token from this cookie too. Unset: cookies ignored.
     pub auth_cookie_name: Option<String>,
+    /// `BETTER_AUTH_SECRET` and the other `BETTER_AUTH_*` session settings
+    /// ([`crate::sessions`]): accept Better Auth's session cookie. Unset: ignored.
+    pub sessions: Option<crate::sessions::SessionSettings>,
     /// `JWKS_CACHE_TTL` (`3600`, `1h`, `30m`). Default: the library's 1 h.
     pub jwks_cache_ttl: Option<Duration>,
     /// `JWKS_REFETCH_COOLDOWN` (`30s`): minimum time between unknown-kid refetches and between
@@ -268,8 +271,21 @@ impl Config {
             ]
         });
         let api_keys = crate::api_keys::ApiKeySettings::from_lookup(get)?;
+        let sessions = crate::sessions::SessionSettings::from_lookup(get)?;
+        // Better Auth's database serves session lookups, API keys, or both.
+        let database_used = api_keys.mode == crate::api_keys::ApiKeyMode::Database
+            || sessions
+                .as_ref()
+                .is_some_and(|s| matches!(s.lookup, crate::sessions::SessionLookup::Database(_)));
+        if get("BETTER_AUTH_DATABASE_URL").is_some() && !database_used {
+            return Err(ConfigError::Invalid {
+                name: "BETTER_AUTH_DATABASE_URL",
+                reason: "it is only used with BETTER_AUTH_SESSION_LOOKUP=database or BETTER_AUTH_API_KEYS=database".into(),
+            });
+        }
         Ok(Config {
             api_keys,
+            sessions,
             sso_issuer: get("SSO_ISSUER"),
             jwks_url: get("JWKS_URL"),
             sso_client_ids,
@@ -310,6 +326,42 @@ mod tests {
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
         Config::from_lookup(dev, |k| map.get(k).cloned())
+    }
+
+    /// One `BETTER_AUTH_DATABASE_URL` serves session lookups and API keys alike; set for
+    /// neither, it is refused (a typo'd mode would otherwise go unnoticed).
+    #[test]
+    fn better_auth_database_url_serves_sessions_api_keys_or_both() {
+        const SECRET: (&str, &str) = (
+            "BETTER_AUTH_SECRET",
+            "a-better-auth-secret-of-32-chars-at-least",
+        );
+        const DB: (&str, &str) = ("BETTER_AUTH_DATABASE_URL", "sqlite://auth.db");
+        let refused = |vars: &[(&str, &str)]| match config(vars, false) {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("{vars:?} accepted: {other:?}"),
+        };
+        assert_eq!(refused(&[DB]), "BETTER_AUTH_DATABASE_URL");
+        assert_eq!(refused(&[SECRET, DB]), "BETTER_AUTH_DATABASE_URL");
+        assert_eq!(
+            refused(&[SECRET, DB, ("BETTER_AUTH_SESSION_LOOKUP", "redis")]),
+            "BETTER_AUTH_REDIS_URL"
+        );
+        let keys_only = config(&[DB, ("BETTER_AUTH_API_KEYS", "database")], false).expect("ok");
+        assert!(keys_only.sessions.is_none());
+        let both = config(
+            &[
+                SECRET,
+                DB,
+                ("BETTER_AUTH_SESSION_LOOKUP", "database"),
+                ("BETTER_AUTH_API_KEYS", "database"),
+            ],
+            false,
+        )
+        .expect("ok");
+        assert!(both.sessions.is_some());
+        // Keys in the database, sessions through get-session.
+        config(&[SECRET, DB, ("BETTER_AUTH_API_KEYS", "database")], false).expect("ok");
     }
 
     #[test]

@@ -12,5 +12,6 @@ pub mod db;
 pub mod error;
 pub mod input;
 pub mod routes;
+pub mod sessions;
 pub mod startup;
 pub mod telemetry;

@@ -40,6 +40,9 @@ pub enum StartupError {
         /// The library's name of the setting (`authority` is `AUTH_SERVER_URL`).
         setting: &'static str,
     },
+    /// The session-cookie settings are not usable (the variable at fault is named).
+    #[error("invalid Better Auth session settings: {0}")]
+    Sessions(crate::config::ConfigError),
     /// The database could not be reached or migrated at start.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -230,6 +233,24 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         .map_err(StartupError::Sso)?
     {
         auth = auth.with_api_keys(keys);
+    }
+    if let Some(sessions) = &config.sessions {
+        let sessions = sessions
+            .build(&config.auth_server_url, config.sso_allow_http)
+            .map_err(|e| match e {
+                ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {
+                    setting: "AUTH_SERVER_URL",
+                },
+                other => StartupError::Sessions(crate::sessions::variable_at_fault(other)),
+            })?;
+        tracing::info!(
+            lookup = sessions.lookup_kind(),
+            "accepting Better Auth session cookies"
+        );
+        // Session cookies on state-changing requests only from the CORS origins (CSRF).
+        auth = auth
+            .with_sessions(sessions)
+            .with_allowed_origins(&config.cors_origins);
     }
     let db = Db::connect(config.database_url.expose()).await?;
     let sso = config.sso_api_key.as_ref().map(|key| {

@@ -39,3 +39,54 @@ async fn no_token_appears_in_logs() {
     assert!(log.contains("/api/me"), "request spans are logged");
     common::assert_no_token_in(&log, &tokens);
 }
+
+/// Better Auth session cookies (issue 19): neither the cookie, its token, the cookie cache nor
+/// the secret appears in the logs — for an accepted cookie (from its cookie cache), a forged
+/// one, and one whose lookup fails (the test issuer has no `get-session`: 503, logged).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_session_cookie_or_secret_appears_in_logs() {
+    use ssoguard::session::{SessionSecret, sign_session_token, write_compact_cookie_cache};
+    const SECRET: &str = "logs-test-secret-0123456789abcdef0123456789";
+    let capture = common::capture_logs();
+    let app = TestApp::spawn_with(Backend::Sqlite, &[("BETTER_AUTH_SECRET", SECRET)]).await;
+    let secret = SessionSecret::new(SECRET).expect("secret");
+    let token = "LogsTestSessionToken0123456789ab";
+    let session = serde_json::json!({"id": "sid-1", "token": token, "userId": "alice",
+        "expiresAt": "2099-01-01T00:00:00.000Z"});
+    let user = serde_json::json!({"id": "alice", "email": "alice@example.com"});
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let signed = sign_session_token(token, &secret);
+    let data = write_compact_cookie_cache(&session, &user, now_ms + 300_000, &secret);
+    let forged = sign_session_token(
+        token,
+        &SessionSecret::new(SECRET.replace('l', "L")).expect("s"),
+    );
+    let cached = format!("better-auth.session_token={signed}; better-auth.session_data={data}");
+    let cases = [
+        (cached.as_str(), 200),
+        (&*format!("better-auth.session_token={forged}"), 401),
+        (&*format!("better-auth.session_token={signed}"), 503),
+    ];
+    for (cookie, status) in cases {
+        let resp = app
+            .http
+            .get(app.url("/api/me"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status().as_u16(), status, "{cookie}");
+    }
+    let log = capture.text();
+    assert!(
+        log.contains("session lookup"),
+        "the failed lookup is logged:\n{log}"
+    );
+    common::assert_no_token_in(&log, &[token, &signed, &data, &forged, SECRET]);
+}

@@ -24,6 +24,7 @@
 //! ```
 
 mod api_key;
+mod credential;
 mod csrf;
 mod rejection;
 
@@ -31,11 +32,13 @@ pub use rejection::AuthRejection;
 
 use crate::claims::TokenClaims;
 use crate::error::VerifyError;
+use crate::session::SessionVerifier;
 use crate::verify::Verifier;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Request, header};
+use axum::http::{HeaderMap, Method, Request};
 use axum::response::{IntoResponse, Response};
+use credential::Credential;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use std::convert::Infallible;
@@ -50,6 +53,8 @@ use std::task::{Context, Poll};
 pub struct Auth {
     verifier: Verifier,
     cookie_name: Option<Arc<str>>,
+    /// Better Auth session cookies, when accepted ([`Auth::with_sessions`]).
+    sessions: Option<SessionVerifier>,
     realm: Arc<str>,
     /// Origins whose state-changing requests may carry a cookie-borne token ([`csrf`]).
     allowed_origins: Arc<[Box<str>]>,
@@ -64,6 +69,7 @@ impl Auth {
         Auth {
             verifier,
             cookie_name: None,
+            sessions: None,
             realm: Arc::from("api"),
             allowed_origins: Arc::from(Vec::new()),
             api_keys: None,
@@ -87,6 +93,42 @@ impl Auth {
     pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
         self.cookie_name = Some(Arc::from(name.into()));
         self
+    }
+
+    /// Also accepts Better Auth's **session cookie** (`better-auth.session_token`), checked by
+    /// `sessions` ([`SessionVerifier`]: signature, then cookie cache or a cached lookup), when
+    /// the request has no `Authorization: Bearer` header and no token cookie
+    /// ([`with_cookie`](Self::with_cookie)). Default: session cookies are ignored.
+    ///
+    /// The user it names becomes the same [`CurrentUser`] as with a JWT (`sub` = user id), with
+    /// [`CurrentUser::session_id`] set. Like a token cookie, a session cookie on a
+    /// state-changing request must pass the CSRF check described at
+    /// [`with_cookie`](Self::with_cookie) (allowed `Origin`, JSON `Content-Type`), and two
+    /// session cookies are ambiguous credentials (401).
+    ///
+    /// ```no_run
+    /// # fn build(verifier: ssoguard::Verifier) -> Result<ssoguard::axum::Auth, ssoguard::ConfigError> {
+    /// use ssoguard::session::{SessionSecret, SessionVerifier};
+    ///
+    /// let sessions = SessionVerifier::builder()
+    ///     .secret(SessionSecret::new(std::env::var("BETTER_AUTH_SECRET").unwrap_or_default())?)
+    ///     .remote("http://localhost:3001/api/auth")
+    ///     .build()?;
+    /// let auth = ssoguard::axum::Auth::new(verifier)
+    ///     .with_sessions(sessions)
+    ///     .with_allowed_origins(["http://localhost:3000"]);
+    /// # Ok(auth) }
+    /// ```
+    #[must_use]
+    pub fn with_sessions(mut self, sessions: SessionVerifier) -> Self {
+        self.sessions = Some(sessions);
+        self
+    }
+
+    /// The session-cookie verifier, when session cookies are accepted.
+    #[must_use]
+    pub fn sessions(&self) -> Option<&SessionVerifier> {
+        self.sessions.as_ref()
     }
 
     /// The origins (`https://app.example.com`) whose state-changing requests may carry a
@@ -120,46 +162,17 @@ impl Auth {
     }
 
     /// Finds the token in a request: `Authorization: Bearer` (scheme case-insensitive, exactly
-    /// one), else the configured cookie.
+    /// one), else the configured cookie. A session cookie is not a token: see
+    /// [`with_sessions`](Self::with_sessions).
     ///
     /// # Errors
     ///
     /// [`VerifyError::MissingToken`] when there is none; [`VerifyError::Malformed`] for several
     /// Authorization headers or a Bearer value that is not exactly one token.
     pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, VerifyError> {
-        self.find_token(headers).map(|(token, _)| token)
-    }
-
-    /// The request's token and whether it came from the cookie.
-    fn find_token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
-        if let Some(token) = crate::bearer::bearer_token(headers)? {
-            return Ok((token, false));
-        }
-        // No Authorization header, or another scheme (Basic, DPoP, …): look for the cookie.
-        if let Some(name) = &self.cookie_name {
-            let mut found = None;
-            for value in headers.get_all(header::COOKIE) {
-                let Ok(value) = value.to_str() else { continue };
-                for pair in value.split(';') {
-                    if let Some((k, v)) = pair.trim().split_once('=') {
-                        if k == &**name && !v.is_empty() {
-                            if found.is_some() {
-                                // Which one did the SSO set? A sibling subdomain can add its own
-                                // (cookie tossing); picking either would be a guess.
-                                return Err(VerifyError::Malformed(
-                                    "ambiguous credentials: more than one token cookie",
-                                ));
-                            }
-                            found = Some(v.trim_matches('"'));
-                        }
-                    }
-                }
-            }
-            if let Some(token) = found {
-                return Ok((token, true));
-            }
-        }
-        Err(VerifyError::MissingToken)
+        self.find_token(headers)?
+            .map(|(token, _)| token)
+            .ok_or(VerifyError::MissingToken)
     }
 
     /// Extracts and verifies the request's token, without knowing the method: a cookie-borne
@@ -191,17 +204,18 @@ impl Auth {
         if let Some(result) = self.api_key_claims(headers).await {
             return result.map_err(|e| self.api_key_rejection(e));
         }
-        let result = match self.find_token(headers) {
-            Ok((token, from_cookie)) => {
-                if from_cookie {
-                    if let Some(reason) =
-                        csrf::cross_site_refusal(method, headers, &self.allowed_origins)
-                    {
-                        tracing::debug!(reason, "cookie-borne token on a cross-site request");
-                        return Err(AuthRejection::cross_site(reason, self.realm.clone()));
-                    }
-                }
+        let result = match self.find_credential(headers) {
+            Ok(Credential::Bearer(token)) => self.verifier.verify(token).await,
+            Ok(Credential::TokenCookie(token)) => {
+                self.refuse_cross_site(method, headers)?;
                 self.verifier.verify(token).await
+            }
+            Ok(Credential::Session(cookies)) => {
+                self.refuse_cross_site(method, headers)?;
+                match &self.sessions {
+                    Some(sessions) => sessions.verify(&cookies).await,
+                    None => Err(VerifyError::MissingToken),
+                }
             }
             Err(e) => Err(e),
         };
@@ -213,6 +227,17 @@ impl Auth {
             }
             AuthRejection::verify(e, self.realm.clone())
         })
+    }
+
+    /// The CSRF rule for cookie-borne credentials ([`csrf`]).
+    fn refuse_cross_site(&self, method: &Method, headers: &HeaderMap) -> Result<(), AuthRejection> {
+        match csrf::cross_site_refusal(method, headers, &self.allowed_origins) {
+            None => Ok(()),
+            Some(reason) => {
+                tracing::debug!(reason, "cookie credential on a cross-site request");
+                Err(AuthRejection::cross_site(reason, self.realm.clone()))
+            }
+        }
     }
 }
 
@@ -284,6 +309,12 @@ pub struct CurrentUser {
     pub organization_id: Option<String>,
     /// `permissions`.
     pub permissions: Vec<String>,
+    /// The Better Auth session id (`sid`): set for a session cookie, and for a token that
+    /// names its session.
+    pub session_id: Option<String>,
+    /// The admin impersonating the user (`impersonated_by`; Better Auth's admin plugin), for a
+    /// session cookie of an impersonation session.
+    pub impersonated_by: Option<String>,
     /// All verified claims.
     #[serde(skip)]
     pub claims: Arc<TokenClaims>,
@@ -307,6 +338,8 @@ impl CurrentUser {
             roles,
             organization_id: claims.organization_id.clone(),
             permissions: claims.permissions.clone(),
+            session_id: extra_string(&claims, "sid"),
+            impersonated_by: extra_string(&claims, "impersonated_by"),
             claims,
         }
     }
@@ -316,6 +349,14 @@ impl CurrentUser {
     pub fn has_role(&self, role: &str) -> bool {
         self.roles.iter().any(|r| r == role)
     }
+}
+
+fn extra_string(claims: &TokenClaims, name: &str) -> Option<String> {
+    claims
+        .extra
+        .get(name)
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_owned)
 }
 
 /// The role of a user whose token has no `role` claim (the seed's default).

@@ -455,3 +455,150 @@ async fn two_token_cookies_are_ambiguous_credentials() {
         assert!(challenge(&headers_out).contains("ambiguous credentials"));
     }
 }
+
+/// An app accepting Better Auth session cookies (and bearer tokens from `issuer`). The lookup
+/// points nowhere: the sessions below come from signed cookie caches, so any lookup would be a
+/// 503, which the tests would see.
+fn session_app(issuer: &TestIssuer) -> Router {
+    use crate::session::{SessionSecret, SessionVerifier};
+    let sessions = SessionVerifier::builder()
+        .secret(SessionSecret::new(SESSION_SECRET).expect("secret"))
+        .remote("http://127.0.0.1:9/api/auth")
+        .build()
+        .expect("sessions");
+    let auth = Auth::new(default_verifier(issuer))
+        .with_sessions(sessions)
+        .with_allowed_origins(["https://app.example"]);
+    Router::new()
+        .route(
+            "/me",
+            get(|u: CurrentUser| async move { axum::Json(u) })
+                .post(|u: CurrentUser| async move { u.id }),
+        )
+        .with_state(State { auth })
+}
+
+const SESSION_SECRET: &str = "router-test-secret-0123456789abcdef0123456789";
+
+/// `better-auth.session_token=…; better-auth.session_data=…` for a live session of `user`.
+fn session_cookies(token: &str, user: &str, impersonated_by: Option<&str>) -> String {
+    use crate::session::{SessionSecret, sign_session_token, write_compact_cookie_cache};
+    let secret = SessionSecret::new(SESSION_SECRET).expect("secret");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let session = serde_json::json!({"id": format!("sid-{user}"), "token": token, "userId": user,
+        "expiresAt": "2099-01-01T00:00:00.000Z", "impersonatedBy": impersonated_by});
+    let user = serde_json::json!({"id": user, "email": format!("{user}@example.com"), "name": user,
+        "emailVerified": true, "role": "user,admin", "banned": false});
+    format!(
+        "better-auth.session_token={}; better-auth.session_data={}",
+        sign_session_token(token, &secret),
+        write_compact_cookie_cache(&session, &user, now_ms + 300_000, &secret)
+    )
+}
+
+#[tokio::test]
+async fn session_cookies_become_the_same_current_user_and_follow_the_csrf_rule() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = session_app(&issuer);
+    let cookies = session_cookies("tok-1", "alice", Some("admin-1"));
+    let (status, _, body) = call(&app, "/me", &[("cookie", &cookies)]).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(me["id"], "alice");
+    assert_eq!(me["session_id"], "sid-alice");
+    assert_eq!(me["impersonated_by"], "admin-1");
+    assert_eq!(me["roles"], serde_json::json!(["user", "admin"]));
+
+    // A bearer token wins over the cookie; its user has no session id.
+    let bearer = format!("Bearer {}", issuer.token().sub("bob").sign());
+    let (_, _, body) = call(
+        &app,
+        "/me",
+        &[("cookie", &cookies), ("authorization", &bearer)],
+    )
+    .await;
+    let me: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(
+        (me["id"].as_str(), me["session_id"].is_null()),
+        (Some("bob"), true)
+    );
+
+    // State-changing requests with the session cookie: issue 16's rule.
+    let json = ("content-type", "application/json");
+    for headers in [
+        vec![("origin", "https://evil.example"), json],
+        vec![
+            ("origin", "https://app.example"),
+            ("content-type", "text/plain"),
+        ],
+        vec![
+            ("origin", "https://app.example"),
+            ("sec-fetch-site", "cross-site"),
+            json,
+        ],
+        vec![json],
+    ] {
+        let mut all = headers.clone();
+        all.push(("cookie", &cookies));
+        let (status, _, body) = call_method(&app, Method::POST, "/me", &all).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}: {body}");
+        assert!(
+            body.starts_with(r#"{"detail":"Cross-site request refused: "#),
+            "{body}"
+        );
+    }
+    let allowed = [
+        ("cookie", cookies.as_str()),
+        ("origin", "https://app.example"),
+        json,
+    ];
+    let (status, _, body) = call_method(&app, Method::POST, "/me", &allowed).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "alice"));
+    // The bearer header is never CSRF-checked.
+    let header_only = [
+        ("authorization", bearer.as_str()),
+        ("origin", "https://evil.example"),
+    ];
+    let (status, _, _) = call_method(&app, Method::POST, "/me", &header_only).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn forged_or_doubled_session_cookies_are_401() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let app = session_app(&issuer);
+    let cookies = session_cookies("tok-2", "carol", None);
+    let forged = cookies.replacen("tok-2.", "tok-3.", 1);
+    let (status, headers, _) = call(&app, "/me", &[("cookie", &forged)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&headers).contains("invalid signature"),
+        "{}",
+        challenge(&headers)
+    );
+    let doubled = format!("{cookies}; {cookies}");
+    let (status, headers, _) = call(&app, "/me", &[("cookie", &doubled)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        challenge(&headers).contains("ambiguous credentials"),
+        "{}",
+        challenge(&headers)
+    );
+    let secure_and_plain = format!("__Secure-{cookies}; {cookies}");
+    let (status, _, _) = call(&app, "/me", &[("cookie", &secure_and_plain)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // No cookie at all: 401 without an error code.
+    let (status, headers, _) = call(&app, "/me", &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        !challenge(&headers).contains("error="),
+        "{}",
+        challenge(&headers)
+    );
+}

@@ -225,6 +225,18 @@ impl BetterAuth {
         }
     }
 
+    /// The SQLite file it keeps its tables in (`None` on Postgres).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
+        self.database.is_none().then(|| self.dir.join("auth.db"))
+    }
+
+    /// The URL of the Postgres database it keeps its tables in (Postgres setup only).
+    pub fn postgres_url(&self) -> Option<String> {
+        self.database
+            .as_ref()
+            .map(|(url, name)| database_url(url, name))
+    }
+
     /// `<origin><basePath>` (`<origin>/api/auth` by default): the base of every endpoint.
     pub fn base(&self) -> String {
         format!("{}{}", self.origin, self.base_path)

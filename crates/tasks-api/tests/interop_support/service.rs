@@ -17,6 +17,7 @@ pub struct TasksApi {
     server: tokio::task::JoinHandle<()>,
     db_path: PathBuf,
     verifier: ssoguard::Verifier,
+    auth: ssoguard::axum::Auth,
 }
 
 impl Drop for TasksApi {
@@ -71,6 +72,7 @@ impl TasksApi {
         let app = App::build(config).await.expect("tasks-api builds");
         let base = format!("http://{}", app.local_addr());
         let verifier = app.state().auth.verifier().clone();
+        let auth = app.state().auth.clone();
         let server = tokio::spawn(async move {
             let _ = app.run_until_stopped().await;
         });
@@ -83,7 +85,15 @@ impl TasksApi {
             server,
             db_path,
             verifier,
+            auth,
         }
+    }
+
+    /// The session-cookie verifier's counters (lookups, cache hits), when sessions are on.
+    pub fn session_metrics(&self) -> Option<ssoguard::MetricsSnapshot> {
+        self.auth
+            .sessions()
+            .map(ssoguard::session::SessionVerifier::metrics)
     }
 
     /// Why the signing keys are unavailable, as the service logs it (`/ready` never says why).

@@ -1,0 +1,178 @@
+//! `[[issuer]] kind = "better-auth-session"`: Better Auth's session cookie
+//! (`better-auth.session_token`) as a credential, checked by ssoguard's
+//! [`SessionVerifier`]: the cookie's HMAC with Better Auth's secret, then its cookie cache or a
+//! cached `GET <authority>/get-session` (a bare origin gets `/api/auth`).
+//!
+//! ```toml
+//! [[issuer]]
+//! name = "sessions"
+//! kind = "better-auth-session"
+//! authority = "https://auth.example.com"   # Better Auth's origin, or <origin><basePath>
+//! secret_env = "BETTER_AUTH_SECRET"        # the variable holding its secret (never the file)
+//! cache_ttl_secs = 30                      # the revocation lag (default 30)
+//! cookie_prefix = "better-auth"            # advanced.cookiePrefix (default)
+//! ```
+//!
+//! With the environment alone, `BETTER_AUTH_SECRET` adds such an issuer (named `session`) for
+//! `AUTH_SERVER_URL`. A session cookie is read only when the request carries no bearer token and
+//! no token cookie; on an unsafe method it needs an `Origin` of the request's host, as token
+//! cookies do. A rule's `issuers = ["sessions"]` admits session cookies only. At least one token
+//! `[[issuer]]` is still needed beside it.
+
+use crate::config::{ConfigError, FileIssuer, IssuerConfig};
+use ssoguard::session::{DEFAULT_COOKIE_PREFIX, SessionSecret, SessionVerifier};
+use std::ops::Range;
+use std::time::Duration;
+
+/// The `kind` of a session-cookie issuer.
+pub const KIND: &str = "better-auth-session";
+
+/// The settings of a `better-auth-session` issuer (its `authority` is the issuer's).
+#[derive(Debug, Clone)]
+pub struct SessionIssuer {
+    /// Better Auth's secret (redacted in `Debug`).
+    pub secret: SessionSecret,
+    /// Longest a looked-up session is reused. Default 30 s.
+    pub cache_ttl: Duration,
+    /// Better Auth's `advanced.cookiePrefix`. Default `better-auth`.
+    pub cookie_prefix: String,
+}
+
+pub(crate) fn is_session(fi: &FileIssuer) -> bool {
+    fi.kind.as_ref().is_some_and(|k| k.get_ref() == KIND)
+}
+
+/// The issuer of an `[[issuer]]` table of kind `better-auth-session`; `None` for a token issuer.
+pub(crate) fn from_file(
+    fi: &FileIssuer,
+    earlier: &[IssuerConfig],
+    env: &impl Fn(&str) -> Option<String>,
+    at: &impl Fn(Range<usize>, String) -> ConfigError,
+) -> Result<Option<IssuerConfig>, ConfigError> {
+    let Some(kind) = &fi.kind else {
+        return Ok(None);
+    };
+    match kind.get_ref().as_str() {
+        "jwt" => return Ok(None),
+        KIND => {}
+        other => {
+            return Err(at(
+                kind.span(),
+                format!("kind {other:?}: use \"jwt\" or \"{KIND}\""),
+            ));
+        }
+    }
+    let name = fi.name.get_ref();
+    if fi.issuer.is_some()
+        || fi.jwks_url.is_some()
+        || fi.introspection.is_some()
+        || fi.cookie.is_some()
+        || !fi.audiences.is_empty()
+    {
+        return Err(at(
+            kind.span(),
+            format!(
+                "issuer {name:?} ({KIND}) takes authority, secret_env, cache_ttl_secs and cookie_prefix only"
+            ),
+        ));
+    }
+    if earlier.iter().any(|i| i.session.is_some()) {
+        return Err(at(
+            kind.span(),
+            format!("only one {KIND} issuer is allowed"),
+        ));
+    }
+    let authority = fi.authority.clone().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!("issuer {name:?} ({KIND}) needs `authority`: Better Auth's origin"),
+        )
+    })?;
+    let secret_env = fi.secret_env.as_ref().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!(
+                "issuer {name:?} ({KIND}) needs `secret_env`: the variable holding Better Auth's secret"
+            ),
+        )
+    })?;
+    let var = secret_env.get_ref();
+    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+        at(
+            secret_env.span(),
+            format!("secret_env: the variable {var} is not set"),
+        )
+    })?;
+    let secret = SessionSecret::new(value)
+        .map_err(|e| at(secret_env.span(), format!("secret_env: {var}: {e}")))?;
+    let cache_ttl = Duration::from_secs(fi.cache_ttl_secs.unwrap_or(30));
+    if cache_ttl.is_zero() {
+        return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
+    }
+    Ok(Some(IssuerConfig {
+        name: name.clone(),
+        issuer: None,
+        authority: Some(authority),
+        jwks_url: None,
+        audiences: Vec::new(),
+        cookie: None,
+        introspection: None,
+        session: Some(SessionIssuer {
+            secret,
+            cache_ttl,
+            cookie_prefix: fi
+                .cookie_prefix
+                .clone()
+                .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
+        }),
+    }))
+}
+
+/// `BETTER_AUTH_SECRET` set: a session issuer `session` for `AUTH_SERVER_URL`.
+pub(crate) fn from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<IssuerConfig>, ConfigError> {
+    let Some(value) = get("BETTER_AUTH_SECRET") else {
+        return Ok(None);
+    };
+    let secret =
+        SessionSecret::new(value).map_err(|e| ConfigError(format!("BETTER_AUTH_SECRET: {e}")))?;
+    Ok(Some(IssuerConfig {
+        name: "session".into(),
+        issuer: None,
+        authority: Some(get("AUTH_SERVER_URL").unwrap_or_else(|| "http://localhost:3001".into())),
+        jwks_url: None,
+        audiences: Vec::new(),
+        cookie: None,
+        introspection: None,
+        session: Some(SessionIssuer {
+            secret,
+            cache_ttl: Duration::from_secs(30),
+            cookie_prefix: get("BETTER_AUTH_COOKIE_PREFIX")
+                .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
+        }),
+    }))
+}
+
+/// The verifier of a session issuer.
+pub(crate) fn verifier(
+    issuer: &IssuerConfig,
+    session: &SessionIssuer,
+) -> Result<SessionVerifier, String> {
+    let authority = issuer.authority.as_deref().unwrap_or_default();
+    let url = authority.trim_end_matches('/');
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    let base = if url[after_scheme..].contains('/') {
+        url.to_owned()
+    } else {
+        format!("{url}/api/auth")
+    };
+    SessionVerifier::builder()
+        .secret(session.secret.clone())
+        .remote(&base)
+        .issuer(&base)
+        .cache_ttl(session.cache_ttl)
+        .cookie_prefix(&session.cookie_prefix)
+        .build()
+        .map_err(|e| format!("issuer {:?}: {e}", issuer.name))
+}

@@ -1,0 +1,412 @@
+//! The `database` lookup (feature `session-database`): one read-only query on Better Auth's
+//! own tables, `session` joined with `user`, on Postgres or SQLite.
+//!
+//! Table and column names follow Better Auth's defaults (`"session"."expiresAt"`, …) and can
+//! be renamed as Better Auth allows (`session: { modelName, fields }`, plural table names) with
+//! [`SessionSchema`]. Names are checked (letters, digits, `_`) and quoted, the token is a bound
+//! parameter. Connections are opened read-only (SQLite `mode=ro`, Postgres
+//! `default_transaction_read_only`), lazily, at most 4 at once; a query is bounded by the
+//! lookup timeout. Dates are read as Better Auth writes them: `timestamptz` on Postgres, ISO
+//! 8601 text on SQLite (epoch numbers are accepted too).
+
+use super::lookup::StoreDown;
+use super::record::SessionRecord;
+use crate::error::ConfigError;
+use std::collections::BTreeMap;
+use std::str::FromStr as _;
+use std::time::Duration;
+
+/// Better Auth's table and column names, as configured in its `session`/`user` options.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::session::SessionSchema;
+///
+/// // `usePlural: true` and a snake_case column, as a Drizzle schema might have them.
+/// let schema = SessionSchema::default()
+///     .plural()
+///     .session_field("expiresAt", "expires_at")
+///     .user_field("emailVerified", "email_verified");
+/// # let _ = schema;
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct SessionSchema {
+    session_table: String,
+    user_table: String,
+    session_fields: BTreeMap<&'static str, String>,
+    user_fields: BTreeMap<&'static str, String>,
+    admin_fields: bool,
+}
+
+const SESSION_FIELDS: [&str; 6] = [
+    "id",
+    "token",
+    "userId",
+    "expiresAt",
+    "createdAt",
+    "impersonatedBy",
+];
+const USER_FIELDS: [&str; 7] = [
+    "id",
+    "email",
+    "name",
+    "emailVerified",
+    "role",
+    "banned",
+    "banExpires",
+];
+
+impl Default for SessionSchema {
+    /// Better Auth's defaults: tables `session` and `user`, camelCase columns, the admin
+    /// plugin's columns (`role`, `banned`, `banExpires`, `impersonatedBy`) present.
+    fn default() -> Self {
+        SessionSchema {
+            session_table: "session".into(),
+            user_table: "user".into(),
+            session_fields: SESSION_FIELDS
+                .iter()
+                .map(|f| (*f, (*f).to_owned()))
+                .collect(),
+            user_fields: USER_FIELDS.iter().map(|f| (*f, (*f).to_owned())).collect(),
+            admin_fields: true,
+        }
+    }
+}
+
+impl SessionSchema {
+    /// Table names `sessions` and `users` (Better Auth's `usePlural`).
+    pub fn plural(self) -> Self {
+        self.tables("sessions", "users")
+    }
+
+    /// The session and user tables' names (Better Auth's `modelName`s). Default: `session`,
+    /// `user`.
+    pub fn tables(mut self, session: impl Into<String>, user: impl Into<String>) -> Self {
+        self.session_table = session.into();
+        self.user_table = user.into();
+        self
+    }
+
+    /// The column of a session field (`id`, `token`, `userId`, `expiresAt`, `createdAt`,
+    /// `impersonatedBy`); other field names are refused at build.
+    pub fn session_field(mut self, field: &str, column: impl Into<String>) -> Self {
+        let key = SESSION_FIELDS
+            .iter()
+            .find(|f| **f == field)
+            .copied()
+            .unwrap_or("");
+        self.session_fields.insert(key, column.into());
+        self
+    }
+
+    /// The column of a user field (`id`, `email`, `name`, `emailVerified`, `role`, `banned`,
+    /// `banExpires`); other field names are refused at build.
+    pub fn user_field(mut self, field: &str, column: impl Into<String>) -> Self {
+        let key = USER_FIELDS
+            .iter()
+            .find(|f| **f == field)
+            .copied()
+            .unwrap_or("");
+        self.user_fields.insert(key, column.into());
+        self
+    }
+
+    /// Whether the admin plugin's columns exist. Default: `true`. Without the admin plugin,
+    /// `false`: no role (users get the default `user`), no bans, no impersonation.
+    pub fn admin_plugin(mut self, present: bool) -> Self {
+        self.admin_fields = present;
+        self
+    }
+
+    fn ident(name: &str) -> Result<String, ConfigError> {
+        if name.is_empty()
+            || name.len() > 63
+            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        {
+            return Err(ConfigError::InvalidSetting {
+                setting: "session_schema",
+                reason: format!("{name:?} is not a plain table or column name"),
+            });
+        }
+        Ok(format!("\"{name}\""))
+    }
+
+    /// The query for `dialect`; `?`/`$1` is the token.
+    fn query(&self, postgres: bool) -> Result<String, ConfigError> {
+        if self.session_fields.contains_key("") || self.user_fields.contains_key("") {
+            return Err(ConfigError::InvalidSetting {
+                setting: "session_schema",
+                reason: "an unknown field was renamed".into(),
+            });
+        }
+        let s = |f: &str| Self::ident(&self.session_fields[f]).map(|c| format!("s.{c}"));
+        let u = |f: &str| Self::ident(&self.user_fields[f]).map(|c| format!("u.{c}"));
+        let date = |col: String| {
+            if postgres {
+                format!("CAST(EXTRACT(EPOCH FROM {col}) * 1000 AS BIGINT)")
+            } else {
+                col
+            }
+        };
+        let admin = |col: Result<String, ConfigError>| -> Result<String, ConfigError> {
+            if self.admin_fields {
+                col
+            } else {
+                Ok("NULL".into())
+            }
+        };
+        let columns = [
+            s("id")?,
+            s("userId")?,
+            date(s("expiresAt")?),
+            date(s("createdAt")?),
+            admin(s("impersonatedBy"))?,
+            u("email")?,
+            u("name")?,
+            u("emailVerified")?,
+            admin(u("role"))?,
+            admin(u("banned"))?,
+            if self.admin_fields {
+                date(u("banExpires")?)
+            } else {
+                "NULL".into()
+            },
+        ];
+        Ok(format!(
+            "SELECT {} FROM {} s JOIN {} u ON u.{} = s.{} WHERE s.{} = {}",
+            columns.join(", "),
+            Self::ident(&self.session_table)?,
+            Self::ident(&self.user_table)?,
+            Self::ident(&self.user_fields["id"])?,
+            Self::ident(&self.session_fields["userId"])?,
+            Self::ident(&self.session_fields["token"])?,
+            if postgres { "$1" } else { "?" },
+        ))
+    }
+}
+
+/// Where Better Auth's database is (`postgres://…` or `sqlite://…`) and its schema.
+///
+/// # Example
+///
+/// ```
+/// use ssoguard::session::{DatabaseLookup, SessionSchema};
+///
+/// let lookup = DatabaseLookup::new("postgres://auth_reader@db/auth").schema(SessionSchema::default());
+/// # let _ = lookup;
+/// ```
+#[derive(Clone)]
+#[must_use]
+pub struct DatabaseLookup {
+    url: String,
+    schema: SessionSchema,
+}
+
+impl std::fmt::Debug for DatabaseLookup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password.
+        f.debug_struct("DatabaseLookup")
+            .field("url", &"[redacted]")
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+impl DatabaseLookup {
+    /// Better Auth's database URL, with Better Auth's default schema.
+    pub fn new(url: impl Into<String>) -> Self {
+        DatabaseLookup {
+            url: url.into(),
+            schema: SessionSchema::default(),
+        }
+    }
+
+    /// Its table and column names. Default: [`SessionSchema::default`].
+    pub fn schema(mut self, schema: SessionSchema) -> Self {
+        self.schema = schema;
+        self
+    }
+
+    pub(crate) fn connect(self, timeout: Duration) -> Result<DatabaseStore, ConfigError> {
+        let invalid = |reason: String| ConfigError::InvalidSetting {
+            setting: "session_database_url",
+            reason,
+        };
+        let url = self.url.trim();
+        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let options = sqlx::postgres::PgConnectOptions::from_str(url)
+                .map_err(|_| invalid("not a valid postgres:// URL".into()))?
+                .options([("default_transaction_read_only", "on")]);
+            Pool::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(timeout)
+                    .connect_lazy_with(options),
+            )
+        } else if url.starts_with("sqlite:") {
+            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+                .map_err(|_| invalid("not a valid sqlite: URL".into()))?
+                .read_only(true)
+                .busy_timeout(timeout);
+            Pool::Sqlite(
+                sqlx::sqlite::SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(timeout)
+                    .connect_lazy_with(options),
+            )
+        } else {
+            return Err(invalid("use a postgres:// or sqlite: URL".into()));
+        };
+        let query = self.schema.query(matches!(pool, Pool::Postgres(_)))?;
+        Ok(DatabaseStore {
+            pool,
+            query,
+            timeout,
+        })
+    }
+}
+
+enum Pool {
+    Postgres(sqlx::PgPool),
+    Sqlite(sqlx::SqlitePool),
+}
+
+pub(crate) struct DatabaseStore {
+    pool: Pool,
+    query: String,
+    timeout: Duration,
+}
+
+/// Milliseconds of a date column: epoch milliseconds (Postgres query, numbers), or ISO text.
+fn date_ms<R: sqlx::Row>(row: &R, i: usize) -> Option<i64>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    if let Ok(Some(ms)) = row.try_get::<Option<i64>, _>(i) {
+        // SQLite integers may be seconds (Drizzle's `timestamp` mode) or milliseconds.
+        return Some(if ms.abs() < 100_000_000_000 {
+            ms * 1000
+        } else {
+            ms
+        });
+    }
+    let text: Option<String> = row.try_get(i).ok()?;
+    super::record::date_ms(&serde_json::Value::String(text?))
+}
+
+fn flag<R: sqlx::Row>(row: &R, i: usize) -> Option<bool>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    if let Ok(b) = row.try_get::<Option<bool>, _>(i) {
+        return b;
+    }
+    row.try_get::<Option<i64>, _>(i)
+        .ok()
+        .flatten()
+        .map(|n| n != 0)
+}
+
+fn record<R: sqlx::Row>(row: &R, token: &str) -> Option<SessionRecord>
+where
+    usize: sqlx::ColumnIndex<R>,
+    for<'r> i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    for<'r> String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let text = |i: usize| row.try_get::<Option<String>, _>(i).ok().flatten();
+    Some(SessionRecord {
+        session_id: text(0)?,
+        token: Some(token.to_owned()),
+        user_id: text(1)?,
+        expires_at_ms: date_ms(row, 2)?,
+        created_at_ms: date_ms(row, 3),
+        impersonated_by: text(4),
+        email: text(5),
+        name: text(6),
+        email_verified: flag(row, 7),
+        role: text(8),
+        banned: flag(row, 9).unwrap_or(false),
+        ban_expires_ms: date_ms(row, 10),
+        organization_id: None,
+        permissions: None,
+    })
+}
+
+impl DatabaseStore {
+    pub(crate) async fn find(&self, token: &str) -> Result<Option<SessionRecord>, StoreDown> {
+        let query = async {
+            match &self.pool {
+                Pool::Postgres(pool) => sqlx::query(&self.query)
+                    .bind(token)
+                    .fetch_optional(pool)
+                    .await
+                    .map(|row| row.map(|row| record(&row, token))),
+                Pool::Sqlite(pool) => sqlx::query(&self.query)
+                    .bind(token)
+                    .fetch_optional(pool)
+                    .await
+                    .map(|row| row.map(|row| record(&row, token))),
+            }
+        };
+        match tokio::time::timeout(self.timeout, query).await {
+            Err(_) => {
+                tracing::warn!("session lookup (database) timed out");
+                Err(StoreDown)
+            }
+            Ok(Err(e)) => {
+                // sqlx errors name the table or column at fault, never the bound token.
+                tracing::warn!(error = %e, "session lookup (database) failed");
+                Err(StoreDown)
+            }
+            Ok(Ok(None)) => Ok(None),
+            Ok(Ok(Some(Some(record)))) => Ok(Some(record)),
+            Ok(Ok(Some(None))) => {
+                tracing::error!("session row without id, user id or a readable expiresAt");
+                Err(StoreDown)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_quote_configured_names_and_refuse_others() {
+        let q = SessionSchema::default().query(false).expect("query");
+        assert_eq!(
+            q,
+            "SELECT s.\"id\", s.\"userId\", s.\"expiresAt\", s.\"createdAt\", s.\"impersonatedBy\", u.\"email\", u.\"name\", u.\"emailVerified\", u.\"role\", u.\"banned\", u.\"banExpires\" FROM \"session\" s JOIN \"user\" u ON u.\"id\" = s.\"userId\" WHERE s.\"token\" = ?"
+        );
+        let q = SessionSchema::default()
+            .plural()
+            .session_field("expiresAt", "expires_at")
+            .admin_plugin(false)
+            .query(true)
+            .expect("query");
+        assert!(
+            q.contains("CAST(EXTRACT(EPOCH FROM s.\"expires_at\") * 1000 AS BIGINT)"),
+            "{q}"
+        );
+        assert!(
+            q.contains("FROM \"sessions\" s JOIN \"users\" u") && q.ends_with("= $1"),
+            "{q}"
+        );
+        assert!(!q.contains("banned"), "{q}");
+        for bad in [
+            SessionSchema::default().tables("session; DROP TABLE x", "user"),
+            SessionSchema::default().user_field("email", "e\"mail"),
+            SessionSchema::default().user_field("password", "password"),
+        ] {
+            assert!(bad.query(false).is_err());
+        }
+    }
+}
