@@ -332,36 +332,26 @@ mod tests {
     /// neither, it is refused (a typo'd mode would otherwise go unnoticed).
     #[test]
     fn better_auth_database_url_serves_sessions_api_keys_or_both() {
+        const CLIENT: (&str, &str) = ("SSO_CLIENT_ID", "web");
         const SECRET: (&str, &str) = (
             "BETTER_AUTH_SECRET",
             "a-better-auth-secret-of-32-chars-at-least",
         );
         const DB: (&str, &str) = ("BETTER_AUTH_DATABASE_URL", "sqlite://auth.db");
+        const SESSIONS_IN_DB: (&str, &str) = ("BETTER_AUTH_SESSION_LOOKUP", "database");
+        const KEYS_IN_DB: (&str, &str) = ("BETTER_AUTH_API_KEYS", "database");
         let refused = |vars: &[(&str, &str)]| match config(vars, false) {
             Err(ConfigError::Invalid { name, .. }) => name,
             other => panic!("{vars:?} accepted: {other:?}"),
         };
-        assert_eq!(refused(&[DB]), "BETTER_AUTH_DATABASE_URL");
-        assert_eq!(refused(&[SECRET, DB]), "BETTER_AUTH_DATABASE_URL");
-        assert_eq!(
-            refused(&[SECRET, DB, ("BETTER_AUTH_SESSION_LOOKUP", "redis")]),
-            "BETTER_AUTH_REDIS_URL"
-        );
-        let keys_only = config(&[DB, ("BETTER_AUTH_API_KEYS", "database")], false).expect("ok");
+        assert_eq!(refused(&[CLIENT, DB]), "BETTER_AUTH_DATABASE_URL");
+        assert_eq!(refused(&[CLIENT, SECRET, DB]), "BETTER_AUTH_DATABASE_URL");
+        let keys_only = config(&[CLIENT, DB, KEYS_IN_DB], false).expect("keys in the database");
         assert!(keys_only.sessions.is_none());
-        let both = config(
-            &[
-                SECRET,
-                DB,
-                ("BETTER_AUTH_SESSION_LOOKUP", "database"),
-                ("BETTER_AUTH_API_KEYS", "database"),
-            ],
-            false,
-        )
-        .expect("ok");
+        let both = config(&[CLIENT, SECRET, DB, SESSIONS_IN_DB, KEYS_IN_DB], false).expect("both");
         assert!(both.sessions.is_some());
         // Keys in the database, sessions through get-session.
-        config(&[SECRET, DB, ("BETTER_AUTH_API_KEYS", "database")], false).expect("ok");
+        config(&[CLIENT, SECRET, DB, KEYS_IN_DB], false).expect("keys in the database");
     }
 
     #[test]
