@@ -1,10 +1,11 @@
 //! The gateway binary with the real Better Auth server (issue 19): its session cookie from an
 //! email sign-up, and API keys of the `@better-auth/api-key` plugin (`BA_API_KEYS=1`, with
-//! `enableSessionForAPIKeys`), through the forward-auth endpoint.
+//! `enableSessionForAPIKeys`), through the forward-auth endpoint and the reverse proxy.
 
 mod support;
 
-use serde_json::json;
+use axum::http::HeaderMap;
+use serde_json::{Value, json};
 use std::time::Duration;
 use support::*;
 
@@ -30,6 +31,37 @@ async fn forward_auth(gateway: &Gateway, headers: &[(&str, &str)]) -> (u16, Stri
     (resp.status().as_u16(), user)
 }
 
+/// An upstream answering every request with the headers it received.
+async fn echo_upstream() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
+        let map: serde_json::Map<String, Value> = headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
+            .collect();
+        axum::Json(Value::Object(map))
+    });
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// `GET /api/x` through the reverse proxy with `header`: what the upstream received.
+async fn proxied(gateway: &Gateway, header: (&str, &str)) -> Value {
+    let resp = reqwest::Client::new()
+        .get(gateway.url("/api/x"))
+        .header(header.0, header.1)
+        .send()
+        .await
+        .expect("gateway reachable");
+    assert_eq!(resp.status(), 200);
+    resp.json().await.expect("upstream JSON")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_cookies_and_api_keys_of_the_real_better_auth() {
     if !node_ready() {
@@ -37,7 +69,9 @@ async fn session_cookies_and_api_keys_of_the_real_better_auth() {
     }
     let sso = BetterAuth::start_with("EdDSA", &[("BA_API_KEYS", "1")]).await;
     let config = format!(
-        r#"[[issuer]]
+        r#"upstream = "{upstream}"
+
+[[issuer]]
 name = "tokens"
 authority = "{origin}"
 audiences = ["rust-backend"]
@@ -58,7 +92,8 @@ cache_ttl_secs = 1
 [[route]]
 path = "/api"
 "#,
-        origin = sso.origin
+        origin = sso.origin,
+        upstream = echo_upstream().await,
     );
     let gateway = Gateway::start(&config, &[("GW_TEST_BETTER_AUTH_SECRET", SECRET)]).await;
     let user = sso.sign_up("gwuser").await;
@@ -71,6 +106,8 @@ path = "/api"
     let tampered = format!("{name}={first}{}", &value[1..]);
     let (status, _) = forward_auth(&gateway, &[("cookie", &tampered)]).await;
     assert_eq!(status, 401, "a tampered session cookie");
+    let seen = proxied(&gateway, ("cookie", &user.cookie)).await;
+    assert_eq!(seen["x-auth-request-user"], user.user_id.as_str(), "{seen}");
 
     // A real API key created through the plugin: its owner; deleted: 401 after the TTL.
     let created = sso
@@ -82,6 +119,12 @@ path = "/api"
     assert_eq!((status, who.as_str()), (200, user.user_id.as_str()));
     let (status, _) = forward_auth(&gateway, &[("x-api-key", "not-a-key-of-this-sso")]).await;
     assert_eq!(status, 401, "an unknown key");
+    let seen = proxied(&gateway, ("x-api-key", key)).await;
+    assert_eq!(seen["x-auth-request-user"], user.user_id.as_str(), "{seen}");
+    assert!(
+        seen.get("x-api-key").is_none(),
+        "the key went upstream: {seen}"
+    );
     sso.api_key_call(&user, "delete", json!({"keyId": id}))
         .await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
