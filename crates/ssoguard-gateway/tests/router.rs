@@ -455,7 +455,8 @@ path = "/api"
 }
 
 /// A Better Auth `get-session` stand-in for API keys (the plugin's `enableSessionForAPIKeys`
-/// answers): `good-key` is alice's, any other key is refused as the plugin refuses it.
+/// answers): `good-key` is alice's, `busy-key` is over its rate limit, any other key is
+/// refused as the plugin refuses it.
 async fn key_sso() -> String {
     use axum::http::HeaderMap;
     let app = axum::Router::new().route(
@@ -468,6 +469,10 @@ async fn key_sso() -> String {
                         "user": {"id": "alice", "email": "alice@example.com", "role": "user"},
                         "session": {"id": "key-1", "token": "good-key"}
                     })),
+                ),
+                Some("busy-key") => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"code": "RATE_LIMITED", "details": {"tryAgainIn": 7000}})),
                 ),
                 _ => (
                     StatusCode::UNAUTHORIZED,
@@ -548,6 +553,10 @@ path = "/api"
     let two = [("x-api-key", "good-key"), ("x-api-key", "good-key")];
     let (status, _, _) = auth(&app, "GET", "/api/x", &two).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Over the key's rate limit: 429 with the plugin's wait.
+    let (status, h, _) = auth(&app, "GET", "/api/x", &[("x-api-key", "busy-key")]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&h, "retry-after"), "7");
 
     // Better Auth unreachable: 503, never "let in".
     let down = build(config("http://127.0.0.1:9")).await;
