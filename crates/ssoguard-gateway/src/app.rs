@@ -357,7 +357,7 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
                 .forward(
                     req,
                     allowed.headers,
-                    state.gate.identity_header_names(),
+                    state.gate.upstream_strip_names(),
                     client,
                 )
                 .await

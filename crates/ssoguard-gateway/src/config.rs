@@ -78,6 +78,8 @@ pub struct IssuerConfig {
     /// `kind = "better-auth-session"`: Better Auth's session cookie instead of tokens
     /// ([`crate::sessions`]).
     pub session: Option<crate::sessions::SessionIssuer>,
+    /// `kind = "better-auth-api-key"`: Better Auth API keys ([`crate::api_keys`]).
+    pub api_key: Option<crate::api_keys::ApiKeyIssuer>,
 }
 
 /// One `[[route]]`.
@@ -126,7 +128,7 @@ struct FileConfig {
 #[serde(deny_unknown_fields)]
 pub(crate) struct FileIssuer {
     pub(crate) name: Spanned<String>,
-    /// `jwt` (default) or `better-auth-session`.
+    /// `jwt` (default), `better-auth-session` or `better-auth-api-key`.
     pub(crate) kind: Option<Spanned<String>>,
     pub(crate) issuer: Option<Spanned<String>>,
     pub(crate) authority: Option<String>,
@@ -141,6 +143,8 @@ pub(crate) struct FileIssuer {
     pub(crate) cache_ttl_secs: Option<u64>,
     /// `better-auth-session`: Better Auth's `advanced.cookiePrefix`. Default `better-auth`.
     pub(crate) cookie_prefix: Option<String>,
+    /// `better-auth-api-key`: the key header. Default `x-api-key`.
+    pub(crate) header: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -219,6 +223,7 @@ impl Config {
             cookie: get("AUTH_COOKIE_NAME"),
             introspection,
             session: None,
+            api_key: None,
         };
         let mut issuers = vec![issuer];
         issuers.extend(crate::sessions::from_env(&get)?);
@@ -287,7 +292,7 @@ impl Config {
         let several = file
             .issuer
             .iter()
-            .filter(|i| !crate::sessions::is_session(i))
+            .filter(|i| !crate::sessions::is_better_auth(i))
             .count()
             > 1;
         let mut issuers: Vec<IssuerConfig> = Vec::new();
@@ -356,6 +361,7 @@ impl Config {
                 cookie: fi.cookie.clone(),
                 introspection,
                 session: None,
+                api_key: None,
             });
         }
         if issuers.iter().filter(|i| i.introspection.is_some()).count() > 1 {

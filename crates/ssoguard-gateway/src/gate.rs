@@ -12,6 +12,7 @@ use crate::rules::Rules;
 use axum::Json;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use ssoguard::api_key::{ApiKeyRefusal, ApiKeyVerifier};
 use ssoguard::axum::Auth;
 use ssoguard::session::SessionVerifier;
 use ssoguard::{IntrospectionConfig, IssuerRouter, TokenClaims, Verifier, VerifyError};
@@ -30,6 +31,8 @@ struct GateInner {
     cookies: Vec<Auth>,
     /// The `better-auth-session` issuer: its index for the rules, and its verifier.
     sessions: Option<(usize, SessionVerifier)>,
+    /// The `better-auth-api-key` issuer: its index for the rules, its verifier, and its header.
+    api_keys: Option<(usize, ApiKeyVerifier, HeaderName)>,
     rules: Rules,
     mapping: Vec<(HeaderName, String)>,
     realm: String,
@@ -46,6 +49,16 @@ pub(crate) struct Check<'a> {
     pub(crate) host: Option<&'a str>,
     /// `http` or `https`.
     pub(crate) proto: &'a str,
+}
+
+/// Which credential a request carries ([`Gate::credential`]).
+enum Credential<'h> {
+    /// A bearer token, or a token from an issuer's cookie.
+    Token { token: &'h str, from_cookie: bool },
+    /// An API key: the API-key issuer's index, its verifier, the key.
+    ApiKey(usize, &'h ApiKeyVerifier, &'h str),
+    /// No token: Better Auth's session cookie, if any ([`Gate::session`]).
+    Session,
 }
 
 /// Let through, with these identity headers (empty for a public route).
@@ -78,9 +91,14 @@ impl Gate {
         let mut builder = IssuerRouter::builder();
         let mut cookies = Vec::new();
         let mut session = None;
+        let mut api_key = None;
         for i in &config.issuers {
             if let Some(settings) = &i.session {
                 session = Some((i.name.clone(), crate::sessions::verifier(i, settings)?));
+                continue;
+            }
+            if let Some(settings) = &i.api_key {
+                api_key = Some((i.name.clone(), crate::api_keys::verifier(i, settings)?));
                 continue;
             }
             let mut vb = Verifier::builder().audiences(i.audiences.iter().cloned());
@@ -111,11 +129,12 @@ impl Gate {
             }
         }
         let router = builder.build().map_err(|e| e.to_string())?;
-        // Token issuers in the router's order; the session issuer after them (for the rules).
+        // Token issuers in the router's order; the session and API-key issuers after them (for
+        // the rules).
         let names: Vec<String> = config
             .issuers
             .iter()
-            .filter(|i| i.session.is_none())
+            .filter(|i| i.session.is_none() && i.api_key.is_none())
             .map(|i| i.name.clone())
             .collect();
         let mut rule_names = names.clone();
@@ -123,6 +142,15 @@ impl Gate {
             rule_names.push(name);
             (rule_names.len() - 1, verifier)
         });
+        let api_keys = match api_key {
+            None => None,
+            Some((name, verifier)) => {
+                let header = HeaderName::from_bytes(verifier.header_name().as_bytes())
+                    .map_err(|_| format!("issuer {name:?}: not a header name"))?;
+                rule_names.push(name);
+                Some((rule_names.len() - 1, verifier, header))
+            }
+        };
         let rules = Rules::new(&config.routes, &rule_names)?;
         let mapping = config
             .headers
@@ -145,6 +173,7 @@ impl Gate {
                 bearer: Auth::new(first),
                 cookies,
                 sessions,
+                api_keys,
                 rules,
                 mapping,
                 realm: config.realm.clone(),
@@ -167,6 +196,13 @@ impl Gate {
     /// The identity header names the gateway sets (stripped from every incoming request).
     pub(crate) fn identity_header_names(&self) -> impl Iterator<Item = &HeaderName> {
         self.inner.mapping.iter().map(|(h, _)| h)
+    }
+
+    /// The headers removed from a request before it is forwarded upstream: the identity
+    /// headers, and the API-key header (a credential, as `Authorization` is).
+    pub(crate) fn upstream_strip_names(&self) -> impl Iterator<Item = &HeaderName> {
+        let key = self.inner.api_keys.as_ref().map(|(_, _, header)| header);
+        self.identity_header_names().chain(key)
     }
 
     /// The metrics.
@@ -221,16 +257,18 @@ impl Gate {
                 headers: Vec::new(),
             });
         }
-        let (issuer, claims) = match self.token(req.headers) {
-            Ok((token, from_cookie)) => {
+        let (issuer, claims) = match self.credential(req.headers).map_err(Refusal::Verify)? {
+            Credential::Token { token, from_cookie } => {
                 if from_cookie && !is_safe_method(req.method) && !same_origin(req.headers, req.host)
                 {
                     return Err(Refusal::CrossSite);
                 }
                 inner.router.verify(token).await.map_err(Refusal::Verify)?
             }
-            Err(VerifyError::MissingToken) => self.session(req).await?,
-            Err(e) => return Err(Refusal::Verify(e)),
+            Credential::ApiKey(index, keys, key) => {
+                (index, keys.verify(key).await.map_err(Refusal::Verify)?)
+            }
+            Credential::Session => self.session(req).await?,
         };
         rule.allows(issuer, &claims)
             .map_err(|f| Refusal::Forbidden(f.0))?;
@@ -259,6 +297,33 @@ impl Gate {
         }
         let claims = sessions.verify(&cookies).await.map_err(Refusal::Verify)?;
         Ok((*index, claims))
+    }
+
+    /// The request's credential, in this order: the API key (when an API-key issuer is
+    /// configured, no `Authorization` is sent and the key header is), the bearer token or a
+    /// token cookie, else Better Auth's session cookie.
+    fn credential<'h>(&'h self, headers: &'h HeaderMap) -> Result<Credential<'h>, VerifyError> {
+        if let Some((index, keys, header)) = &self.inner.api_keys {
+            if !headers.contains_key(header::AUTHORIZATION) {
+                let mut values = headers.get_all(header).iter();
+                if let Some(value) = values.next() {
+                    if values.next().is_some() {
+                        return Err(VerifyError::Malformed(
+                            "ambiguous credentials: more than one API key header",
+                        ));
+                    }
+                    let key = value
+                        .to_str()
+                        .map_err(|_| VerifyError::Malformed("an API key is printable ASCII"))?;
+                    return Ok(Credential::ApiKey(*index, keys, key));
+                }
+            }
+        }
+        match self.token(headers) {
+            Ok((token, from_cookie)) => Ok(Credential::Token { token, from_cookie }),
+            Err(VerifyError::MissingToken) => Ok(Credential::Session),
+            Err(e) => Err(e),
+        }
     }
 
     /// The bearer token, else the first issuer cookie that carries one; and whether it came
@@ -290,6 +355,9 @@ impl Gate {
                 "Authentication service unavailable, retry later".to_string(),
                 None,
             ),
+            Refusal::Verify(e) if e.status_code() == 429 => {
+                (StatusCode::TOO_MANY_REQUESTS, e.to_string(), None)
+            }
             Refusal::Verify(VerifyError::MissingToken) => (
                 StatusCode::UNAUTHORIZED,
                 "Not authenticated".to_string(),
@@ -336,7 +404,11 @@ impl Gate {
                     .insert(header::WWW_AUTHENTICATE, value);
             }
         }
-        if let Refusal::Verify(VerifyError::KeysUnavailable { retry_after, .. }) = refusal {
+        if let Refusal::Verify(
+            VerifyError::KeysUnavailable { retry_after, .. }
+            | VerifyError::ApiKey(ApiKeyRefusal::RateLimited { retry_after }),
+        ) = refusal
+        {
             response.headers_mut().insert(
                 header::RETRY_AFTER,
                 HeaderValue::from(retry_after.as_secs().max(1)),

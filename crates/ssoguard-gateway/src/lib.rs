@@ -8,10 +8,12 @@
 //! - `gate`: the one decision pipeline both modes share (rules, token, issuer, claims);
 //! - `rules`: ordered `[[route]]` rules, first match wins, default deny;
 //! - [`sessions`]: `kind = "better-auth-session"` issuers (Better Auth's session cookie);
+//! - [`api_keys`]: `kind = "better-auth-api-key"` issuers (Better Auth API keys);
 //! - `identity`: claims → identity headers, control characters refused;
 //! - `proxy`: the reverse proxy (hyper-util's pooled client, streaming, WebSocket);
 //! - [`metrics`]: Prometheus metrics; [`app`]: the endpoints and start-up.
 
+pub mod api_keys;
 pub mod app;
 pub mod config;
 mod gate;

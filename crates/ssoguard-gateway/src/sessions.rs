@@ -38,11 +38,15 @@ pub struct SessionIssuer {
     pub cookie_prefix: String,
 }
 
-pub(crate) fn is_session(fi: &FileIssuer) -> bool {
-    fi.kind.as_ref().is_some_and(|k| k.get_ref() == KIND)
+/// True for a Better Auth session or API-key issuer (not a token issuer).
+pub(crate) fn is_better_auth(fi: &FileIssuer) -> bool {
+    fi.kind
+        .as_ref()
+        .is_some_and(|k| k.get_ref() == KIND || k.get_ref() == crate::api_keys::KIND)
 }
 
-/// The issuer of an `[[issuer]]` table of kind `better-auth-session`; `None` for a token issuer.
+/// The issuer of an `[[issuer]]` table of kind `better-auth-session` or `better-auth-api-key`;
+/// `None` for a token issuer.
 pub(crate) fn from_file(
     fi: &FileIssuer,
     earlier: &[IssuerConfig],
@@ -55,10 +59,14 @@ pub(crate) fn from_file(
     match kind.get_ref().as_str() {
         "jwt" => return Ok(None),
         KIND => {}
+        crate::api_keys::KIND => return crate::api_keys::from_file(fi, earlier, at).map(Some),
         other => {
             return Err(at(
                 kind.span(),
-                format!("kind {other:?}: use \"jwt\" or \"{KIND}\""),
+                format!(
+                    "kind {other:?}: use \"jwt\", \"{KIND}\" or \"{}\"",
+                    crate::api_keys::KIND
+                ),
             ));
         }
     }
@@ -67,6 +75,7 @@ pub(crate) fn from_file(
         || fi.jwks_url.is_some()
         || fi.introspection.is_some()
         || fi.cookie.is_some()
+        || fi.header.is_some()
         || !fi.audiences.is_empty()
     {
         return Err(at(
@@ -125,6 +134,7 @@ pub(crate) fn from_file(
                 .clone()
                 .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
         }),
+        api_key: None,
     }))
 }
 
@@ -151,6 +161,7 @@ pub(crate) fn from_env(
             cookie_prefix: get("BETTER_AUTH_COOKIE_PREFIX")
                 .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
         }),
+        api_key: None,
     }))
 }
 
@@ -159,14 +170,7 @@ pub(crate) fn verifier(
     issuer: &IssuerConfig,
     session: &SessionIssuer,
 ) -> Result<SessionVerifier, String> {
-    let authority = issuer.authority.as_deref().unwrap_or_default();
-    let url = authority.trim_end_matches('/');
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    let base = if url[after_scheme..].contains('/') {
-        url.to_owned()
-    } else {
-        format!("{url}/api/auth")
-    };
+    let base = better_auth_base(issuer.authority.as_deref().unwrap_or_default());
     SessionVerifier::builder()
         .secret(session.secret.clone())
         .remote(&base)
@@ -175,4 +179,16 @@ pub(crate) fn verifier(
         .cookie_prefix(&session.cookie_prefix)
         .build()
         .map_err(|e| format!("issuer {:?}: {e}", issuer.name))
+}
+
+/// Better Auth's base URL from an `authority`: kept when it has a path, else the origin plus
+/// the default base path `/api/auth`.
+pub(crate) fn better_auth_base(authority: &str) -> String {
+    let url = authority.trim_end_matches('/');
+    let after_scheme = url.find("://").map_or(0, |i| i + 3);
+    if url[after_scheme..].contains('/') {
+        url.to_owned()
+    } else {
+        format!("{url}/api/auth")
+    }
 }

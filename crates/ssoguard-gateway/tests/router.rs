@@ -453,3 +453,113 @@ path = "/api"
         "{err}"
     );
 }
+
+/// A Better Auth `get-session` stand-in for API keys (the plugin's `enableSessionForAPIKeys`
+/// answers): `good-key` is alice's, `busy-key` is over its rate limit, any other key is
+/// refused as the plugin refuses it.
+async fn key_sso() -> String {
+    use axum::http::HeaderMap;
+    let app = axum::Router::new().route(
+        "/api/auth/get-session",
+        axum::routing::get(|headers: HeaderMap| async move {
+            match headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+                Some("good-key") => (
+                    StatusCode::OK,
+                    axum::Json(json!({
+                        "user": {"id": "alice", "email": "alice@example.com", "role": "user"},
+                        "session": {"id": "key-1", "token": "good-key"}
+                    })),
+                ),
+                Some("busy-key") => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    axum::Json(json!({"code": "RATE_LIMITED", "details": {"tryAgainIn": 7000}})),
+                ),
+                _ => (
+                    StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"code": "INVALID_API_KEY", "message": "Invalid API key."})),
+                ),
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    format!("http://{addr}")
+}
+
+/// `kind = "better-auth-api-key"` (issue 19): Better Auth API keys as a credential, checked
+/// with `get-session` (the real Better Auth: tests/better_auth_sessions.rs).
+#[tokio::test]
+async fn better_auth_api_keys_as_an_issuer() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let config = |authority: &str| {
+        format!(
+            r#"listen = "127.0.0.1:0"
+
+[[issuer]]
+name = "a"
+issuer = "{}"
+audiences = ["api"]
+
+[[issuer]]
+name = "keys"
+kind = "better-auth-api-key"
+authority = "{authority}"
+cache_ttl_secs = 1
+
+[[route]]
+path = "/only-keys"
+issuers = ["keys"]
+
+[[route]]
+path = "/api"
+"#,
+            sso.issuer()
+        )
+    };
+    let build = |text: String| async move {
+        let config = Config::from_toml(&text, "test.toml", &no_env).expect("config");
+        App::build(config).await.expect("app")
+    };
+    let app = build(config(&key_sso().await)).await;
+
+    let key = [("x-api-key", "good-key")];
+    let (status, h, body) = auth(&app, "GET", "/api/x", &key).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(header(&h, "x-auth-request-user"), "alice");
+    assert_eq!(header(&h, "x-auth-request-email"), "alice@example.com");
+    let (status, _, _) = auth(&app, "GET", "/only-keys", &key).await;
+    assert_eq!(status, StatusCode::OK, "the rule admits the key issuer");
+    let bearer = format!("Bearer {}", sso.token().aud("api").sign());
+    let (status, _, _) = auth(&app, "GET", "/only-keys", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a token is not an API key");
+    // With an Authorization header the key header is not read: the token decides.
+    let both = [
+        ("authorization", bearer.as_str()),
+        ("x-api-key", "good-key"),
+    ];
+    let (status, _, _) = auth(&app, "GET", "/only-keys", &both).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Refused: an unknown key, two key headers; the key is never echoed.
+    let (status, h, body) = auth(&app, "GET", "/api/x", &[("x-api-key", "stolen-key")]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(header(&h, "www-authenticate").contains("invalid_token"));
+    assert!(!body.to_string().contains("stolen-key"), "{body}");
+    let two = [("x-api-key", "good-key"), ("x-api-key", "good-key")];
+    let (status, _, _) = auth(&app, "GET", "/api/x", &two).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // Over the key's rate limit: 429 with the plugin's wait.
+    let (status, h, _) = auth(&app, "GET", "/api/x", &[("x-api-key", "busy-key")]).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(header(&h, "retry-after"), "7");
+
+    // Better Auth unreachable: 503, never "let in".
+    let down = build(config("http://127.0.0.1:9")).await;
+    let (status, _, _) = auth(&down, "GET", "/api/x", &key).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}

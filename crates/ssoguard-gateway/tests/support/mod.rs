@@ -459,6 +459,11 @@ pub struct BetterAuth {
 
 impl BetterAuth {
     pub async fn start(alg: &str) -> BetterAuth {
+        Self::start_with(alg, &[]).await
+    }
+
+    /// [`start`](Self::start) with extra switches of server.mjs (e.g. `BA_API_KEYS=1`).
+    pub async fn start_with(alg: &str, switches: &[(&str, &str)]) -> BetterAuth {
         let name = format!("Better Auth ({alg})");
         // The issuer names the port, so the port is chosen here (see `spawn_listening`).
         let (proc, addr) = spawn_listening(&name, |port| {
@@ -469,7 +474,8 @@ impl BetterAuth {
                 .env("BA_DB", dir.join("auth.db"))
                 .env("BA_ALG", alg)
                 .env("BA_JWT_ISSUER", format!("http://127.0.0.1:{port}/api/auth"))
-                .env("BA_JWT_AUDIENCE", "rust-backend");
+                .env("BA_JWT_AUDIENCE", "rust-backend")
+                .envs(switches.iter().copied());
             Proc::spawn(&name, cmd, Some(dir))
         })
         .await;
@@ -503,6 +509,62 @@ impl BetterAuth {
             .and_then(|v| v.to_str().ok())
             .expect("set-auth-token")
             .to_string()
+    }
+
+    /// A new user signed up over HTTP (`POST /sign-up/email`): its id, its session cookie
+    /// (`better-auth.session_token=…`) and its bearer-plugin session token.
+    pub async fn sign_up(&self, name: &str) -> SignedUp {
+        let resp = self
+            .http
+            .post(format!("{}/api/auth/sign-up/email", self.origin))
+            .header("origin", &self.origin)
+            .json(&json!({
+                "email": format!("{name}-{}@example.com", free_port()),
+                "password": "user-password-123",
+                "name": name,
+            }))
+            .send()
+            .await
+            .expect("Better Auth reachable");
+        assert!(resp.status().is_success(), "sign-up: {}", resp.status());
+        let cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok()?.split(';').next())
+            .find(|c| c.starts_with("better-auth.session_token=") && !c.ends_with('='))
+            .expect("a session cookie")
+            .to_owned();
+        let bearer = resp
+            .headers()
+            .get("set-auth-token")
+            .and_then(|v| v.to_str().ok())
+            .expect("set-auth-token")
+            .to_owned();
+        let body: Value = resp.json().await.expect("sign-up JSON");
+        let user_id = body["user"]["id"].as_str().expect("user id").to_owned();
+        SignedUp {
+            user_id,
+            cookie,
+            bearer,
+        }
+    }
+
+    /// A call to the API-key plugin (`BA_API_KEYS=1`) as `user`: its JSON answer.
+    pub async fn api_key_call(&self, user: &SignedUp, path: &str, body: Value) -> Value {
+        let resp = self
+            .http
+            .post(format!("{}/api/auth/api-key/{path}", self.origin))
+            .header("origin", &self.origin)
+            .bearer_auth(&user.bearer)
+            .json(&body)
+            .send()
+            .await
+            .expect("Better Auth reachable");
+        let status = resp.status();
+        let body: Value = resp.json().await.expect("plugin JSON");
+        assert!(status.is_success(), "api-key/{path}: {status} {body}");
+        body
     }
 
     /// A jwt-plugin token (`GET /api/auth/token`) for a session.
@@ -542,6 +604,15 @@ impl BetterAuth {
             .await;
         self.jwt(&session).await
     }
+}
+
+/// A user signed up at [`BetterAuth`].
+pub struct SignedUp {
+    pub user_id: String,
+    /// `better-auth.session_token=…`
+    pub cookie: String,
+    /// The bearer plugin's session token (for plugin calls).
+    pub bearer: String,
 }
 
 /// The claims of a JWT (unverified; to know what to expect).

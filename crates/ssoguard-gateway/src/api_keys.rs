@@ -1,0 +1,183 @@
+//! `[[issuer]] kind = "better-auth-api-key"`: Better Auth API keys (the `@better-auth/api-key`
+//! plugin) as a credential, checked by ssoguard's [`ApiKeyVerifier`] in remote mode: a cached
+//! `GET <authority>/get-session` with the key in its header (a bare origin gets `/api/auth`),
+//! which needs the plugin's `enableSessionForAPIKeys: true`.
+//!
+//! ```toml
+//! [[issuer]]
+//! name = "keys"
+//! kind = "better-auth-api-key"
+//! authority = "https://auth.example.com"   # Better Auth's origin, or <origin><basePath>
+//! header = "x-api-key"                     # the plugin's apiKeyHeaders (default)
+//! cache_ttl_secs = 30                      # the revocation lag (default 30)
+//! ```
+//!
+//! The key header is read only when the request has no `Authorization` header; the identity
+//! headers name the key's owner (`sub` = the user id). A rule's `issuers = ["keys"]` admits API
+//! keys only. Keys checked this way carry no permissions (Better Auth's get-session does not
+//! tell them), so a rule with `scopes` refuses them. The key header is never forwarded upstream.
+//! At least one token `[[issuer]]` is still needed beside it.
+
+use crate::config::{ConfigError, FileIssuer, IssuerConfig};
+use ssoguard::api_key::ApiKeyVerifier;
+use std::ops::Range;
+use std::time::Duration;
+
+/// The `kind` of an API-key issuer.
+pub const KIND: &str = "better-auth-api-key";
+
+/// The settings of a `better-auth-api-key` issuer (its `authority` is the issuer's).
+#[derive(Debug, Clone)]
+pub struct ApiKeyIssuer {
+    /// The request header carrying keys (lower case). Default `x-api-key`.
+    pub header: String,
+    /// Longest an accepted key's answer is reused. Default 30 s.
+    pub cache_ttl: Duration,
+}
+
+/// The issuer of an `[[issuer]]` table of kind `better-auth-api-key`.
+pub(crate) fn from_file(
+    fi: &FileIssuer,
+    earlier: &[IssuerConfig],
+    at: &impl Fn(Range<usize>, String) -> ConfigError,
+) -> Result<IssuerConfig, ConfigError> {
+    let name = fi.name.get_ref();
+    let span = fi.kind.as_ref().map_or(fi.name.span(), |k| k.span());
+    if fi.issuer.is_some()
+        || fi.jwks_url.is_some()
+        || fi.introspection.is_some()
+        || fi.cookie.is_some()
+        || !fi.audiences.is_empty()
+        || fi.secret_env.is_some()
+        || fi.cookie_prefix.is_some()
+    {
+        return Err(at(
+            span,
+            format!("issuer {name:?} ({KIND}) takes authority, header and cache_ttl_secs only"),
+        ));
+    }
+    if earlier.iter().any(|i| i.api_key.is_some()) {
+        return Err(at(span, format!("only one {KIND} issuer is allowed")));
+    }
+    let authority = fi.authority.clone().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!("issuer {name:?} ({KIND}) needs `authority`: Better Auth's origin"),
+        )
+    })?;
+    let header = fi.header.as_ref().map_or_else(
+        || "x-api-key".to_owned(),
+        |h| h.get_ref().to_ascii_lowercase(),
+    );
+    if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        let span = fi.header.as_ref().map_or(fi.name.span(), |h| h.span());
+        return Err(at(span, format!("{header:?} is not a header name")));
+    }
+    let cache_ttl = Duration::from_secs(fi.cache_ttl_secs.unwrap_or(30));
+    if cache_ttl.is_zero() {
+        return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
+    }
+    let issuer = IssuerConfig {
+        name: name.clone(),
+        issuer: None,
+        authority: Some(authority),
+        jwks_url: None,
+        audiences: Vec::new(),
+        cookie: None,
+        introspection: None,
+        session: None,
+        api_key: Some(ApiKeyIssuer { header, cache_ttl }),
+    };
+    // Checked here, so an http authority off loopback is refused with its line.
+    verifier(&issuer, issuer.api_key.as_ref().expect("set above"))
+        .map_err(|e| at(fi.name.span(), e))?;
+    Ok(issuer)
+}
+
+/// The verifier of an API-key issuer (remote mode; refusals cached up to 5 s).
+pub(crate) fn verifier(
+    issuer: &IssuerConfig,
+    keys: &ApiKeyIssuer,
+) -> Result<ApiKeyVerifier, String> {
+    let authority = issuer.authority.as_deref().unwrap_or_default();
+    ApiKeyVerifier::builder()
+        .remote(crate::sessions::better_auth_base(authority))
+        .header(&keys.header)
+        .cache_ttl(keys.cache_ttl)
+        .negative_ttl(keys.cache_ttl.min(Duration::from_secs(5)))
+        .build()
+        .map_err(|e| format!("issuer {:?}: {e}", issuer.name))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    const TOKENS: &str = r#"
+[[issuer]]
+name = "main"
+issuer = "http://127.0.0.1:3001/api/auth"
+audiences = ["rust-backend"]
+"#;
+
+    fn parse(keys: &str) -> Result<Config, String> {
+        let text = format!("{TOKENS}\n{keys}\n[[route]]\npath = \"/\"\nissuers = [\"keys\"]\n");
+        Config::from_toml(&text, "gw.toml", &|_: &str| None).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn defaults_and_settings() {
+        let c = parse("[[issuer]]\nname = \"keys\"\nkind = \"better-auth-api-key\"\nauthority = \"http://127.0.0.1:3001\"\n")
+            .expect("valid");
+        let keys = c.issuers[1].api_key.as_ref().expect("an API-key issuer");
+        assert_eq!(keys.header, "x-api-key");
+        assert_eq!(keys.cache_ttl.as_secs(), 30);
+        let c = parse("[[issuer]]\nname = \"keys\"\nkind = \"better-auth-api-key\"\nauthority = \"http://127.0.0.1:3001\"\nheader = \"X-Service-Key\"\ncache_ttl_secs = 2\n")
+            .expect("valid");
+        let keys = c.issuers[1].api_key.as_ref().expect("an API-key issuer");
+        assert_eq!(
+            (keys.header.as_str(), keys.cache_ttl.as_secs()),
+            ("x-service-key", 2)
+        );
+    }
+
+    #[test]
+    fn bad_tables_name_the_line() {
+        let head = "[[issuer]]\nname = \"keys\"\nkind = \"better-auth-api-key\"\n";
+        let cases = [
+            (head.to_owned(), "line 8", "needs `authority`"),
+            (
+                format!("{head}authority = \"http://127.0.0.1:3001\"\naudiences = [\"x\"]\n"),
+                "line 9",
+                "takes authority, header and cache_ttl_secs only",
+            ),
+            (
+                format!("{head}authority = \"http://127.0.0.1:3001\"\nheader = \"a b\"\n"),
+                "line 11",
+                "not a header name",
+            ),
+            (
+                format!("{head}authority = \"http://127.0.0.1:3001\"\ncache_ttl_secs = 0\n"),
+                "line 8",
+                "must not be 0",
+            ),
+            (
+                format!("{head}authority = \"http://sso.example.com\"\n"),
+                "line 8",
+                "plain http",
+            ),
+            (
+                format!(
+                    "{head}authority = \"http://127.0.0.1:3001\"\n[[issuer]]\nname = \"more\"\nkind = \"better-auth-api-key\"\nauthority = \"http://127.0.0.1:3001\"\n"
+                ),
+                "line 13",
+                "only one",
+            ),
+        ];
+        for (text, line, message) in cases {
+            let err = parse(&text).expect_err(message);
+            assert!(err.starts_with(&format!("gw.toml {line}: ")), "{err}");
+            assert!(err.to_lowercase().contains(message), "{err}");
+        }
+    }
+}
