@@ -96,9 +96,9 @@ pub(crate) async fn run(
     }
 
     let url = jwks_url.map_or_else(|| meta.jwks_uri.clone(), str::to_owned);
-    let bytes = match net::get(&url).await {
+    let bytes = match ssoguard::fetch_document(&url).await {
         Ok(b) => b,
-        Err(e) => return (out, format!("error: JWKS {url} {e}\n"), 3),
+        Err(e) => return (out, format!("error: JWKS {e}\n"), 3),
     };
     let jwks = Jwks::parse(&bytes, &allowed);
     let _ = writeln!(out);

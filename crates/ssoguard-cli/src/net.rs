@@ -1,78 +1,13 @@
-//! HTTP for `ssoguard jwks`: bounded GETs, and the JWKS fetched and parsed two ways.
+//! The JWKS of `ssoguard jwks`, parsed two ways (fetched with the library's
+//! [`ssoguard::fetch_document`], as the service fetches it).
 
 use serde_json::Value;
 use ssoguard::Algorithm;
 use ssoguard::dev::SigningKey;
 use ssoguard::{JwksParseError, ParsedKeySet, SkippedKey};
-use std::time::Duration;
 
-/// Largest discovery or JWKS response read (the library's default cap).
-const MAX_BYTES: usize = 1024 * 1024;
 /// Most keys accepted in one JWKS (the library's default cap).
 pub(crate) const MAX_KEYS: usize = 100;
-
-/// Why a GET failed. Messages name the URL only.
-#[derive(Debug)]
-pub(crate) enum FetchError {
-    /// No answer: connection refused or reset, DNS, timeout.
-    Unreachable(String),
-    /// An HTTP error status.
-    Status(u16),
-    /// A body over the cap.
-    TooLarge,
-}
-
-impl std::fmt::Display for FetchError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FetchError::Unreachable(why) => write!(f, "unreachable ({why})"),
-            FetchError::Status(code) => write!(f, "answered HTTP {code}"),
-            FetchError::TooLarge => write!(f, "sent more than 1 MiB"),
-        }
-    }
-}
-
-/// GETs `url` with the library's timeouts (connect 2 s, total 5 s) and size cap.
-pub(crate) async fn get(url: &str) -> Result<Vec<u8>, FetchError> {
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(2))
-        .timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(3))
-        .user_agent(concat!("ssoguard-cli/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|_| FetchError::Unreachable("could not build an HTTP client".into()))?;
-    let mut response = client
-        .get(url)
-        .header("accept", "application/json")
-        .send()
-        .await
-        .map_err(|e| FetchError::Unreachable(describe(&e)))?;
-    if !response.status().is_success() {
-        return Err(FetchError::Status(response.status().as_u16()));
-    }
-    let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| FetchError::Unreachable(describe(&e)))?
-    {
-        if bytes.len() + chunk.len() > MAX_BYTES {
-            return Err(FetchError::TooLarge);
-        }
-        bytes.extend_from_slice(&chunk);
-    }
-    Ok(bytes)
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "connection failed".into()
-    } else {
-        "request failed".into()
-    }
-}
 
 /// A fetched JWKS: the raw keys, and the set parsed with every algorithm and with the allowed ones.
 pub(crate) struct Jwks {

@@ -18,13 +18,53 @@ pub(crate) struct Fetched {
 
 /// Why a fetch failed. Messages name the URL, never a token.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(crate) enum FetchError {
+#[non_exhaustive]
+pub enum FetchError {
+    /// No usable answer: connection failed, timed out, a refused redirect, a refused plain-http
+    /// URL. The message names the URL and the kind of failure.
     #[error("{0}")]
     Transport(String),
+    /// An HTTP error status.
     #[error("{url} answered HTTP {status}")]
-    Status { url: String, status: u16 },
+    Status {
+        /// The URL fetched.
+        url: String,
+        /// The status code.
+        status: u16,
+    },
+    /// A body larger than the cap.
     #[error("{url} sent more than {limit} bytes")]
-    TooLarge { url: String, limit: usize },
+    TooLarge {
+        /// The URL fetched.
+        url: String,
+        /// The cap, in bytes.
+        limit: usize,
+    },
+}
+
+/// GETs a JSON document (a discovery document, a JWKS) the way the verifier does: connect
+/// timeout 2 s, total 5 s, at most 1 MiB read, at most 3 redirects and none from `https` to plain
+/// `http`. For diagnostic tools (`ssoguard jwks`), so they fetch exactly as the service would.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), ssoguard::FetchError> {
+/// let jwks = ssoguard::fetch_document("http://localhost:3001/api/auth/jwks").await?;
+/// assert!(!jwks.is_empty());
+/// # Ok(()) }
+/// ```
+///
+/// # Errors
+///
+/// [`FetchError`]: unreachable, an HTTP error status, or a body over 1 MiB.
+pub async fn fetch_document(url: &str) -> Result<Vec<u8>, FetchError> {
+    let fetcher = HttpFetcher::new(
+        None,
+        Duration::from_secs(2),
+        Duration::from_secs(5),
+        1 << 20,
+    )
+    .map_err(|e| FetchError::Transport(describe(url, &e)))?;
+    fetcher.get(url).await.map(|fetched| fetched.bytes)
 }
 
 #[derive(Debug, Clone)]

@@ -75,6 +75,7 @@ pub use claims::{Audience, TokenClaims};
 pub use discovery::{DiscoveryError, ProviderMetadata};
 pub use error::{ConfigError, KeysUnavailable, VerifyError};
 pub use explain::{Check, Explanation, KeyInfo, KeySetInfo, Outcome};
+pub use fetch::{FetchError, fetch_document};
 pub use introspection::IntrospectionConfig;
 pub use issuers::{IssuerRouter, IssuerRouterBuilder};
 pub use jwk::{JwksParseError, ParsedKeySet, SkippedKey, VerifyingKey};
