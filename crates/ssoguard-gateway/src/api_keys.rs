@@ -78,15 +78,8 @@ pub(crate) fn from_file(
         return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
     }
     let issuer = IssuerConfig {
-        name: name.clone(),
-        issuer: None,
-        authority: Some(authority),
-        jwks_url: None,
-        audiences: Vec::new(),
-        cookie: None,
-        introspection: None,
-        session: None,
         api_key: Some(ApiKeyIssuer { header, cache_ttl }),
+        ..IssuerConfig::better_auth(name.clone(), authority)
     };
     // Checked here, so an http authority off loopback is refused with its line.
     verifier(&issuer, issuer.api_key.as_ref().expect("set above"))

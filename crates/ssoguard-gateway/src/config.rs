@@ -82,6 +82,24 @@ pub struct IssuerConfig {
     pub api_key: Option<crate::api_keys::ApiKeyIssuer>,
 }
 
+impl IssuerConfig {
+    /// A Better Auth issuer reached at `authority` (session cookies, API keys): no token
+    /// settings; the caller sets its `session` or `api_key`.
+    pub(crate) fn better_auth(name: String, authority: String) -> Self {
+        IssuerConfig {
+            name,
+            issuer: None,
+            authority: Some(authority),
+            jwks_url: None,
+            audiences: Vec::new(),
+            cookie: None,
+            introspection: None,
+            session: None,
+            api_key: None,
+        }
+    }
+}
+
 /// One `[[route]]`.
 #[derive(Debug, Clone)]
 pub struct RouteConfig {

@@ -119,13 +119,6 @@ pub(crate) fn from_file(
         return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
     }
     Ok(Some(IssuerConfig {
-        name: name.clone(),
-        issuer: None,
-        authority: Some(authority),
-        jwks_url: None,
-        audiences: Vec::new(),
-        cookie: None,
-        introspection: None,
         session: Some(SessionIssuer {
             secret,
             cache_ttl,
@@ -134,7 +127,7 @@ pub(crate) fn from_file(
                 .clone()
                 .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
         }),
-        api_key: None,
+        ..IssuerConfig::better_auth(name.clone(), authority)
     }))
 }
 
@@ -147,21 +140,15 @@ pub(crate) fn from_env(
     };
     let secret =
         SessionSecret::new(value).map_err(|e| ConfigError(format!("BETTER_AUTH_SECRET: {e}")))?;
+    let authority = get("AUTH_SERVER_URL").unwrap_or_else(|| "http://localhost:3001".into());
     Ok(Some(IssuerConfig {
-        name: "session".into(),
-        issuer: None,
-        authority: Some(get("AUTH_SERVER_URL").unwrap_or_else(|| "http://localhost:3001".into())),
-        jwks_url: None,
-        audiences: Vec::new(),
-        cookie: None,
-        introspection: None,
         session: Some(SessionIssuer {
             secret,
             cache_ttl: Duration::from_secs(30),
             cookie_prefix: get("BETTER_AUTH_COOKIE_PREFIX")
                 .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
         }),
-        api_key: None,
+        ..IssuerConfig::better_auth("session".into(), authority)
     }))
 }
 
