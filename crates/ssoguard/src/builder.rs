@@ -215,8 +215,9 @@ impl VerifierBuilder {
         self
     }
 
-    /// Uses this HTTP client for discovery and JWKS (its own timeouts then apply).
-    /// Default: a rustls client with the [`JwksConfig`] timeouts.
+    /// Uses this HTTP client for discovery and JWKS (its own timeouts and redirect policy then
+    /// apply). Default: a rustls client with the [`JwksConfig`] timeouts that follows at most 3
+    /// redirects and none from `https` to plain `http`.
     pub fn http_client(mut self, client: reqwest::Client) -> Self {
         self.http_client = Some(client);
         self
