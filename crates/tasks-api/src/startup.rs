@@ -1,7 +1,7 @@
 //! Building and running the service: `App::build` → bound port → `run_until_stopped`.
 
 use crate::config::{Config, origin_of};
-use crate::cors::{CorsError, cors_layer};
+use crate::cors::{CORS_VARY, CorsError, CorsForOriginLayer, cors_layer};
 use crate::db::Db;
 use crate::routes::{self, AppState};
 use axum::Router;
@@ -17,10 +17,10 @@ use std::net::SocketAddr;
 use std::path::Path;
 use tokio::net::TcpListener;
 use tower::{Service, ServiceBuilder};
-use tower_http::cors::CorsLayer;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 
 /// Largest accepted request body.
@@ -67,7 +67,7 @@ pub enum StartupError {
 pub struct App {
     listener: TcpListener,
     router: Router,
-    cors: CorsLayer,
+    cors: CorsForOriginLayer,
     addr: SocketAddr,
     dev: Option<DevIssuer>,
     state: AppState,
@@ -299,7 +299,7 @@ pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];
 /// docs/BENCHMARKS.md).
 pub fn with_middleware(
     router: Router,
-    cors: CorsLayer,
+    cors: CorsForOriginLayer,
 ) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
 + Clone
 + Send
@@ -315,6 +315,7 @@ pub fn with_middleware(
         .layer(SetSensitiveResponseHeadersLayer::new(
             SENSITIVE_RESPONSE_HEADERS,
         ))
+        .layer(SetResponseHeaderLayer::appending(header::VARY, CORS_VARY))
         .layer(cors)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .service(router)
