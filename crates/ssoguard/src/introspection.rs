@@ -395,7 +395,9 @@ impl Introspector {
             let names_a_user = map.contains_key("username") || map.contains_key("sid");
             match &client_id {
                 Some(id @ Value::String(_)) if !names_a_user => {
-                    tracing::debug!("introspection answer without sub: a client-credentials token");
+                    tracing::debug!(
+                        "introspection answer without sub: taken as a client-credentials caller"
+                    );
                     map.insert("sub".into(), id.clone());
                 }
                 _ => return Err(VerifyError::MissingClaim("sub")),

@@ -35,6 +35,8 @@ pub mod api_key;
 mod batch;
 #[cfg(any(feature = "axum", feature = "dev-issuer"))]
 mod bearer;
+#[cfg(any(feature = "session-database", feature = "api-key-database"))]
+mod better_auth_db;
 mod builder;
 pub mod claims;
 mod dangerous;

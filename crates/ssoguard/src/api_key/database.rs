@@ -11,17 +11,12 @@
 
 use super::dates::millis;
 use super::{ApiKeyRefusal, FoundKey, LookupResult, Owner, permission_list, unavailable};
+use crate::better_auth_db::{Pool, quoted_identifier};
 use crate::error::{ConfigError, VerifyError};
 use serde_json::{Map, Value};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions, SqliteRow};
+use sqlx::sqlite::SqliteRow;
 use sqlx::{Column as _, Row as _, TypeInfo as _, ValueRef as _};
-use std::str::FromStr as _;
 use std::time::Duration;
-
-enum Pool {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
-}
 
 pub(crate) struct DatabaseLookup {
     pool: Pool,
@@ -29,16 +24,6 @@ pub(crate) struct DatabaseLookup {
     user_query: String,
     service_configs: Vec<String>,
     timeout: Duration,
-}
-
-fn identifier(setting: &'static str, name: &str) -> Result<String, ConfigError> {
-    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
-        return Err(ConfigError::InvalidSetting {
-            setting,
-            reason: "letters, digits and _ only".into(),
-        });
-    }
-    Ok(format!("\"{name}\""))
 }
 
 impl DatabaseLookup {
@@ -49,37 +34,9 @@ impl DatabaseLookup {
         service_configs: Vec<String>,
         timeout: Duration,
     ) -> Result<Self, ConfigError> {
-        let key_table = identifier("api key table", api_key_table)?;
-        let user_table = identifier("user table", user_table)?;
-        let bad_url = |_| ConfigError::InvalidUrl {
-            setting: "api key database",
-            reason: "not a database URL sqlx can open".into(),
-        };
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Pool::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(timeout)
-                    .connect_lazy(url)
-                    .map_err(bad_url)?,
-            )
-        } else if url.starts_with("sqlite:") {
-            // Read-only: this mode never writes to Better Auth's database.
-            let options = SqliteConnectOptions::from_str(url)
-                .map_err(bad_url)?
-                .read_only(true);
-            Pool::Sqlite(
-                SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options),
-            )
-        } else {
-            return Err(ConfigError::InvalidUrl {
-                setting: "api key database",
-                reason: "use postgres://… or sqlite://…".into(),
-            });
-        };
+        let key_table = quoted_identifier("api key table", api_key_table)?;
+        let user_table = quoted_identifier("user table", user_table)?;
+        let pool = Pool::open_read_only(url, timeout, "api key database")?;
         let (key_query, user_query) = match pool {
             Pool::Postgres(_) => (
                 format!(
@@ -341,13 +298,5 @@ mod tests {
             check_rules(&refill, now),
             refused(ApiKeyRefusal::UsageExhausted)
         );
-    }
-
-    #[test]
-    fn table_names_are_identifiers() {
-        assert_eq!(identifier("t", "api_keys").expect("ok"), "\"api_keys\"");
-        for bad in ["", "a\"b", "a b", "a;drop"] {
-            assert!(identifier("t", bad).is_err(), "{bad}");
-        }
     }
 }

@@ -11,9 +11,9 @@
 
 use super::lookup::StoreDown;
 use super::record::SessionRecord;
+use crate::better_auth_db::{Pool, quoted_identifier};
 use crate::error::ConfigError;
 use std::collections::BTreeMap;
-use std::str::FromStr as _;
 use std::time::Duration;
 
 /// Better Auth's table and column names, as configured in its `session`/`user` options.
@@ -120,19 +120,6 @@ impl SessionSchema {
         self
     }
 
-    fn ident(name: &str) -> Result<String, ConfigError> {
-        if name.is_empty()
-            || name.len() > 63
-            || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-        {
-            return Err(ConfigError::InvalidSetting {
-                setting: "session_schema",
-                reason: format!("{name:?} is not a plain table or column name"),
-            });
-        }
-        Ok(format!("\"{name}\""))
-    }
-
     /// The query for `dialect`; `?`/`$1` is the token.
     fn query(&self, postgres: bool) -> Result<String, ConfigError> {
         if self.session_fields.contains_key("") || self.user_fields.contains_key("") {
@@ -141,8 +128,12 @@ impl SessionSchema {
                 reason: "an unknown field was renamed".into(),
             });
         }
-        let s = |f: &str| Self::ident(&self.session_fields[f]).map(|c| format!("s.{c}"));
-        let u = |f: &str| Self::ident(&self.user_fields[f]).map(|c| format!("u.{c}"));
+        let s = |f: &str| {
+            quoted_identifier("session_schema", &self.session_fields[f]).map(|c| format!("s.{c}"))
+        };
+        let u = |f: &str| {
+            quoted_identifier("session_schema", &self.user_fields[f]).map(|c| format!("u.{c}"))
+        };
         let date = |col: String| {
             if postgres {
                 format!("CAST(EXTRACT(EPOCH FROM {col}) * 1000 AS BIGINT)")
@@ -177,11 +168,11 @@ impl SessionSchema {
         Ok(format!(
             "SELECT {} FROM {} s JOIN {} u ON u.{} = s.{} WHERE s.{} = {}",
             columns.join(", "),
-            Self::ident(&self.session_table)?,
-            Self::ident(&self.user_table)?,
-            Self::ident(&self.user_fields["id"])?,
-            Self::ident(&self.session_fields["userId"])?,
-            Self::ident(&self.session_fields["token"])?,
+            quoted_identifier("session_schema", &self.session_table)?,
+            quoted_identifier("session_schema", &self.user_table)?,
+            quoted_identifier("session_schema", &self.user_fields["id"])?,
+            quoted_identifier("session_schema", &self.session_fields["userId"])?,
+            quoted_identifier("session_schema", &self.session_fields["token"])?,
             if postgres { "$1" } else { "?" },
         ))
     }
@@ -230,35 +221,7 @@ impl DatabaseLookup {
     }
 
     pub(crate) fn connect(self, timeout: Duration) -> Result<DatabaseStore, ConfigError> {
-        let invalid = |reason: String| ConfigError::InvalidSetting {
-            setting: "session_database_url",
-            reason,
-        };
-        let url = self.url.trim();
-        let pool = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let options = sqlx::postgres::PgConnectOptions::from_str(url)
-                .map_err(|_| invalid("not a valid postgres:// URL".into()))?
-                .options([("default_transaction_read_only", "on")]);
-            Pool::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options),
-            )
-        } else if url.starts_with("sqlite:") {
-            let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
-                .map_err(|_| invalid("not a valid sqlite: URL".into()))?
-                .read_only(true)
-                .busy_timeout(timeout);
-            Pool::Sqlite(
-                sqlx::sqlite::SqlitePoolOptions::new()
-                    .max_connections(4)
-                    .acquire_timeout(timeout)
-                    .connect_lazy_with(options),
-            )
-        } else {
-            return Err(invalid("use a postgres:// or sqlite: URL".into()));
-        };
+        let pool = Pool::open_read_only(&self.url, timeout, "session_database_url")?;
         let query = self.schema.query(matches!(pool, Pool::Postgres(_)))?;
         Ok(DatabaseStore {
             pool,
@@ -266,11 +229,6 @@ impl DatabaseLookup {
             timeout,
         })
     }
-}
-
-enum Pool {
-    Postgres(sqlx::PgPool),
-    Sqlite(sqlx::SqlitePool),
 }
 
 pub(crate) struct DatabaseStore {
