@@ -439,7 +439,7 @@ impl ApiKeyVerifierBuilder {
     ///
     /// # Errors
     ///
-    /// [`ConfigError::InvalidSetting`] without a source, for an invalid header or table name,
+    /// [`ConfigError::InvalidSetting`] without a source, for an invalid header, table name or database URL,
     /// or a zero timeout; [`ConfigError::InvalidUrl`] / [`ConfigError::PlainHttp`]
     /// for the remote URL; [`ConfigError::HttpClient`].
     pub fn build(self) -> Result<ApiKeyVerifier, ConfigError> {
