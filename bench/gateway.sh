@@ -11,11 +11,15 @@
 #               by wrk) and through the gateway (RS256); their p50 difference is the proxy overhead
 #
 # Tokens: the key server's distinct-token files (TOKENS per algorithm, cycled by wrk). Every
-# server runs alone while it is measured; wrk and the server are not pinned. At the end the
-# gateway's peak RSS (VmHWM) is read. Output: one JSON line per row in $OUT/results.jsonl and a
-# table on stdout.
+# server runs alone while it is measured. Pinned (taskset): the measured server gets CPU
+# $SERVER_CPU to itself, wrk and the key server run on $CLIENT_CPU. In the gw-* rows the FastAPI
+# app keeps $SERVER_CPU and the gateway runs on $CLIENT_CPU beside wrk, so the app has the same
+# one core with and without the gateway. uvicorn runs as FastAPI's docs deploy it
+# (`uvicorn[standard]`: uvloop and httptools), one worker, in every row. At the end the gateway's
+# peak RSS (VmHWM) is read. Output: one JSON line per row in $OUT/results.jsonl and a table.
 #
-# Usage: bash bench/gateway.sh      (DURATION=10 CONNS=32 TOKENS=2000 GATEWAY_PYTHON=... OUT=...)
+# Usage: bash bench/gateway.sh      (DURATION=10 CONNS=32 TOKENS=2000 GATEWAY_PYTHON=... OUT=...
+#                                    SERVER_CPU=1 CLIENT_CPU=0)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -25,6 +29,8 @@ BENCH=$ROOT/bench
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 TOKENS=${TOKENS:-2000}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${OUT:-$ROOT/bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ)}
 PY=${GATEWAY_PYTHON:-$HOME/.cache/ssoguard-venv/bin/python}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
@@ -36,7 +42,7 @@ RESULTS=$OUT/results.jsonl
 log() { echo "[gateway-bench] $*" >&2; }
 
 command -v wrk >/dev/null || apt-get install -y wrk >/dev/null
-"$PY" -c "import fastapi, uvicorn, jose, httpx" || {
+"$PY" -c "import fastapi, uvicorn, jose, httpx, uvloop, httptools" || {
   echo "need a python with $FASTAPI_DIR/requirements.txt (GATEWAY_PYTHON)" >&2
   exit 1
 }
@@ -52,6 +58,7 @@ trap cleanup EXIT
 
 start_keyserver "$OUT" "$TOKENS"
 PIDS+=("$KS_PID")
+taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null
 EDDSA=$TOK/eddsa-distinct.txt
 RS256=$TOK/rs256-distinct.txt
 
@@ -60,7 +67,7 @@ run() {
   local name=$1 port=$2 path=$3 tokens=$4 conns=${5:-$CONNS}
   shift 5 || shift $#
   local line
-  line=$(TOKENS_FILE=$tokens wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$BENCH/wrk/tokens.lua" \
+  line=$(TOKENS_FILE=$tokens taskset -c "$CLIENT_CPU" wrk -t1 -c"$conns" -d"${DURATION}s" --latency -s "$BENCH/wrk/tokens.lua" \
     "$@" "http://127.0.0.1:$port$path" | grep '^WRK_JSON ' | sed 's/^WRK_JSON //')
   echo "{\"name\":\"$name\",\"conns\":$conns,${line#\{}" >>"$RESULTS"
   log "$name: $line"
@@ -69,8 +76,9 @@ run() {
 uvicorn_app() { # MODULE PORT [VAR=value...]
   local module=$1 port=$2
   shift 2
-  (cd "$FASTAPI_DIR" && env "$@" "$PY" -m uvicorn "$module:app" --host 127.0.0.1 --port "$port" \
-    --log-level warning) 2>>"$OUT/uvicorn.log" &
+  (cd "$FASTAPI_DIR" && exec env "$@" taskset -c "$SERVER_CPU" "$PY" -m uvicorn "$module:app" \
+    --host 127.0.0.1 --port "$port" --loop uvloop --http httptools --log-level warning) \
+    2>>"$OUT/uvicorn.log" &
   PIDS+=($!)
 }
 
@@ -95,23 +103,26 @@ audiences = ["test-client"]
 [[route]]
 path = "/"
 EOF
-GATEWAY_CONFIG=$OUT/gateway.toml RUST_LOG=warn "$GW_BIN" 2>"$OUT/gateway.log" &
+GATEWAY_CONFIG=$OUT/gateway.toml RUST_LOG=warn taskset -c "$CLIENT_CPU" "$GW_BIN" 2>"$OUT/gateway.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")
 wait_ready 18103 /_ssoguard/health
 run gw-eddsa 18103 /api/me "$EDDSA"
 run gw-rs256 18103 /api/me "$RS256"
-run fa-eddsa 18103 /_ssoguard/auth "$TOK/eddsa-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
-run fa-rs256 18103 /_ssoguard/auth "$TOK/rs256-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
 run direct-1c 18102 /api/me "" 1 -H "X-Auth-Request-User: bench" -H "X-Auth-Request-Roles: user"
 run gw-1c 18103 /api/me "$RS256" 1
+# The forward-auth rows: the gateway alone, on the server CPU (as tasks-api below).
+kill "${PIDS[-2]}"
+taskset -a -pc "$SERVER_CPU" "$GW_PID" >/dev/null
+run fa-eddsa 18103 /_ssoguard/auth "$TOK/eddsa-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
+run fa-rs256 18103 /_ssoguard/auth "$TOK/rs256-repeated.txt" "$CONNS" -H "X-Original-URI: /api/me" -H "X-Original-Method: GET"
 GW_RSS_KIB=$(awk '/VmHWM/ {print $2}' "/proc/$GW_PID/status")
 echo "{\"name\":\"gateway-peak-rss\",\"kib\":$GW_RSS_KIB}" >>"$RESULTS"
 kill "$GW_PID"
 
 log "tasks-api /api/me"
 server_settings tasks-api distinct RS256 "$OUT"
-env "${server_env[@]}" "$server_bin" >/dev/null 2>"$OUT/tasks-api.log" &
+env "${server_env[@]}" taskset -c "$SERVER_CPU" "$server_bin" >/dev/null 2>"$OUT/tasks-api.log" &
 PIDS+=($!)
 wait_ready "$port" "$health"
 run tasks-api "$port" /api/me "$TOK/rs256-repeated.txt"

