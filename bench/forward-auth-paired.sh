@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Two gateway builds' forward-auth endpoint and tasks-api's /api/me, alternated round by round
+# (the paired form of bench/gateway.sh's fa-rs256 and tasks-api rows): one repeated RS256 token,
+# 32 connections, the server on $SERVER_CPU, wrk and the key server on $CLIENT_CPU.
+#
+# Usage: A_BIN=/tmp/gw-a B_BIN=/tmp/gw-b bash bench/forward-auth-paired.sh
+#        (ROUNDS=4 SECONDS_PER_ROW=6 SERVER_CPU=1 CLIENT_CPU=0 OUT=...)
+# Prints per round: A, B and tasks-api req/s, B/A, A/tasks-api, B/tasks-api.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+BENCH=$ROOT/bench
+# shellcheck source=servers.sh
+. "$BENCH/servers.sh"
+: "${A_BIN:?A_BIN: a ssoguard-gateway binary}" "${B_BIN:?B_BIN: another ssoguard-gateway binary}"
+ROUNDS=${ROUNDS:-4}
+SECONDS_PER_ROW=${SECONDS_PER_ROW:-6}
+SERVER_CPU=${SERVER_CPU:-1}
+CLIENT_CPU=${CLIENT_CPU:-0}
+OUT=${OUT:-$ROOT/bench/results/forward-auth-paired-$(date -u +%Y%m%dT%H%M%SZ)}
+TASKS_API_BIN=${TASKS_API_BIN:-${CARGO_TARGET_DIR:-$ROOT/target}/release/tasks-api}
+mkdir -p "$OUT"
+CARGO_TARGET_DIR="$BENCH_TARGET_DIR/keyserver" cargo build --release --quiet \
+  --manifest-path "$BENCH/keyserver/Cargo.toml"
+start_keyserver "$OUT" 10
+trap 'kill "$KS_PID" 2>/dev/null || true' EXIT
+taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null
+cat >"$OUT/gateway.toml" <<EOT
+listen = "127.0.0.1:18113"
+
+[[issuer]]
+name = "bench"
+issuer = "$ISSUER"
+audiences = ["test-client"]
+
+[[route]]
+path = "/"
+EOT
+
+drive() { # wrk arguments...; prints req/s
+  TOKENS_FILE=$TOK/rs256-repeated.txt taskset -c "$CLIENT_CPU" wrk -t1 -c32 -d"${SECONDS_PER_ROW}s" \
+    -s "$BENCH/wrk/tokens.lua" "$@" | awk '/Requests\/sec/ {print $2}'
+}
+gateway() { # BINARY
+  GATEWAY_CONFIG=$OUT/gateway.toml RUST_LOG=warn taskset -c "$SERVER_CPU" "$1" 2>>"$OUT/gateway.log" &
+  local pid=$!
+  wait_ready 18113 /_ssoguard/health >/dev/null
+  drive -H "X-Original-URI: /api/me" -H "X-Original-Method: GET" http://127.0.0.1:18113/_ssoguard/auth
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+tasks_api() {
+  rm -f "$OUT"/tasks-api.db*
+  env AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client \
+    DATABASE_URL="sqlite://$OUT/tasks-api.db" HOST=127.0.0.1 PORT=18001 RUST_LOG=warn \
+    taskset -c "$SERVER_CPU" "$TASKS_API_BIN" >/dev/null 2>>"$OUT/tasks-api.log" &
+  local pid=$!
+  wait_ready 18001 /health >/dev/null
+  drive http://127.0.0.1:18001/api/me
+  kill "$pid"
+  wait "$pid" 2>/dev/null || true
+}
+ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
+for round in $(seq 1 "$ROUNDS"); do
+  a=$(gateway "$A_BIN")
+  b=$(gateway "$B_BIN")
+  t=$(tasks_api)
+  echo "round $round A=$a B=$b tasks-api=$t B/A=$(ratio "$b" "$a") A/tasks-api=$(ratio "$a" "$t") B/tasks-api=$(ratio "$b" "$t")" |
+    tee -a "$OUT/rounds.txt"
+done
