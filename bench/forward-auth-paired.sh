@@ -24,17 +24,7 @@ CARGO_TARGET_DIR="$BENCH_TARGET_DIR/keyserver" cargo build --release --quiet \
 start_keyserver "$OUT" 10
 trap 'kill "$KS_PID" 2>/dev/null || true' EXIT
 taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null
-cat >"$OUT/gateway.toml" <<EOT
-listen = "127.0.0.1:18113"
-
-[[issuer]]
-name = "bench"
-issuer = "$ISSUER"
-audiences = ["test-client"]
-
-[[route]]
-path = "/"
-EOT
+gateway_config "$OUT/gateway.toml" 18113
 
 drive() { # wrk arguments...; prints req/s
   TOKENS_FILE=$TOK/rs256-repeated.txt taskset -c "$CLIENT_CPU" wrk -t1 -c32 -d"${SECONDS_PER_ROW}s" \
@@ -50,12 +40,12 @@ gateway() { # BINARY
 }
 tasks_api() {
   rm -f "$OUT"/tasks-api.db*
-  env AUTH_SERVER_URL=http://127.0.0.1:18000 SSO_CLIENT_ID=test-client \
-    DATABASE_URL="sqlite://$OUT/tasks-api.db" HOST=127.0.0.1 PORT=18001 RUST_LOG=warn \
-    taskset -c "$SERVER_CPU" "$TASKS_API_BIN" >/dev/null 2>>"$OUT/tasks-api.log" &
+  server_settings tasks-api repeated RS256 "$OUT"
+  env "${server_env[@]}" RUST_LOG=warn taskset -c "$SERVER_CPU" "$server_bin" >/dev/null \
+    2>>"$OUT/tasks-api.log" &
   local pid=$!
-  wait_ready 18001 /health >/dev/null
-  drive http://127.0.0.1:18001/api/me
+  wait_ready "$port" "$health" >/dev/null
+  drive "http://127.0.0.1:$port$path"
   kill "$pid"
   wait "$pid" 2>/dev/null || true
 }

@@ -91,18 +91,7 @@ kill "${PIDS[-1]}"
 log "header-reading app behind the gateway (reverse proxy)"
 uvicorn_app app 18102
 wait_ready 18102 /api/public/ping
-cat >"$OUT/gateway.toml" <<EOF
-listen = "127.0.0.1:18103"
-upstream = "http://127.0.0.1:18102"
-
-[[issuer]]
-name = "bench"
-issuer = "$ISSUER"
-audiences = ["test-client"]
-
-[[route]]
-path = "/"
-EOF
+gateway_config "$OUT/gateway.toml" 18103 http://127.0.0.1:18102
 GATEWAY_CONFIG=$OUT/gateway.toml RUST_LOG=warn taskset -c "$CLIENT_CPU" "$GW_BIN" 2>"$OUT/gateway.log" &
 GW_PID=$!
 PIDS+=("$GW_PID")

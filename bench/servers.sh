@@ -68,6 +68,19 @@ server_settings() {
   fi
 }
 
+# gateway_config FILE PORT [UPSTREAM]: an ssoguard-gateway config for the key server's issuer
+# (audience test-client), listening on PORT, every path authenticated; reverse proxy to UPSTREAM
+# when given, else forward-auth only.
+gateway_config() {
+  local file=$1 port=$2 upstream=${3:-}
+  {
+    echo "listen = \"127.0.0.1:$port\""
+    [ -n "$upstream" ] && echo "upstream = \"$upstream\""
+    printf '\n[[issuer]]\nname = "bench"\nissuer = "%s"\naudiences = ["test-client"]\n' "$ISSUER"
+    printf '\n[[route]]\npath = "/"\n'
+  } >"$file"
+}
+
 # wait_ready PORT PATH: until the server answers (up to 2 min: a server under valgrind starts slowly).
 wait_ready() {
   for _ in $(seq 1 1200); do

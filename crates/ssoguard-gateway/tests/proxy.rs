@@ -1,6 +1,6 @@
 //! The reverse proxy on port 0 in front of small in-process upstreams: header handling, the
-//! `forward_authorization` switch, opaque tokens through introspection, and 504 for a silent
-//! upstream. (The real FastAPI app, streaming and WebSocket: `real_proxies.rs`.)
+//! `forward_authorization` switch, opaque tokens through introspection, 504 for a silent
+//! upstream, graceful shutdown with a request in flight. (The real FastAPI app, streaming and WebSocket: `real_proxies.rs`.)
 
 use axum::Json;
 use axum::http::HeaderMap;
@@ -164,4 +164,56 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
     // Refused requests never reach the upstream, whatever it is.
     let resp = get(&format!("{gw}/x"), None).await;
     assert_eq!(resp.status(), 401);
+}
+
+#[tokio::test]
+async fn shutdown_lets_an_in_flight_request_finish() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    // An upstream that answers after 500 ms.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let upstream = listener.local_addr().expect("addr");
+    let slow = axum::Router::new().fallback(any(|| async {
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        "slow answer"
+    }));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, slow).await;
+    });
+    let toml = format!(
+        "upstream = \"http://{upstream}\"\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\n\n[[route]]\npath = \"/\"\n",
+        sso.issuer()
+    );
+    let env = |k: &str| (k == "PORT").then(|| "0".to_string());
+    let config = Config::from_toml(&toml, "proxy.toml", &env).expect("config");
+    let app = App::build(config).await.expect("app");
+    let gw = format!("http://{}", app.local_addr());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let token = sso.token().aud("api").sign();
+    let in_flight = tokio::spawn({
+        let url = format!("{gw}/slow");
+        let token = token.clone();
+        async move { get(&url, Some(&token)).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    stop.send(()).expect("stop");
+    let resp = in_flight.await.expect("task");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.text().await.expect("body"), "slow answer");
+    tokio::time::timeout(std::time::Duration::from_secs(5), server)
+        .await
+        .expect("the server stops once the request is done")
+        .expect("task")
+        .expect("serve");
+    // And takes no new connections.
+    let refused = reqwest::Client::new()
+        .get(format!("{gw}/slow"))
+        .bearer_auth(&token)
+        .send()
+        .await;
+    assert!(refused.is_err(), "a stopped gateway answered");
 }

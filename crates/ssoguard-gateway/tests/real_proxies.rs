@@ -68,7 +68,21 @@ async fn json(resp: reqwest::Response) -> (u16, Value) {
     )
 }
 
-/// The checks every front (nginx, Caddy, the gateway's own proxy) must pass.
+/// Every identity header `deploy/gateway.toml` makes the gateway set (lower case): the four
+/// defaults and its `[headers]` table. A front config that misses one lets a client spoof it.
+fn identity_header_names() -> Vec<String> {
+    let config: toml::Value = toml::from_str(&deploy_file("gateway.toml")).expect("gateway.toml");
+    let mut names: Vec<String> = ["user", "email", "roles", "issuer"]
+        .iter()
+        .map(|n| format!("x-auth-request-{n}"))
+        .collect();
+    if let Some(table) = config.get("headers").and_then(toml::Value::as_table) {
+        names.extend(table.keys().map(|k| k.to_ascii_lowercase()));
+    }
+    names
+}
+
+/// The checks every front (nginx, Caddy, Traefik, the gateway's own proxy) must pass.
 async fn same_checks(front: &str, stack: &Stack, what: &str) {
     let http = client();
     let url = |p: &str| format!("http://{front}{p}");
@@ -96,12 +110,17 @@ async fn same_checks(front: &str, stack: &Stack, what: &str) {
         "{what}: token forwarded: {me}"
     );
 
-    // A client-sent identity never reaches FastAPI: with a token...
+    // A client-sent identity never reaches FastAPI, under any name the gateway sets: with a
+    // token, FastAPI sees the gateway's values (or none)...
+    let names = identity_header_names();
+    let spoofed = |mut req: reqwest::RequestBuilder| {
+        for name in &names {
+            req = req.header(name.as_str(), "spoofed");
+        }
+        req
+    };
     let (status, me) = json(
-        http.get(url("/api/me"))
-            .bearer_auth(&user)
-            .header("X-Auth-Request-User", "admin")
-            .header("X-Auth-Request-Roles", "admin")
+        spoofed(http.get(url("/api/me")).bearer_auth(&user))
             .send()
             .await
             .expect("spoof"),
@@ -113,24 +132,44 @@ async fn same_checks(front: &str, stack: &Stack, what: &str) {
         "{what}: spoofed user reached FastAPI: {me}"
     );
     assert_eq!(me["roles"], serde_json::json!(["user"]), "{what}: {me}");
+    for name in &names {
+        assert_ne!(
+            me["headers"][name.as_str()],
+            "spoofed",
+            "{what}: spoofed {name} reached FastAPI: {me}"
+        );
+    }
+    // A `[headers]` mapping arrives with the gateway's value.
+    assert_eq!(
+        me["headers"]["x-auth-request-name"], user_claims["name"],
+        "{what}: {me}"
+    );
     // ...and on a public route without one.
     let (status, ping) = json(
-        http.get(url("/api/public/ping"))
-            .header("X-Auth-Request-User", "admin")
-            .header("X-Auth-Request-Email", "admin@example.com")
+        spoofed(http.get(url("/api/public/ping")))
             .send()
             .await
             .expect("public"),
     )
     .await;
     assert_eq!(status, 200, "{what}: {ping}");
-    for name in ["x-auth-request-user", "x-auth-request-email"] {
-        let seen = ping["headers"][name].as_str().unwrap_or("");
+    for name in &names {
+        let seen = ping["headers"][name.as_str()].as_str().unwrap_or("");
         assert!(
             seen.is_empty(),
             "{what}: spoofed {name} reached FastAPI: {ping}"
         );
     }
+
+    // The request's method reaches the rules (X-Original-Method / X-Forwarded-Method): `/ws/*`
+    // allows GET only, so a POST matches no rule.
+    let resp = http
+        .post(url("/ws/echo"))
+        .bearer_auth(&user)
+        .send()
+        .await
+        .expect("post ws");
+    assert_eq!(resp.status(), 403, "{what}: method rule");
 
     // Forged, missing, stranger: 401.
     let resp = http
@@ -256,43 +295,68 @@ async fn same_checks(front: &str, stack: &Stack, what: &str) {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn nginx_auth_request_in_front_of_fastapi() {
-    let (Some(nginx_bin), Some(python)) = (nginx_binary(), python()) else {
+/// A proxy that asks the gateway's forward-auth endpoint, running its `deploy/` file.
+#[derive(Clone, Copy)]
+enum Front {
+    Nginx,
+    Caddy,
+    Traefik,
+}
+
+impl Front {
+    fn name(self) -> &'static str {
+        match self {
+            Front::Nginx => "nginx",
+            Front::Caddy => "caddy",
+            Front::Traefik => "traefik",
+        }
+    }
+
+    fn binary(self) -> Option<std::path::PathBuf> {
+        match self {
+            Front::Nginx => nginx_binary(),
+            Front::Caddy => caddy_binary(),
+            Front::Traefik => traefik_binary(),
+        }
+    }
+
+    async fn start(self, binary: &std::path::Path, stack: &Stack) -> (Proc, String) {
+        let (gateway, upstream) = (&stack.gateway.addr, &stack.fastapi.addr);
+        match self {
+            Front::Nginx => nginx(binary, gateway, upstream).await,
+            Front::Caddy => caddy(binary, gateway, upstream).await,
+            Front::Traefik => traefik(binary, gateway, upstream).await,
+        }
+    }
+}
+
+/// `front` in front of FastAPI, the gateway answering its forward-auth requests, tokens signed
+/// with `alg` by Better Auth: the same checks as the reverse proxy.
+async fn forward_auth_behind(front: Front, alg: &str) {
+    let (Some(binary), Some(python)) = (front.binary(), python()) else {
         return;
     };
     if !node_ready() {
         return;
     }
-    let stack = stack(&python, "EdDSA", false).await;
-    let (_nginx, front) = nginx(&nginx_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
-    same_checks(&front, &stack, "nginx").await;
+    let stack = stack(&python, alg, false).await;
+    let (_front, addr) = front.start(&binary, &stack).await;
+    same_checks(&addr, &stack, front.name()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nginx_auth_request_in_front_of_fastapi() {
+    forward_auth_behind(Front::Nginx, "EdDSA").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caddy_forward_auth_in_front_of_fastapi() {
-    let (Some(caddy_bin), Some(python)) = (caddy_binary(), python()) else {
-        return;
-    };
-    if !node_ready() {
-        return;
-    }
-    let stack = stack(&python, "RS256", false).await;
-    let (_caddy, front) = caddy(&caddy_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
-    same_checks(&front, &stack, "caddy").await;
+    forward_auth_behind(Front::Caddy, "RS256").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn traefik_forward_auth_in_front_of_fastapi() {
-    let (Some(traefik_bin), Some(python)) = (traefik_binary(), python()) else {
-        return;
-    };
-    if !node_ready() {
-        return;
-    }
-    let stack = stack(&python, "RS256", false).await;
-    let (_traefik, front) = traefik(&traefik_bin, &stack.gateway.addr, &stack.fastapi.addr).await;
-    same_checks(&front, &stack, "traefik").await;
+    forward_auth_behind(Front::Traefik, "RS256").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

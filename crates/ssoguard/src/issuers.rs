@@ -12,8 +12,11 @@
 //!   duplicate `iss` member is malformed); nothing else in it is trusted or kept;
 //! - an opaque token (no dots) goes to the one issuer marked as accepting opaque tokens
 //!   (introspection), or is refused as malformed when there is none;
-//! - with a single issuer, every token goes to it unpeeked (its verifier checks `iss`), so the
-//!   single-issuer case behaves exactly like a plain [`Verifier`].
+//! - a single issuer is no exception: its JWTs are peeked too, so a stranger's token is refused
+//!   before its unknown `kid` could make the verifier refetch keys. An issuer found by discovery
+//!   (the router's sole entry) is compared once discovery has run; before that its tokens go to
+//!   it, and its verifier's discovery (needed for any token) is the only fetch;
+//! - with a single issuer, an opaque token goes to it (its verifier introspects it or refuses it).
 
 use crate::claims::TokenClaims;
 use crate::error::{ConfigError, VerifyError};
@@ -167,13 +170,13 @@ impl IssuerRouter {
     /// [`VerifyError::Malformed`] / [`VerifyError::MissingClaim`] when `iss` cannot be read;
     /// [`VerifyError::TokenTooLarge`] past 64 KiB.
     pub fn route(&self, token: &str) -> Result<usize, VerifyError> {
-        if self.entries.len() == 1 {
-            return Ok(0);
-        }
         if token.is_empty() {
             return Err(VerifyError::MissingToken);
         }
         if !token.contains('.') {
+            if self.entries.len() == 1 {
+                return Ok(0);
+            }
             return self.entries.iter().position(|e| e.accepts_opaque).ok_or(
                 VerifyError::Malformed("a JWS has three dot-separated parts"),
             );
@@ -181,7 +184,11 @@ impl IssuerRouter {
         let iss = unverified_issuer(token)?;
         self.entries
             .iter()
-            .position(|e| e.issuer.as_deref() == Some(iss.as_str()))
+            .position(|e| match &e.issuer {
+                Some(issuer) => *issuer == iss,
+                // Discovered (the sole entry): its issuer once known, else its verifier decides.
+                None => e.verifier.issuer_matches(&iss).unwrap_or(true),
+            })
             .ok_or(VerifyError::IssuerMismatch)
     }
 
@@ -327,13 +334,45 @@ mod tests {
     }
 
     #[test]
-    fn single_issuer_is_not_peeked() {
-        let router = IssuerRouter::builder()
+    fn a_single_issuer_is_peeked_too() {
+        let t = |iss: &str| token_with(&format!(r#"{{"iss":"{iss}","sub":"u"}}"#));
+        let named = IssuerRouter::builder()
+            .issuer("https://a.example", verifier("https://a.example"))
+            .build()
+            .expect("router");
+        assert_eq!(named.route(&t("https://a.example")), Ok(0));
+        assert_eq!(
+            named.route(&t("https://b.example")),
+            Err(VerifyError::IssuerMismatch)
+        );
+        // Discovered, with its issuer known: compared the same way.
+        let discovered = IssuerRouter::builder()
             .discovered(verifier("https://a.example"))
             .build()
             .expect("router");
-        assert_eq!(router.route("anything"), Ok(0));
-        assert_eq!(router.len(), 1);
+        assert_eq!(discovered.route(&t("https://a.example")), Ok(0));
+        assert_eq!(
+            discovered.route(&t("https://b.example")),
+            Err(VerifyError::IssuerMismatch)
+        );
+        // Opaque tokens go to the sole issuer (its verifier introspects or refuses them).
+        assert_eq!(discovered.route("opaqueTokenValue"), Ok(0));
+        assert_eq!(discovered.len(), 1);
+    }
+
+    #[test]
+    fn a_discovered_issuer_not_yet_known_gets_its_tokens() {
+        let undiscovered = Verifier::builder()
+            .authority("https://a.example")
+            .audience("api")
+            .build()
+            .expect("verifier");
+        let router = IssuerRouter::builder()
+            .discovered(undiscovered)
+            .build()
+            .expect("router");
+        let t = token_with(r#"{"iss":"https://b.example","sub":"u"}"#);
+        assert_eq!(router.route(&t), Ok(0));
     }
 
     #[test]

@@ -456,6 +456,11 @@ impl Verifier {
         self.inner.keys.issuer()
     }
 
+    /// Whether `iss` is this verifier's issuer; `None` until discovery has told it.
+    pub(crate) fn issuer_matches(&self, iss: &str) -> Option<bool> {
+        self.inner.keys.issuer_matches(iss)
+    }
+
     /// The accepted audiences.
     #[must_use]
     pub fn audiences(&self) -> &[String] {

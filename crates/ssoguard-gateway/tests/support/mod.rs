@@ -339,10 +339,36 @@ impl Gateway {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssoguard-gateway"));
         cmd.env("GATEWAY_CONFIG", &path)
             .env("PORT", "0")
-            .env("RUST_LOG", "info")
             .env_remove("UPSTREAM_URL")
             .envs(env.iter().copied());
-        let mut proc = Proc::spawn("ssoguard-gateway", cmd, Some(dir));
+        Gateway::launch(cmd, Some(dir)).await
+    }
+
+    /// The gateway configured by the environment alone (no `GATEWAY_CONFIG`): `env` and
+    /// nothing inherited under the seed's variable names.
+    pub async fn from_env(env: &[(&str, &str)]) -> Gateway {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssoguard-gateway"));
+        cmd.env_remove("GATEWAY_CONFIG");
+        for name in [
+            "AUTH_SERVER_URL",
+            "SSO_ISSUER",
+            "JWKS_URL",
+            "SSO_CLIENT_ID",
+            "SSO_CLIENT_SECRET",
+            "AUTH_COOKIE_NAME",
+            "UPSTREAM_URL",
+            "HOST",
+            "PORT",
+        ] {
+            cmd.env_remove(name);
+        }
+        cmd.envs(env.iter().copied());
+        Gateway::launch(cmd, None).await
+    }
+
+    async fn launch(mut cmd: Command, dir: Option<PathBuf>) -> Gateway {
+        cmd.env("RUST_LOG", "info");
+        let mut proc = Proc::spawn("ssoguard-gateway", cmd, dir);
         let line = proc.wait_for_line("ssoguard-gateway listening").await;
         let log: Value = serde_json::from_str(&line).expect("JSON log line");
         let addr = log["fields"]["addr"]
