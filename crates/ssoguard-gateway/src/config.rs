@@ -179,6 +179,8 @@ struct FileRoute {
     #[serde(default)]
     methods: Vec<Spanned<String>>,
     public: Option<Spanned<bool>>,
+    /// Says what a rule without `public` means anyway: a valid credential is required.
+    authenticated: Option<Spanned<bool>>,
     #[serde(default)]
     roles_any: Vec<String>,
     #[serde(default)]
@@ -440,6 +442,16 @@ impl Config {
                 methods.push(upper);
             }
             let public = fr.public.as_ref().is_some_and(|p| *p.get_ref());
+            if let Some(authenticated) = &fr.authenticated {
+                if *authenticated.get_ref() == public {
+                    return Err(at(
+                        authenticated.span(),
+                        "set either `public = true` or `authenticated = true` (the default), \
+                         not both, and neither to false"
+                            .into(),
+                    ));
+                }
+            }
             if public
                 && (!fr.roles_any.is_empty()
                     || !fr.roles_all.is_empty()
@@ -615,6 +627,16 @@ path = "/"
                 "public route",
             ),
             (
+                format!("{BASE}public = true\nauthenticated = true\n"),
+                "line 10",
+                "not both",
+            ),
+            (
+                format!("{BASE}authenticated = false\n"),
+                "line 9",
+                "neither to false",
+            ),
+            (
                 format!(
                     "{BASE}\n[[issuer]]\nname = \"main\"\nissuer = \"http://x/api/auth\"\naudiences = [\"x\"]\n"
                 ),
@@ -632,6 +654,14 @@ path = "/"
                 .expect_err("no routes")
                 .contains("default deny")
         );
+    }
+
+    #[test]
+    fn authenticated_is_the_explicit_default() {
+        let c = parse(&format!("{BASE}authenticated = true\n")).expect("valid");
+        assert!(!c.routes[0].public);
+        let implicit = parse(BASE).expect("valid");
+        assert_eq!(c.routes[0].public, implicit.routes[0].public);
     }
 
     #[test]

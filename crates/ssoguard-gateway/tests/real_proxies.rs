@@ -469,6 +469,14 @@ async fn reverse_proxy_in_front_of_fastapi() {
         metrics.contains("ssoguard_jwks_fetches_total{issuer=\"production\"} 1"),
         "{metrics}"
     );
+    // Key staleness per issuer: the production keys' age is a number of seconds.
+    assert!(
+        metrics
+            .lines()
+            .filter_map(|l| l.strip_prefix("ssoguard_jwks_age_seconds{issuer=\"production\"} "))
+            .any(|v| v.trim().parse::<f64>().is_ok_and(|age| age >= 0.0)),
+        "{metrics}"
+    );
 
     // Upstream down: 502 with a FastAPI-shaped body.
     let _ = stack.fastapi.proc.terminate().await;

@@ -21,7 +21,7 @@ async fn gateway(a: &TestIssuer, b: Option<&TestIssuer>, extra: &str) -> App {
     );
     if let Some(b) = b {
         toml.push_str(&format!(
-            "\n[[issuer]]\nname = \"b\"\nissuer = \"{}\"\naudiences = [\"api\"]\n",
+            "\n[[issuer]]\nname = \"b\"\nissuer = \"{}\"\naudiences = [\"api\", \"b-only\"]\n",
             b.issuer()
         ));
     }
@@ -256,6 +256,20 @@ async fn several_issuers_route_by_exact_iss() {
     let crossed = format!("Bearer {}", a.token().aud("api").iss(b.issuer()).sign());
     assert_eq!(
         auth(&app, "GET", "/api/x", &[("authorization", &crossed)])
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Audiences are per issuer: B accepts "b-only", A does not.
+    let b_only = |sso: &TestIssuer| format!("Bearer {}", sso.token().aud("b-only").sign());
+    assert_eq!(
+        auth(&app, "GET", "/api/x", &[("authorization", &b_only(&b))])
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        auth(&app, "GET", "/api/x", &[("authorization", &b_only(&a))])
             .await
             .0,
         StatusCode::UNAUTHORIZED
