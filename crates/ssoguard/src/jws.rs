@@ -94,6 +94,19 @@ pub(crate) fn decode_payload(payload_b64: &str) -> Result<Vec<u8>, VerifyError> 
         .map_err(|_| VerifyError::Malformed("payload is not base64url"))
 }
 
+/// The `iss` member of a payload, **unverified**: only to decide which keys to try or whether
+/// a key fetch is worth it, never to trust. A duplicate `iss` is malformed (derived struct).
+pub(crate) fn unverified_issuer(payload_b64: &str) -> Result<String, VerifyError> {
+    #[derive(serde::Deserialize)]
+    struct Peek {
+        iss: Option<String>,
+    }
+    let json = decode_payload(payload_b64)?;
+    let peek: Peek = serde_json::from_slice(&json)
+        .map_err(|_| VerifyError::Malformed("payload is not a JSON object"))?;
+    peek.iss.ok_or(VerifyError::MissingClaim("iss"))
+}
+
 impl JwsHeader {
     /// Parses a protected header (its JSON, decoded from base64url) without verifying anything,
     /// with the rules verification applies: for diagnostics such as `ssoguard inspect`.

@@ -206,9 +206,15 @@ impl Verifier {
             Check::Algorithm,
             alg.ok_or(VerifyError::UnsupportedAlgorithm),
         )?;
+        // A `kid` we do not hold makes the key set refetch, but only for a token that claims our
+        // issuer: a stranger's token cannot make us download anything.
+        let claims_our_issuer = || {
+            crate::jws::unverified_issuer(jws.payload_b64)
+                .is_ok_and(|iss| inner.keys.issuer_matches(&iss).unwrap_or(true))
+        };
         let found = inner
             .keys
-            .key_for(jws.header.kid.as_deref(), alg)
+            .key_for(jws.header.kid.as_deref(), alg, claims_our_issuer)
             .await
             .and_then(|(key, generation)| {
                 if key.fits(alg) {
@@ -454,11 +460,6 @@ impl Verifier {
     #[must_use]
     pub fn issuer(&self) -> Option<Arc<str>> {
         self.inner.keys.issuer()
-    }
-
-    /// Whether `iss` is this verifier's issuer; `None` until discovery has told it.
-    pub(crate) fn issuer_matches(&self, iss: &str) -> Option<bool> {
-        self.inner.keys.issuer_matches(iss)
     }
 
     /// The accepted audiences.

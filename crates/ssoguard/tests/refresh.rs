@@ -256,3 +256,32 @@ async fn cache_control_max_age_is_clamped() {
     assert!(v.verify(&issuer.token().sign()).await.is_ok());
     assert_eq!(issuer.jwks_fetches(), 1);
 }
+
+#[tokio::test]
+async fn a_token_of_another_issuer_never_makes_a_fetch() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let v = quick(
+        &issuer,
+        JwksConfig::default().refetch_cooldown(Duration::ZERO),
+    );
+    assert!(v.verify(&issuer.token().sign()).await.is_ok());
+    let loaded = issuer.jwks_fetches();
+    // Our issuer with a kid we do not hold: refetched (a key may have been rotated in).
+    let rotated = issuer.token().kid("not-published-yet").sign();
+    assert_eq!(
+        v.verify(&rotated).await.unwrap_err(),
+        VerifyError::UnknownKey
+    );
+    assert_eq!(issuer.jwks_fetches(), loaded + 1);
+    // Another issuer with a kid we do not hold: refused without a fetch.
+    let stranger = issuer
+        .token()
+        .iss("https://stranger.example/api/auth")
+        .kid("theirs")
+        .sign();
+    assert_eq!(
+        v.verify(&stranger).await.unwrap_err(),
+        VerifyError::IssuerMismatch
+    );
+    assert_eq!(issuer.jwks_fetches(), loaded + 1);
+}

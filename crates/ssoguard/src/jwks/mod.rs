@@ -227,6 +227,7 @@ impl JwksCache {
         &self,
         kid: Option<&str>,
         alg: Algorithm,
+        may_refetch: impl FnOnce() -> bool,
     ) -> Result<(Arc<VerifyingKey>, u64), VerifyError> {
         self.ensure_refresher();
         let mut set = match self.inner.current.load_full() {
@@ -246,7 +247,7 @@ impl JwksCache {
             Lookup::Found(key) => Ok((key, set.generation)),
             Lookup::Mismatch => Err(VerifyError::AlgorithmMismatch),
             Lookup::Ambiguous => Err(VerifyError::AmbiguousKey),
-            Lookup::NotFound => self.unknown_kid(set, kid, alg).await,
+            Lookup::NotFound => self.unknown_kid(set, kid, alg, may_refetch).await,
         }
     }
 
@@ -255,9 +256,13 @@ impl JwksCache {
         set: Arc<KeySet>,
         kid: Option<&str>,
         alg: Algorithm,
+        may_refetch: impl FnOnce() -> bool,
     ) -> Result<(Arc<VerifyingKey>, u64), VerifyError> {
         if self.inner.fixed || set.is_known_unknown(kid) {
             return Err(VerifyError::UnknownKey);
+        }
+        if !may_refetch() {
+            return Err(VerifyError::IssuerMismatch);
         }
         let fetch = match self.inner.flights.join(&()) {
             Some(fetch) => Some(fetch),
