@@ -272,7 +272,9 @@ fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
 
 /// nginx `auth_request` (`X-Original-Method`, `X-Original-URI`) and Traefik/Caddy forward-auth
 /// (`X-Forwarded-Method`, `X-Forwarded-Uri`): 200 with identity headers, or the refusal.
-async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Response {
+async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Response {
+    // The request itself, not a `HeaderMap` extractor (which would clone every header).
+    let headers = req.headers();
     let text = |a: &str, b: &str| {
         headers
             .get(a)
@@ -280,7 +282,7 @@ async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Resp
             .and_then(|v| v.to_str().ok())
             .map(str::to_string)
     };
-    let (proto, host) = forwarded_origin(&headers);
+    let (proto, host) = forwarded_origin(headers);
     let Some(uri) = text("x-original-uri", "x-forwarded-uri") else {
         return detail(
             StatusCode::BAD_REQUEST,
@@ -298,7 +300,7 @@ async fn forward_auth(State(state): State<AppState>, headers: HeaderMap) -> Resp
     let check = Check {
         method: &method,
         path: &path,
-        headers: &headers,
+        headers,
         host: host.as_deref(),
         proto: &proto,
     };
