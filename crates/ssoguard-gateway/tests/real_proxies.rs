@@ -434,10 +434,27 @@ async fn reverse_proxy_in_front_of_fastapi() {
         "gateway peak RSS grew {before} → {after} KiB over 40 MiB streamed"
     );
 
-    // WebSocket echo through the gateway.
+    // WebSocket echo through the gateway; an upgrade without a token is refused.
     assert_eq!(
         ws_echo(&front, &user, "hello").await,
         format!("{sub}: hello")
+    );
+    let (_, head) = ws_handshake(&front, None).await;
+    assert!(head.starts_with("HTTP/1.1 401"), "{head}");
+
+    // The gateway's reserved prefix is never proxied, even with a valid token.
+    let (status, body) = json(
+        http.get(format!("http://{front}/_ssoguard/anything"))
+            .bearer_auth(&user)
+            .send()
+            .await
+            .expect("reserved"),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["detail"]),
+        (404, &Value::from("Not Found")),
+        "{body}"
     );
 
     // Metrics saw the decisions and the upstream.
@@ -502,13 +519,15 @@ async fn reverse_proxy_in_front_of_fastapi() {
     assert!(!log.contains(&user), "a token was logged");
 }
 
-/// Opens a WebSocket to `/ws/echo` by hand (RFC 6455), sends `text`, returns the reply.
-async fn ws_echo(addr: &str, token: &str, text: &str) -> String {
+/// Sends a WebSocket handshake for `/ws/echo` by hand (RFC 6455), with `token` as the bearer
+/// token when given; returns the connection and the response head.
+async fn ws_handshake(addr: &str, token: Option<&str>) -> (tokio::net::TcpStream, String) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let authorization = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let request = format!(
         "GET /ws/echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Authorization: Bearer {token}\r\n\r\n"
+         {authorization}\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -520,7 +539,12 @@ async fn ws_echo(addr: &str, token: &str, text: &str) -> String {
         stream.read_exact(&mut byte).await.expect("response head");
         head.push(byte[0]);
     }
-    let head = String::from_utf8_lossy(&head);
+    (stream, String::from_utf8_lossy(&head).into_owned())
+}
+
+/// Opens a WebSocket to `/ws/echo`, sends `text`, returns the reply.
+async fn ws_echo(addr: &str, token: &str, text: &str) -> String {
+    let (mut stream, head) = ws_handshake(addr, Some(token)).await;
     assert!(head.starts_with("HTTP/1.1 101"), "{head}");
     let mask = [0x12u8, 0x34, 0x56, 0x78];
     let payload = text.as_bytes();
