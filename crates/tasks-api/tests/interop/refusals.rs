@@ -143,7 +143,8 @@ async fn forged_foreign_expired_and_future_tokens_are_refused() {
     )
     .await;
 
-    // Another Better Auth instance: its real token names a key A never published...
+    // Another Better Auth instance: its real token names another issuer and a key A never
+    // published: refused by its issuer, before the unknown key could make A's keys refetch...
     let stranger = foreign.new_user("Foreign User").await;
     let (_, foreign_tokens) = foreign
         .login(&stranger.email, "user-password-123", None)
@@ -151,7 +152,7 @@ async fn forged_foreign_expired_and_future_tokens_are_refused() {
     assert_ne!(kid(&foreign_tokens.id_token), kid(&tokens.id_token));
     api.assert_refused(
         &foreign_tokens.id_token,
-        "signing key not found",
+        "issuer mismatch",
         "other instance's token",
     )
     .await;
@@ -173,10 +174,10 @@ async fn forged_foreign_expired_and_future_tokens_are_refused() {
         stranger.user_id
     );
     foreign_api
-        .assert_refused(&tokens.id_token, "signing key not found", "A's token at B")
+        .assert_refused(&tokens.id_token, "issuer mismatch", "A's token at B")
         .await;
     // Pointing the other instance's tasks-api at A's keys but B's issuer still refuses A's
-    // token by its issuer, and B's by its unknown key.
+    // token by its issuer, and B's (which claims the configured issuer) by its unknown key.
     let mixed_api = TasksApi::for_server(
         &foreign,
         &[
