@@ -4,7 +4,6 @@
 
 mod support;
 
-use axum::http::HeaderMap;
 use serde_json::{Value, json};
 use std::time::Duration;
 use support::*;
@@ -29,25 +28,6 @@ async fn forward_auth(gateway: &Gateway, headers: &[(&str, &str)]) -> (u16, Stri
         .unwrap_or("<none>")
         .to_owned();
     (resp.status().as_u16(), user)
-}
-
-/// An upstream answering every request with the headers it received.
-async fn echo_upstream() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().fallback(|headers: HeaderMap| async move {
-        let map: serde_json::Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
-            .collect();
-        axum::Json(Value::Object(map))
-    });
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
 }
 
 /// `GET /api/x` through the reverse proxy with `header`: what the upstream received.

@@ -2,36 +2,18 @@
 //! `forward_authorization` switch, opaque tokens through introspection, 504 for a silent
 //! upstream, graceful shutdown with a request in flight. (The real FastAPI app, streaming and WebSocket: `real_proxies.rs`.)
 
-use axum::Json;
-use axum::http::HeaderMap;
+mod support;
+
 use axum::routing::any;
 use serde_json::{Value, json};
 use ssoguard::testing::TestIssuer;
 use ssoguard_gateway::{App, Config};
-use std::net::SocketAddr;
+use support::echo_upstream;
 
-/// An upstream answering every request with the headers it received.
-async fn echo_upstream() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = axum::Router::new().fallback(any(|headers: HeaderMap| async move {
-        let map: serde_json::Map<String, Value> = headers
-            .iter()
-            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
-            .collect();
-        Json(Value::Object(map))
-    }));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    addr
-}
-
-async fn gateway(sso: &TestIssuer, upstream: SocketAddr, extra: &str) -> String {
+/// The gateway in reverse-proxy mode in front of `upstream` (an `http://` origin).
+async fn gateway(sso: &TestIssuer, upstream: &str, extra: &str) -> String {
     let toml = format!(
-        "upstream = \"http://{upstream}\"\nupstream_timeout_secs = 1\n{extra}\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\nintrospection = {{ client_id = \"gw\", client_secret_env = \"GW_SECRET\" }}\n\n[[route]]\npath = \"/\"\n",
+        "upstream = \"{upstream}\"\nupstream_timeout_secs = 1\n{extra}\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\nintrospection = {{ client_id = \"gw\", client_secret_env = \"GW_SECRET\" }}\n\n[[route]]\npath = \"/\"\n",
         sso.issuer()
     );
     let env = |k: &str| match k {
@@ -60,7 +42,7 @@ async fn get(url: &str, token: Option<&str>) -> reqwest::Response {
 async fn headers_are_stripped_set_and_forwarded() {
     let sso = TestIssuer::start().await.expect("issuer");
     let upstream = echo_upstream().await;
-    let gw = gateway(&sso, upstream, "").await;
+    let gw = gateway(&sso, &upstream, "").await;
     let token = sso
         .token()
         .aud("api")
@@ -96,7 +78,7 @@ async fn headers_are_stripped_set_and_forwarded() {
 async fn authorization_is_forwarded_only_when_asked() {
     let sso = TestIssuer::start().await.expect("issuer");
     let upstream = echo_upstream().await;
-    let gw = gateway(&sso, upstream, "forward_authorization = true").await;
+    let gw = gateway(&sso, &upstream, "forward_authorization = true").await;
     let token = sso.token().aud("api").sign();
     let seen: Value = get(&format!("{gw}/x"), Some(&token))
         .await
@@ -111,7 +93,7 @@ async fn opaque_tokens_are_introspected() {
     let sso = TestIssuer::start().await.expect("issuer");
     sso.set_introspection_client("gw", "gw-secret");
     let upstream = echo_upstream().await;
-    let gw = gateway(&sso, upstream, "").await;
+    let gw = gateway(&sso, &upstream, "").await;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock")
@@ -147,7 +129,7 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
             held.push(conn);
         }
     });
-    let gw = gateway(&sso, silent_addr, "").await;
+    let gw = gateway(&sso, &format!("http://{silent_addr}"), "").await;
     let token = sso.token().aud("api").sign();
     let resp = get(&format!("{gw}/x"), Some(&token)).await;
     assert_eq!(resp.status(), 504);
@@ -158,7 +140,7 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("port");
-    let gw = gateway(&sso, closed, "").await;
+    let gw = gateway(&sso, &format!("http://{closed}"), "").await;
     let resp = get(&format!("{gw}/x"), Some(&token)).await;
     assert_eq!(resp.status(), 502);
     // Refused requests never reach the upstream, whatever it is.
@@ -170,19 +152,13 @@ async fn a_silent_upstream_is_504_and_a_closed_one_502() {
 async fn shutdown_lets_an_in_flight_request_finish() {
     let sso = TestIssuer::start().await.expect("issuer");
     // An upstream that answers after 500 ms.
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let upstream = listener.local_addr().expect("addr");
-    let slow = axum::Router::new().fallback(any(|| async {
+    let upstream = ssoguard::testing::serve(axum::Router::new().fallback(any(|| async {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
         "slow answer"
-    }));
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, slow).await;
-    });
+    })))
+    .await;
     let toml = format!(
-        "upstream = \"http://{upstream}\"\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\n\n[[route]]\npath = \"/\"\n",
+        "upstream = \"{upstream}\"\n\n[[issuer]]\nname = \"main\"\nissuer = \"{}\"\naudiences = [\"api\"]\n\n[[route]]\npath = \"/\"\n",
         sso.issuer()
     );
     let env = |k: &str| (k == "PORT").then(|| "0".to_string());

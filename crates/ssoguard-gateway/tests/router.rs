@@ -495,14 +495,7 @@ async fn key_sso() -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    format!("http://{addr}")
+    ssoguard::testing::serve(app).await
 }
 
 /// `kind = "better-auth-api-key"` (issue 19): Better Auth API keys as a credential, checked

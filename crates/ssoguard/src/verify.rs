@@ -207,10 +207,12 @@ impl Verifier {
             alg.ok_or(VerifyError::UnsupportedAlgorithm),
         )?;
         // A `kid` we do not hold makes the key set refetch, but only for a token that claims our
-        // issuer: a stranger's token cannot make us download anything.
+        // issuer (when issuers are checked at all): a stranger's token cannot make us download
+        // anything. The claim checks below compare `iss` again, verified.
         let claims_our_issuer = || {
-            crate::jws::unverified_issuer(jws.payload_b64)
-                .is_ok_and(|iss| inner.keys.issuer_matches(&iss).unwrap_or(true))
+            !inner.check_issuer
+                || crate::jws::unverified_issuer(jws.payload_b64)
+                    .is_ok_and(|iss| inner.keys.issuer_matches(&iss).unwrap_or(true))
         };
         let found = inner
             .keys

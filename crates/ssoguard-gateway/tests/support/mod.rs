@@ -149,6 +149,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// An upstream answering every request with the headers it received (a JSON object); its
+/// `http://` origin.
+pub async fn echo_upstream() -> String {
+    ssoguard::testing::serve(axum::Router::new().fallback(
+        |headers: axum::http::HeaderMap| async move {
+            let map: serde_json::Map<String, Value> = headers
+                .iter()
+                .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap_or("<binary>"))))
+                .collect();
+            axum::Json(Value::Object(map))
+        },
+    ))
+    .await
+}
+
 /// Waits until `addr` accepts TCP connections.
 pub async fn wait_for_port(addr: &str, what: &str, proc: &mut Proc) {
     if let Err(why) = listening(addr, what, proc).await {

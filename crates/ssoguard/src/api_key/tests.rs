@@ -192,14 +192,8 @@ async fn fake_sso(delay: Duration) -> (String, Arc<AtomicUsize>) {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    (format!("http://{addr}/api/auth"), calls)
+    let origin = crate::testing::serve(app).await;
+    (format!("{origin}/api/auth"), calls)
 }
 
 #[tokio::test]

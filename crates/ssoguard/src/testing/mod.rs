@@ -401,9 +401,14 @@ impl TestIssuer {
     }
 }
 
-/// Serves `router` on a free loopback port in the current runtime; its `http://` origin.
-#[cfg(test)]
-pub(crate) async fn serve(router: Router) -> String {
+/// Serves `router` on a free loopback port in the current runtime; its `http://` origin. For
+/// stand-in servers in tests (an upstream, a fake SSO endpoint).
+///
+/// # Panics
+///
+/// When no loopback port can be bound.
+#[cfg(any(test, feature = "testing"))]
+pub async fn serve(router: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
