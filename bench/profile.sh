@@ -11,7 +11,7 @@
 # `perf record --call-graph dwarf` for 5 s in the middle of an 8 s wrk run and prints
 # bench/perf_breakdown.py's categories. perf.data and the script output stay in $OUT.
 #
-# Environment (defaults): SERVER_CPU=0 CLIENT_CPU=1 CONNECTIONS=32 TOKENS=10000
+# Environment (defaults): SERVER_CPU=0 CLIENT_CPU=1 CONNECTIONS=32 TOKENS=100000
 # OUT=bench/results/profile-<server>-<mode>-<alg> BENCH_TARGET_DIR=/tmp/ssoguard-bench-target
 
 set -euo pipefail
@@ -22,7 +22,7 @@ BENCH="$ROOT/bench"
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 CONNECTIONS=${CONNECTIONS:-32}
-TOKENS=${TOKENS:-10000}
+TOKENS=${TOKENS:-100000}
 OUT=${OUT:-$BENCH/results/profile-$SERVER-$MODE-$ALG}
 # shellcheck source=bench/servers.sh
 . "$BENCH/servers.sh"

@@ -35,7 +35,7 @@ start_keyserver() {
   "$KS_BIN/keyserver" --addr 127.0.0.1:18000 --out "$TOK" --tokens "$count" --audience test-client \
     2>"$dir/keyserver.log" &
   KS_PID=$!
-  for _ in $(seq 1 600); do [ -f "$TOK/ready" ] && break; sleep 0.1; done
+  for _ in $(seq 1 6000); do [ -f "$TOK/ready" ] && break; sleep 0.1; done
   [ -f "$TOK/ready" ] || { echo "key server not ready (see $dir/keyserver.log)" >&2; return 1; }
   ISSUER=$(cat "$TOK/issuer.txt")
 }

@@ -99,7 +99,9 @@ def main(path):
         vs_limit = f"{r['rps'] / limits[alg]:.2f}×" if alg in limits and mode == "distinct" else ""
         errors = r["errors_status"] + r["errors_timeout"] + r["errors_connect"] + r["errors_read"]
         flag = f" ⚠ {errors} errors" if errors else ""
-        p(f"| {server} | {mode} | {alg} | {r['rps']:,.0f}{flag} | {r['p50_us'] / 1e3:.2f} | "
+        label = {"distinct": f"distinct ({env.get('tokens', '?'):,} tokens)" if isinstance(env.get('tokens'), int)
+                 else "distinct", "repeated": "repeated (one token: cache hits)"}.get(mode, mode)
+        p(f"| {server} | {label} | {alg} | {r['rps']:,.0f}{flag} | {r['p50_us'] / 1e3:.2f} | "
           f"{r['p99_us'] / 1e3:.2f} | {r['cpu_us_per_req']:.1f} | {r.get('vmhwm_kb', 0) / 1024:.1f} | "
           f"{vs_peer} | {vs_limit} |")
     p("")
