@@ -7,6 +7,7 @@
 //! finishes in-flight requests (graceful shutdown).
 
 use crate::config::Config;
+use crate::front::Front;
 use crate::gate::{Check, Gate, Refusal};
 use crate::metrics::GatewayMetrics;
 use crate::proxy::{Upstream, detail};
@@ -44,6 +45,7 @@ pub enum StartupError {
 struct AppState {
     gate: Gate,
     upstream: Option<Upstream>,
+    front: Front,
 }
 
 /// A built gateway, bound to its port.
@@ -92,6 +94,7 @@ impl App {
         let router = router(AppState {
             gate: gate.clone(),
             upstream,
+            front: config.front,
         });
         Ok(App {
             listener,
@@ -270,28 +273,28 @@ fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
     (proto, host)
 }
 
-/// nginx `auth_request` (`X-Original-Method`, `X-Original-URI`) and Traefik/Caddy forward-auth
-/// (`X-Forwarded-Method`, `X-Forwarded-Uri`): 200 with identity headers, or the refusal.
+/// Forward-auth: the original request as the configured front states it (nginx
+/// `X-Original-URI`/`-Method`; Caddy, Traefik and generic `X-Forwarded-Uri`/`-Method`), refused
+/// when anything else names a target or method ([`crate::front`]); then 200 with identity
+/// headers, or the refusal.
 async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Response {
     // The request itself, not a `HeaderMap` extractor (which would clone every header).
     let headers = req.headers();
-    let text = |a: &str, b: &str| {
-        headers
-            .get(a)
-            .or_else(|| headers.get(b))
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-    };
     let (proto, host) = forwarded_origin(headers);
-    let Some(uri) = text("x-original-uri", "x-forwarded-uri") else {
-        return detail(
-            StatusCode::BAD_REQUEST,
-            "Forward-auth request names no original URI (X-Original-URI or X-Forwarded-Uri)",
-        );
+    let original = match crate::front::original(state.front, headers) {
+        Ok(original) => original,
+        Err(unclear) => {
+            state
+                .gate
+                .metrics()
+                .decision("forbidden", "unclear_original");
+            tracing::warn!(front = %state.front, reason = %unclear, "forward-auth request refused");
+            // 403, not 400: nginx `auth_request` turns any status but 2xx/401/403 into a 500.
+            return detail(StatusCode::FORBIDDEN, &unclear.to_string());
+        }
     };
-    let method = text("x-original-method", "x-forwarded-method")
-        .unwrap_or_else(|| "GET".into())
-        .to_ascii_uppercase();
+    let uri = original.uri;
+    let method = original.method.to_ascii_uppercase();
     let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
     let Some(path) = canonical_path(raw_path) else {
         state.gate.metrics().decision("forbidden", "ambiguous_path");

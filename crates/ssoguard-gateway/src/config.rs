@@ -6,6 +6,7 @@
 //! otherwise reserved header, a bad glob or method is refused with a message that names the file
 //! and line. A secret never sits in the file: `client_secret_env` names the variable holding it.
 
+use crate::front::Front;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -46,6 +47,9 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Forward the client's `Authorization` header upstream. Default false (stripped).
     pub forward_authorization: bool,
+    /// The proxy in front in forward-auth mode (`front`, `GATEWAY_FRONT`): the one header set
+    /// the original request is read from. Default [`Front::Nginx`].
+    pub front: Front,
     /// The realm of `WWW-Authenticate`. Default `ssoguard`.
     pub realm: String,
     /// RFC 9728 resource identifier; default: the request's own origin.
@@ -132,6 +136,7 @@ struct FileConfig {
     upstream_timeout_secs: Option<u64>,
     #[serde(default)]
     forward_authorization: bool,
+    front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
     #[serde(default)]
@@ -252,6 +257,7 @@ impl Config {
             upstream: get("UPSTREAM_URL"),
             upstream_timeout: Duration::from_secs(30),
             forward_authorization: false,
+            front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,
             issuers,
@@ -501,7 +507,12 @@ impl Config {
                 Some(u.into_inner())
             }
         };
+        let front = match &file.front {
+            None => Front::default(),
+            Some(f) => f.get_ref().parse().map_err(|e| at(f.span(), e))?,
+        };
         Ok(Config {
+            front: front_from_env(&get, front)?,
             listen: listen_from_env(&get, listen_default)?,
             upstream,
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
@@ -540,6 +551,19 @@ fn listen_from_env(
             .map_err(|_| ConfigError(format!("PORT {p:?} is not a port number")))?,
     };
     Ok(SocketAddr::new(host, port))
+}
+
+/// `GATEWAY_FRONT` when set, else `default` (the file's `front`).
+fn front_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    default: Front,
+) -> Result<Front, ConfigError> {
+    match get("GATEWAY_FRONT") {
+        None => Ok(default),
+        Some(f) => f
+            .parse()
+            .map_err(|e| ConfigError(format!("GATEWAY_FRONT: {e}"))),
+    }
 }
 
 fn check_upstream(url: &str) -> Result<(), String> {

@@ -5,6 +5,8 @@
 //! streams the request to the upstream with trusted identity headers.
 //!
 //! - [`config`]: one TOML file (`GATEWAY_CONFIG`) or the seed's environment variables;
+//! - [`front`]: forward-auth mode's one source of truth for the original request (per front);
+//! - `hygiene`: which client headers are dropped or refused, in one place;
 //! - `gate`: the one decision pipeline both modes share (rules, token, issuer, claims);
 //! - `rules`: ordered `[[route]]` rules, first match wins, default deny;
 //! - [`sessions`]: `kind = "better-auth-session"` issuers (Better Auth's session cookie);
@@ -16,7 +18,9 @@
 pub mod api_keys;
 pub mod app;
 pub mod config;
+pub mod front;
 mod gate;
+mod hygiene;
 mod identity;
 pub mod metrics;
 mod proxy;

@@ -75,6 +75,7 @@ impl Upstream {
         let headers = &mut parts.headers;
         let host = headers.get(header::HOST).cloned();
         remove_hop_by_hop(headers);
+        crate::hygiene::remove_route_headers(headers);
         for name in strip {
             headers.remove(name);
         }

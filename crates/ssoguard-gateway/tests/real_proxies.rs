@@ -20,8 +20,8 @@ struct Stack {
 }
 
 /// Better Auth (production), a test issuer that is down (staging), FastAPI, and the gateway on
-/// `deploy/gateway.toml` (reverse proxy when `proxy`).
-async fn stack(python: &std::path::Path, alg: &str, proxy: bool) -> Stack {
+/// `deploy/gateway.toml` (reverse proxy when `proxy`) with `GATEWAY_FRONT=front`.
+async fn stack(python: &std::path::Path, alg: &str, proxy: bool, front: &str) -> Stack {
     let (sso, staging, fastapi) = tokio::join!(
         BetterAuth::start(alg),
         TestIssuer::start(),
@@ -38,11 +38,10 @@ async fn stack(python: &std::path::Path, alg: &str, proxy: bool) -> Stack {
         ],
     );
     let upstream = format!("http://{}", fastapi.addr);
-    let env: Vec<(&str, &str)> = if proxy {
-        vec![("UPSTREAM_URL", upstream.as_str())]
-    } else {
-        Vec::new()
-    };
+    let mut env: Vec<(&str, &str)> = vec![("GATEWAY_FRONT", front)];
+    if proxy {
+        env.push(("UPSTREAM_URL", upstream.as_str()));
+    }
     let gateway = Gateway::start(&config, &env).await;
     Stack {
         sso,
@@ -295,6 +294,132 @@ async fn same_checks(front: &str, stack: &Stack, what: &str) {
     );
 }
 
+/// One request written by hand (any method spelling, target or header name), `Connection:
+/// close`: the status and the body (de-chunked).
+async fn raw(addr: &str, method: &str, target: &str, headers: &[(&str, &str)]) -> (u16, String) {
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let mut request =
+        format!("{method} {target} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        request.push_str(&format!("{k}: {v}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut bytes = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(30), stream.read_to_end(&mut bytes)).await;
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let status = text
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        let mut out = String::new();
+        let mut rest = body;
+        while let Some((size, tail)) = rest.split_once("\r\n") {
+            let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+            if n == 0 || tail.len() < n {
+                break;
+            }
+            out.push_str(&tail[..n]);
+            rest = tail[n..].trim_start_matches("\r\n");
+        }
+        out
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+/// Whether the FastAPI echo route was reached, and the value of `header` it saw (folded name).
+fn echoed(body: &str, header: &str) -> (bool, Option<String>) {
+    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let reached = value["reached"] == true;
+    let seen = value["headers"].as_array().and_then(|all| {
+        all.iter().find_map(|pair| {
+            let name = pair[0].as_str()?.to_ascii_lowercase().replace('_', "-");
+            (name == header).then(|| pair[1].as_str().unwrap_or("").to_string())
+        })
+    });
+    (reached, seen)
+}
+
+/// The walk-around classes of the gateway's threat model, through `front`: whatever a client
+/// sends, nothing reaches FastAPI that the rules refuse, and no client copy of a header that
+/// decides the backend's route, method or identity arrives. Run through every shipped front and
+/// the gateway's own reverse proxy.
+async fn no_walk_around(front: &str, stack: &Stack, what: &str) {
+    let user = stack.sso.user_token("mallory").await;
+    let user = format!("Bearer {user}");
+    let admin_only = "/api/admin/secret";
+
+    // One source of truth for the original request: a client header naming another target or
+    // method (either front's set, any spelling, rewrites, overrides) changes nothing.
+    let targets = [
+        "X-Original-URI",
+        "X-Forwarded-Uri",
+        "X_Original_URI",
+        "X-Original-URL",
+        "X-Rewrite-URL",
+        "X-Forwarded-Path",
+        "X-Envoy-Original-Path",
+    ];
+    for name in targets {
+        for (token, claimed) in [(None, "/api/public/x"), (Some(user.as_str()), "/api/x")] {
+            let mut headers = vec![(name, claimed)];
+            if let Some(token) = token {
+                headers.push(("Authorization", token));
+            }
+            let (status, body) = raw(front, "GET", admin_only, &headers).await;
+            assert!(
+                status == 401 || status == 403,
+                "{what}: {name}: {claimed} let {admin_only} through: {status} {body}"
+            );
+            assert!(
+                !echoed(&body, "").0,
+                "{what}: {name}: reached FastAPI: {body}"
+            );
+        }
+    }
+    for name in [
+        "X-Original-Method",
+        "X-Forwarded-Method",
+        "X-HTTP-Method-Override",
+        "X-HTTP-Method",
+        "X-Method-Override",
+    ] {
+        let (status, body) = raw(
+            front,
+            "DELETE",
+            "/api/admin/users/u1",
+            &[(name, "GET"), ("Authorization", &user)],
+        )
+        .await;
+        assert_eq!(
+            status, 403,
+            "{what}: {name}: GET let a DELETE through: {body}"
+        );
+    }
+    // On a public route, no rewrite or override header reaches FastAPI.
+    for name in targets.iter().chain(&[
+        "X-HTTP-Method-Override",
+        "X-Method-Override",
+        "X-Forwarded-Prefix",
+    ]) {
+        let (status, body) = raw(front, "GET", "/api/public/x", &[(name, "/api/admin/x")]).await;
+        let folded = name.to_ascii_lowercase().replace('_', "-");
+        let (reached, seen) = echoed(&body, &folded);
+        assert!(
+            !reached || seen.is_none(),
+            "{what}: {name} reached FastAPI ({status}): {body}"
+        );
+    }
+}
+
 /// A proxy that asks the gateway's forward-auth endpoint, running its `deploy/` file.
 #[derive(Clone, Copy)]
 enum Front {
@@ -339,9 +464,10 @@ async fn forward_auth_behind(front: Front, alg: &str) {
     if !node_ready() {
         return;
     }
-    let stack = stack(&python, alg, false).await;
+    let stack = stack(&python, alg, false, front.name()).await;
     let (_front, addr) = front.start(&binary, &stack).await;
     same_checks(&addr, &stack, front.name()).await;
+    no_walk_around(&addr, &stack, front.name()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,9 +491,10 @@ async fn reverse_proxy_in_front_of_fastapi() {
     if !node_ready() {
         return;
     }
-    let mut stack = stack(&python, "EdDSA", true).await;
+    let mut stack = stack(&python, "EdDSA", true, "nginx").await;
     let front = stack.gateway.addr.clone();
     same_checks(&front, &stack, "reverse proxy").await;
+    no_walk_around(&front, &stack, "reverse proxy").await;
     let http = client();
     let user = stack.sso.user_token("bob").await;
     let sub = claims(&user)["sub"].as_str().expect("sub").to_string();

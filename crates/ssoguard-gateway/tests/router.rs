@@ -15,8 +15,13 @@ fn no_env(_: &str) -> Option<String> {
 
 /// A gateway for `a` (named `a`) and optionally `b`, with `extra` TOML appended.
 async fn gateway(a: &TestIssuer, b: Option<&TestIssuer>, extra: &str) -> App {
+    gateway_behind("nginx", a, b, extra).await
+}
+
+/// [`gateway`] with `front = "{front}"`.
+async fn gateway_behind(front: &str, a: &TestIssuer, b: Option<&TestIssuer>, extra: &str) -> App {
     let mut toml = format!(
-        "listen = \"127.0.0.1:0\"\nresource = \"https://api.example\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\ncookie = \"sso\"\n",
+        "listen = \"127.0.0.1:0\"\nresource = \"https://api.example\"\nfront = \"{front}\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\ncookie = \"sso\"\n",
         a.issuer()
     );
     if let Some(b) = b {
@@ -112,7 +117,8 @@ async fn forward_auth_answers_200_with_identity_headers() {
     // Absent claims: present and empty (so the proxy overwrites a client's value).
     assert_eq!(header(&h, "x-auth-request-email"), "");
     assert_eq!(header(&h, "x-nick"), "");
-    // Traefik / Caddy: X-Forwarded-*.
+    // Traefik / Caddy: X-Forwarded-*, when the gateway is configured for that front.
+    let app = gateway_behind("caddy", &sso, None, RULES).await;
     let req = Request::builder()
         .uri("/_ssoguard/auth")
         .header("x-forwarded-method", "DELETE")
@@ -185,13 +191,13 @@ async fn forward_auth_refusals() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&h, "x-auth-request-user"), "");
 
-    // No original URI: a misconfigured proxy, not a pass.
+    // No original URI: a misconfigured proxy, not a pass (403: nginx turns a 400 into a 500).
     let req = Request::builder()
         .uri("/_ssoguard/auth")
         .header("authorization", &user)
         .body(Body::empty())
         .expect("req");
-    assert_eq!(call(&app, req).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(call(&app, req).await.0, StatusCode::FORBIDDEN);
 
     // A claim with a control character is refused, not forwarded.
     let nasty = sso
@@ -207,6 +213,108 @@ async fn forward_auth_refusals() {
     )
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+/// Forward-auth reads one header set, the configured front's: a question that also carries any
+/// other header naming an original target or method (another front's set, an underscore
+/// spelling, an IIS rewrite, a method override) is refused, whichever the client tried to
+/// smuggle in and whatever the rule of either path would say.
+#[tokio::test]
+async fn forward_auth_reads_only_the_configured_fronts_headers() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let user = format!("Bearer {}", sso.token().aud("api").role("user").sign());
+    let admin = format!("Bearer {}", sso.token().aud("api").role("admin").sign());
+    for front in ["nginx", "caddy", "traefik", "generic"] {
+        let app = gateway_behind(front, &sso, None, RULES).await;
+        let (own_uri, own_method) = if front == "nginx" {
+            ("x-original-uri", "x-original-method")
+        } else {
+            ("x-forwarded-uri", "x-forwarded-method")
+        };
+        let other_uri = if front == "nginx" {
+            "x-forwarded-uri"
+        } else {
+            "x-original-uri"
+        };
+        let ask = |uri: &str, method: &str, extra: &[(&str, &str)], token: Option<&str>| {
+            let mut req = Request::builder()
+                .uri("/_ssoguard/auth")
+                .header(own_uri, uri)
+                .header(own_method, method)
+                .header("x-forwarded-host", "app.example");
+            for (k, v) in extra {
+                req = req.header(*k, *v);
+            }
+            if let Some(token) = token {
+                req = req.header("authorization", token);
+            }
+            req.body(Body::empty()).expect("request")
+        };
+        // The front's own set decides alone.
+        assert_eq!(
+            call(&app, ask("/public/x", "GET", &[], None)).await.0,
+            StatusCode::OK,
+            "{front}"
+        );
+        assert_eq!(
+            call(&app, ask("/admin/secret", "GET", &[], Some(&admin)))
+                .await
+                .0,
+            StatusCode::OK,
+            "{front}"
+        );
+        // The review's case: the other set names a public path; the front's names /admin.
+        let smuggled: Vec<(&str, &str)> = vec![
+            (other_uri, "/public/x"),
+            ("X_Original_URI", "/public/x"),
+            ("x_forwarded_uri", "/public/x"),
+            ("x-original-url", "/public/x"),
+            ("x-rewrite-url", "/public/x"),
+            ("x-forwarded-prefix", "/public"),
+            ("x-forwarded-path", "/public/x"),
+            ("x-envoy-original-path", "/public/x"),
+        ];
+        for (name, value) in &smuggled {
+            for token in [None, Some(user.as_str()), Some(admin.as_str())] {
+                let (status, _, body) =
+                    call(&app, ask("/admin/secret", "GET", &[(name, value)], token)).await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{front}: {name}: {body}");
+                assert!(
+                    body["detail"]
+                        .as_str()
+                        .is_some_and(|d| d.contains("configured front")),
+                    "{front}: {name}: {body}"
+                );
+            }
+        }
+        // The method: another set's or an override's GET next to the front's DELETE.
+        let other_method = if front == "nginx" {
+            "x-forwarded-method"
+        } else {
+            "x-original-method"
+        };
+        for name in [
+            other_method,
+            "x-http-method-override",
+            "x-http-method",
+            "x-method-override",
+            "X_HTTP_Method_Override",
+        ] {
+            let (status, _, body) = call(
+                &app,
+                ask("/admin/secret", "DELETE", &[(name, "GET")], Some(&user)),
+            )
+            .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{front}: {name}: {body}");
+        }
+        // The front's header twice is not a choice either.
+        let (status, _, _) = call(
+            &app,
+            ask("/public/x", "GET", &[(own_uri, "/admin/secret")], None),
+        )
+        .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{front}: duplicate");
+    }
 }
 
 #[tokio::test]

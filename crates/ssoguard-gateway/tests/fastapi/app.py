@@ -144,3 +144,20 @@ async def echo(websocket: WebSocket) -> None:
         except Exception:
             return
         await websocket.send_text(f"{user}: {text}")
+
+
+@app.api_route(
+    "/{rest:path}",
+    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+)
+async def echo_any(request: Request, rest: str) -> dict:
+    """Any other request: what reached the app (method, raw target, every header). The tests of
+    the gateway's walk-around classes check that nothing the rules refuse gets here, and which
+    client headers arrive."""
+    return {
+        "reached": True,
+        "method": request.method,
+        "raw_path": request.scope.get("raw_path", b"").decode("latin-1"),
+        "query": request.scope.get("query_string", b"").decode("latin-1"),
+        "headers": [[k, v] for k, v in request.headers.items()],
+    }
