@@ -70,6 +70,7 @@ impl App {
                 url,
                 config.upstream_timeout,
                 config.forward_authorization,
+                config.forward_credential_cookie,
                 metrics.clone(),
             )
         });
@@ -293,6 +294,11 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
             return detail(StatusCode::FORBIDDEN, &unclear.to_string());
         }
     };
+    if let Err(refused) = crate::hygiene::check(headers, state.gate.protected()) {
+        state.gate.metrics().decision("forbidden", "header_hygiene");
+        tracing::warn!(reason = %refused, "forward-auth request refused");
+        return detail(StatusCode::FORBIDDEN, &refused.to_string());
+    }
     let uri = original.uri;
     let method = original.method.to_ascii_uppercase();
     let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
@@ -336,6 +342,14 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    if let Err(refused) = crate::hygiene::check(req.headers(), state.gate.protected()) {
+        state
+            .gate
+            .metrics()
+            .decision("bad_request", "header_hygiene");
+        tracing::warn!(reason = %refused, "request refused");
+        return detail(StatusCode::BAD_REQUEST, &refused.to_string());
+    }
     let Some(path) = canonical_path(req.uri().path()) else {
         state.gate.metrics().decision("forbidden", "ambiguous_path");
         return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
@@ -363,6 +377,7 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
                     req,
                     allowed.headers,
                     state.gate.upstream_strip_names(),
+                    state.gate.protected(),
                     client,
                 )
                 .await

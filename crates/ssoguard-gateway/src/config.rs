@@ -47,6 +47,9 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Forward the client's `Authorization` header upstream. Default false (stripped).
     pub forward_authorization: bool,
+    /// Forward the cookies that carry a credential (issuer `cookie`s, Better Auth's session
+    /// cookies) upstream. Default false (removed from `Cookie`).
+    pub forward_credential_cookie: bool,
     /// The proxy in front in forward-auth mode (`front`, `GATEWAY_FRONT`): the one header set
     /// the original request is read from. Default [`Front::Nginx`].
     pub front: Front,
@@ -136,6 +139,8 @@ struct FileConfig {
     upstream_timeout_secs: Option<u64>,
     #[serde(default)]
     forward_authorization: bool,
+    #[serde(default)]
+    forward_credential_cookie: bool,
     front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
@@ -257,6 +262,7 @@ impl Config {
             upstream: get("UPSTREAM_URL"),
             upstream_timeout: Duration::from_secs(30),
             forward_authorization: false,
+            forward_credential_cookie: false,
             front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,
@@ -517,6 +523,7 @@ impl Config {
             upstream,
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
             forward_authorization: file.forward_authorization,
+            forward_credential_cookie: file.forward_credential_cookie,
             realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
             resource: file.resource,
             issuers,
