@@ -18,7 +18,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use serde_json::json;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +52,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     gate: Gate,
+    limits: crate::Limits,
 }
 
 impl App {
@@ -101,6 +101,7 @@ impl App {
             listener,
             router,
             gate,
+            limits: config.limits,
         })
     }
 
@@ -136,18 +137,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // TCP_NODELAY: a proxied response is written as head, then body chunks; with Nagle on,
-        // the second write waits for the client's delayed ACK (~40 ms per request).
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::server::serve(self.listener, self.router, self.limits, shutdown).await
     }
 
     /// Serves until SIGTERM or Ctrl-C.
@@ -179,7 +169,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 fn router(state: AppState) -> Router {
