@@ -18,7 +18,6 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use axum::serve::ListenerExt;
 use serde_json::json;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -53,6 +52,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     gate: Gate,
+    limits: crate::Limits,
 }
 
 impl App {
@@ -70,6 +70,7 @@ impl App {
                 url,
                 config.upstream_timeout,
                 config.forward_authorization,
+                config.forward_credential_cookie,
                 metrics.clone(),
             )
         });
@@ -100,6 +101,7 @@ impl App {
             listener,
             router,
             gate,
+            limits: config.limits,
         })
     }
 
@@ -135,18 +137,7 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        // TCP_NODELAY: a proxied response is written as head, then body chunks; with Nagle on,
-        // the second write waits for the client's delayed ACK (~40 ms per request).
-        let listener = self.listener.tap_io(|tcp| {
-            let _ = tcp.set_nodelay(true);
-        });
-        axum::serve(
-            listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
+        crate::server::serve(self.listener, self.router, self.limits, shutdown).await
     }
 
     /// Serves until SIGTERM or Ctrl-C.
@@ -178,7 +169,6 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
-    tracing::info!("shutting down: finishing in-flight requests");
 }
 
 fn router(state: AppState) -> Router {
@@ -293,6 +283,11 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
             return detail(StatusCode::FORBIDDEN, &unclear.to_string());
         }
     };
+    if let Err(refused) = crate::hygiene::check(headers, state.gate.protected()) {
+        state.gate.metrics().decision("forbidden", "header_hygiene");
+        tracing::warn!(reason = %refused, "forward-auth request refused");
+        return detail(StatusCode::FORBIDDEN, &refused.to_string());
+    }
     let uri = original.uri;
     let method = original.method.to_ascii_uppercase();
     let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
@@ -336,6 +331,14 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    if let Err(refused) = crate::hygiene::check(req.headers(), state.gate.protected()) {
+        state
+            .gate
+            .metrics()
+            .decision("bad_request", "header_hygiene");
+        tracing::warn!(reason = %refused, "request refused");
+        return detail(StatusCode::BAD_REQUEST, &refused.to_string());
+    }
     let Some(path) = canonical_path(req.uri().path()) else {
         state.gate.metrics().decision("forbidden", "ambiguous_path");
         return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
@@ -363,6 +366,7 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
                     req,
                     allowed.headers,
                     state.gate.upstream_strip_names(),
+                    state.gate.protected(),
                     client,
                 )
                 .await

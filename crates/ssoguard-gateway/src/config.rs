@@ -45,8 +45,14 @@ pub struct Config {
     pub upstream: Option<String>,
     /// Longest wait for the upstream's response head before a 504. Default 30 s.
     pub upstream_timeout: Duration,
+    /// Connection limits (`header_read_timeout_secs`, `max_connections`); defaults in
+    /// [`crate::Limits`].
+    pub limits: crate::Limits,
     /// Forward the client's `Authorization` header upstream. Default false (stripped).
     pub forward_authorization: bool,
+    /// Forward the cookies that carry a credential (issuer `cookie`s, Better Auth's session
+    /// cookies) upstream. Default false (removed from `Cookie`).
+    pub forward_credential_cookie: bool,
     /// The proxy in front in forward-auth mode (`front`, `GATEWAY_FRONT`): the one header set
     /// the original request is read from. Default [`Front::Nginx`].
     pub front: Front,
@@ -134,8 +140,12 @@ struct FileConfig {
     listen: Option<Spanned<String>>,
     upstream: Option<Spanned<String>>,
     upstream_timeout_secs: Option<u64>,
+    header_read_timeout_secs: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<usize>>,
     #[serde(default)]
     forward_authorization: bool,
+    #[serde(default)]
+    forward_credential_cookie: bool,
     front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
@@ -256,7 +266,9 @@ impl Config {
             listen: listen_from_env(&get, None)?,
             upstream: get("UPSTREAM_URL"),
             upstream_timeout: Duration::from_secs(30),
+            limits: crate::Limits::default(),
             forward_authorization: false,
+            forward_credential_cookie: false,
             front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,
@@ -511,12 +523,30 @@ impl Config {
             None => Front::default(),
             Some(f) => f.get_ref().parse().map_err(|e| at(f.span(), e))?,
         };
+        let mut limits = crate::Limits::default();
+        if let Some(secs) = &file.header_read_timeout_secs {
+            if *secs.get_ref() == 0 {
+                return Err(at(
+                    secs.span(),
+                    "header_read_timeout_secs must be at least 1".into(),
+                ));
+            }
+            limits.header_read_timeout = Duration::from_secs(*secs.get_ref());
+        }
+        if let Some(max) = &file.max_connections {
+            if *max.get_ref() == 0 {
+                return Err(at(max.span(), "max_connections must be at least 1".into()));
+            }
+            limits.max_connections = *max.get_ref();
+        }
         Ok(Config {
+            limits,
             front: front_from_env(&get, front)?,
             listen: listen_from_env(&get, listen_default)?,
             upstream,
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
             forward_authorization: file.forward_authorization,
+            forward_credential_cookie: file.forward_credential_cookie,
             realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
             resource: file.resource,
             issuers,

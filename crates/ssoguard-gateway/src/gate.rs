@@ -6,6 +6,7 @@
 //! messages never contain the token.
 
 use crate::config::Config;
+use crate::hygiene::{self, Protected};
 use crate::identity::{self, UnsafeValue};
 use crate::metrics::GatewayMetrics;
 use crate::rules::Rules;
@@ -37,6 +38,7 @@ struct GateInner {
     mapping: Vec<(HeaderName, String)>,
     realm: String,
     resource: Option<String>,
+    protected: Protected,
     metrics: GatewayMetrics,
 }
 
@@ -152,7 +154,7 @@ impl Gate {
             }
         };
         let rules = Rules::new(&config.routes, &rule_names)?;
-        let mapping = config
+        let mapping: Vec<(HeaderName, String)> = config
             .headers
             .iter()
             .map(|(h, c)| {
@@ -161,6 +163,20 @@ impl Gate {
                     .map_err(|_| format!("{h:?} is not a header name"))
             })
             .collect::<Result<_, _>>()?;
+        let protected = Protected::new(
+            mapping.iter().map(|(h, _)| h),
+            api_keys.iter().map(|(_, _, header)| header),
+            config
+                .issuers
+                .iter()
+                .filter_map(|i| i.cookie.clone())
+                .collect(),
+            config
+                .issuers
+                .iter()
+                .filter_map(|i| i.session.as_ref().map(|s| s.cookie_prefix.clone()))
+                .collect(),
+        );
         let first = router
             .verifiers()
             .next()
@@ -178,6 +194,7 @@ impl Gate {
                 mapping,
                 realm: config.realm.clone(),
                 resource: config.resource.clone(),
+                protected,
                 metrics,
             }),
         })
@@ -203,6 +220,11 @@ impl Gate {
     pub(crate) fn upstream_strip_names(&self) -> impl Iterator<Item = &HeaderName> {
         let key = self.inner.api_keys.as_ref().map(|(_, _, header)| header);
         self.identity_header_names().chain(key)
+    }
+
+    /// The identity and credential header names and cookies ([`crate::hygiene`]).
+    pub(crate) fn protected(&self) -> &Protected {
+        &self.inner.protected
     }
 
     /// The metrics.
@@ -259,8 +281,7 @@ impl Gate {
         }
         let (issuer, claims) = match self.credential(req.headers).map_err(Refusal::Verify)? {
             Credential::Token { token, from_cookie } => {
-                if from_cookie && !is_safe_method(req.method) && !same_origin(req.headers, req.host)
-                {
+                if from_cookie && needs_origin(req) && !same_origin(req.headers, req.host) {
                     return Err(Refusal::CrossSite);
                 }
                 inner.router.verify(token).await.map_err(Refusal::Verify)?
@@ -292,7 +313,7 @@ impl Gate {
             .find_cookies(cookie_headers)
             .map_err(Refusal::Verify)?
             .ok_or(Refusal::Verify(VerifyError::MissingToken))?;
-        if !is_safe_method(req.method) && !same_origin(req.headers, req.host) {
+        if needs_origin(req) && !same_origin(req.headers, req.host) {
             return Err(Refusal::CrossSite);
         }
         let claims = sessions.verify(&cookies).await.map_err(Refusal::Verify)?;
@@ -420,6 +441,12 @@ impl Gate {
 
 fn is_safe_method(method: &str) -> bool {
     matches!(method, "GET" | "HEAD" | "OPTIONS")
+}
+
+/// Whether a cookie credential needs a same-origin `Origin`: unsafe methods, and WebSocket
+/// handshakes (a `GET` that opens a two-way channel: cross-site WebSocket hijacking).
+fn needs_origin(req: &Check<'_>) -> bool {
+    !is_safe_method(req.method) || hygiene::is_websocket_handshake(req.headers)
 }
 
 /// True when the request's `Origin` names the host the request was sent to.

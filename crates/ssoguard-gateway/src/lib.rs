@@ -13,6 +13,7 @@
 //! - [`api_keys`]: `kind = "better-auth-api-key"` issuers (Better Auth API keys);
 //! - `identity`: claims → identity headers, control characters refused;
 //! - `proxy`: the reverse proxy (hyper-util's pooled client, streaming, WebSocket);
+//! - `server`: the accept loop ([`Limits`]: header-read timeout, connection bound);
 //! - [`metrics`]: Prometheus metrics; [`app`]: the endpoints and start-up.
 
 pub mod api_keys;
@@ -25,8 +26,10 @@ mod identity;
 pub mod metrics;
 mod proxy;
 mod rules;
+mod server;
 pub mod sessions;
 
 pub use app::{App, StartupError};
 pub use config::{Config, ConfigError};
 pub use gate::Gate;
+pub use server::Limits;

@@ -6,6 +6,7 @@
 //! spoofing); `Authorization` is removed unless `forward_authorization`; an upstream that
 //! refuses or fails is a 502 and one that does not answer in time a 504, both `{"detail"}`.
 
+use crate::hygiene::Protected;
 use crate::metrics::GatewayMetrics;
 use axum::Json;
 use axum::body::Body;
@@ -36,6 +37,7 @@ pub(crate) struct Upstream {
     scheme_authority: String,
     timeout: Duration,
     forward_authorization: bool,
+    forward_credential_cookie: bool,
     metrics: GatewayMetrics,
 }
 
@@ -44,6 +46,7 @@ impl Upstream {
         url: &str,
         timeout: Duration,
         forward_authorization: bool,
+        forward_credential_cookie: bool,
         metrics: GatewayMetrics,
     ) -> Upstream {
         let mut connector = HttpConnector::new();
@@ -57,6 +60,7 @@ impl Upstream {
             scheme_authority: url.trim_end_matches('/').to_string(),
             timeout,
             forward_authorization,
+            forward_credential_cookie,
             metrics,
         }
     }
@@ -67,6 +71,7 @@ impl Upstream {
         mut req: Request<Body>,
         identity: Vec<(HeaderName, HeaderValue)>,
         strip: impl Iterator<Item = &'a HeaderName>,
+        protected: &Protected,
         client: SocketAddr,
     ) -> Response {
         let upgrade = upgrade_protocol(req.headers());
@@ -75,7 +80,7 @@ impl Upstream {
         let headers = &mut parts.headers;
         let host = headers.get(header::HOST).cloned();
         remove_hop_by_hop(headers);
-        crate::hygiene::remove_route_headers(headers);
+        crate::hygiene::clean_for_upstream(headers, protected, self.forward_credential_cookie);
         for name in strip {
             headers.remove(name);
         }
@@ -92,10 +97,13 @@ impl Upstream {
         let ip = client.ip().to_string();
         let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
             Some(prior) => format!("{prior}, {ip}"),
-            None => ip,
+            None => ip.clone(),
         };
         if let Ok(value) = HeaderValue::from_str(&forwarded_for) {
             headers.insert("x-forwarded-for", value);
+        }
+        if let Ok(value) = HeaderValue::from_str(&ip) {
+            headers.insert("x-real-ip", value);
         }
         headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
         match host {
@@ -165,7 +173,8 @@ impl Upstream {
     }
 }
 
-/// The `Upgrade` protocol when the request asks to switch protocols (WebSocket).
+/// The `Upgrade` protocol when the request asks to switch to WebSocket (the only upgrade
+/// proxied: `hygiene::check` refuses others first).
 fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
     let asks = headers
         .get_all(header::CONNECTION)
@@ -174,7 +183,10 @@ fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
     if asks {
-        headers.get(header::UPGRADE).cloned()
+        headers
+            .get(header::UPGRADE)
+            .filter(|v| v.to_str().is_ok_and(crate::hygiene::is_websocket))
+            .cloned()
     } else {
         None
     }

@@ -418,6 +418,135 @@ async fn no_walk_around(front: &str, stack: &Stack, what: &str) {
             "{what}: {name} reached FastAPI ({status}): {body}"
         );
     }
+
+    // Identity headers under another spelling (CGI/WSGI/Rack fold `_` into `-`): never reach
+    // FastAPI, anonymous on a public route or as a user.
+    let sub = claims(user.trim_start_matches("Bearer "))["sub"]
+        .as_str()
+        .expect("sub")
+        .to_string();
+    let forged = [
+        ("X_Auth_Request_User", "FORGED-admin"),
+        ("X_Auth_Request_Roles", "admin"),
+        ("X_Auth_Request_Email", "FORGED@example.com"),
+        ("X_Auth_Request_Org", "FORGED-org"),
+        ("x-auth-request_user", "FORGED-admin"),
+    ];
+    for (path, token) in [("/api/public/x", None), ("/api/x", Some(user.as_str()))] {
+        for (name, value) in forged {
+            let mut headers = vec![(name, value)];
+            if let Some(token) = token {
+                headers.push(("Authorization", token));
+            }
+            let (status, body) = raw(front, "GET", path, &headers).await;
+            assert!(
+                !body.contains("FORGED") && !body.contains("\"admin\""),
+                "{what}: {name} on {path} reached FastAPI ({status}): {body}"
+            );
+        }
+    }
+
+    // `Connection` naming identity headers: refused (400; 401 when the front drops the named
+    // `Authorization` before asking), or the user's own identity arrives.
+    for named in [
+        "close, X-Auth-Request-User, X-Auth-Request-Roles, X-Auth-Request-Issuer",
+        "X_Auth_Request_User",
+        "keep-alive, Authorization",
+    ] {
+        let (status, body) = raw(
+            front,
+            "GET",
+            "/api/x",
+            &[("Authorization", &user), ("Connection", named)],
+        )
+        .await;
+        let (reached, seen) = echoed(&body, "x-auth-request-user");
+        assert!(
+            status == 400
+                || (status == 401 && !reached)
+                || (reached && seen.as_deref() == Some(sub.as_str())),
+            "{what}: Connection: {named}: {status} {body}"
+        );
+    }
+    let (status, body) = raw(
+        front,
+        "GET",
+        "/api/x",
+        &[
+            ("Authorization", &user),
+            ("Connection", "close, X-Auth-Request-User"),
+            ("X_Auth_Request_User", "FORGED-admin"),
+        ],
+    )
+    .await;
+    assert!(!body.contains("FORGED"), "{what}: {status} {body}");
+
+    // h2c: never switched, and the upgrade never reaches FastAPI.
+    let (status, body) = raw(
+        front,
+        "GET",
+        "/api/public/h2c",
+        &[
+            ("Connection", "Upgrade, HTTP2-Settings"),
+            ("Upgrade", "h2c"),
+            ("HTTP2-Settings", "AAMAAABkAAQAAP__"),
+        ],
+    )
+    .await;
+    assert_ne!(status, 101, "{what}: h2c switched: {body}");
+    let (_, upgrade) = echoed(&body, "upgrade");
+    let (_, settings) = echoed(&body, "http2-settings");
+    assert!(
+        upgrade.is_none() && settings.is_none(),
+        "{what}: h2c reached FastAPI: {body}"
+    );
+
+    // Forwarded and X-Real-IP from the client never arrive as sent.
+    let (status, body) = raw(
+        front,
+        "GET",
+        "/api/public/x",
+        &[
+            ("Forwarded", "for=6.6.6.6;host=evil.example;proto=https"),
+            ("X-Real-IP", "6.6.6.6"),
+        ],
+    )
+    .await;
+    assert!(
+        !body.contains("6.6.6.6") && !body.contains("evil.example"),
+        "{what}: {status} {body}"
+    );
+
+    // A WebSocket handshake with a cookie credential needs an allowed Origin, like an unsafe
+    // method (cross-site WebSocket hijacking): from evil.example, or without Origin, no 101.
+    let cookie = format!("sso_token={}", user.trim_start_matches("Bearer "));
+    for origin in [Some("http://evil.example"), None] {
+        let mut headers = vec![
+            ("Upgrade", "websocket"),
+            ("Connection", "Upgrade"),
+            ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("Sec-WebSocket-Version", "13"),
+            ("Cookie", cookie.as_str()),
+        ];
+        if let Some(origin) = origin {
+            headers.push(("Origin", origin));
+        }
+        let (status, body) = raw(front, "GET", "/ws/echo", &headers).await;
+        assert_ne!(status, 101, "{what}: WebSocket from {origin:?}: {body}");
+        if what == "reverse proxy" {
+            assert_eq!(status, 403, "{what}: WebSocket from {origin:?}: {body}");
+        }
+    }
+    if what == "reverse proxy" {
+        // The credential cookie stays at the gateway; other cookies pass.
+        let both = format!("{cookie}; theme=dark");
+        let (status, body) = raw(front, "GET", "/api/x", &[("Cookie", both.as_str())]).await;
+        let (reached, seen) = echoed(&body, "cookie");
+        assert!(
+            status == 200 && reached && seen.as_deref() == Some("theme=dark"),
+            "{what}: {status} {body}"
+        );
+    }
 }
 
 /// A proxy that asks the gateway's forward-auth endpoint, running its `deploy/` file.
