@@ -77,6 +77,9 @@ pub(crate) enum Refusal {
     Forbidden(String),
     /// 403: no rule matches (default deny).
     NoRoute,
+    /// A path whose readings reach different rules (`crate::path`): 400 in the reverse proxy,
+    /// 403 in forward-auth.
+    AmbiguousPath,
     /// 403: a cookie credential on a cross-site unsafe request.
     CrossSite,
     /// 403: a claim cannot be sent as a header.
@@ -250,6 +253,7 @@ impl Gate {
             Err(Refusal::Verify(e)) => ("unauthenticated", e.kind()),
             Err(Refusal::Forbidden(_)) => ("forbidden", "rule"),
             Err(Refusal::NoRoute) => ("forbidden", "no_route"),
+            Err(Refusal::AmbiguousPath) => ("forbidden", "ambiguous_path"),
             Err(Refusal::CrossSite) => ("forbidden", "cross_site_cookie"),
             Err(Refusal::UnsafeClaim(_)) => ("forbidden", "unsafe_claim"),
         };
@@ -273,6 +277,7 @@ impl Gate {
         let rule = inner
             .rules
             .find(req.method, req.path)
+            .map_err(|_| Refusal::AmbiguousPath)?
             .ok_or(Refusal::NoRoute)?;
         if rule.public {
             return Ok(Allowed {
@@ -403,6 +408,11 @@ impl Gate {
             Refusal::NoRoute => (
                 StatusCode::FORBIDDEN,
                 "No route allows this request".to_string(),
+                None,
+            ),
+            Refusal::AmbiguousPath => (
+                StatusCode::FORBIDDEN,
+                "Ambiguous request path refused".to_string(),
                 None,
             ),
             Refusal::CrossSite => (

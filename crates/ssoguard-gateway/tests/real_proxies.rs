@@ -537,6 +537,57 @@ async fn no_walk_around(front: &str, stack: &Stack, what: &str) {
             assert_eq!(status, 403, "{what}: WebSocket from {origin:?}: {body}");
         }
     }
+    // Path forms another backend reads as a protected path: `;` parameters (Tomcat, Jetty,
+    // Spring), case (IIS, case-insensitive routers), trailing dots and spaces (IIS, Windows),
+    // raw or encoded; `#` in the target. Refused (400 from the reverse proxy), never served.
+    let forms = [
+        (None, "/api/public/..;/admin/secret"),
+        (None, "/api/public/..%3b/admin/secret"),
+        (None, "/api/public/x#/../../admin/secret"),
+        (Some(user.as_str()), "/api/admin;jsessionid=1/secret"),
+        (Some(user.as_str()), "/api/admin%3Bx=1/secret"),
+        (Some(user.as_str()), "/api/ADMIN/secret"),
+        (Some(user.as_str()), "/api/Admin/secret"),
+        (Some(user.as_str()), "/API/admin/secret"),
+        (Some(user.as_str()), "/api/admin%20/secret"),
+        (Some(user.as_str()), "/api/admin./secret"),
+        (Some(user.as_str()), "/api/admin%2e/secret"),
+        (Some(user.as_str()), "/api/admin.%20./secret"),
+        (None, "/api/PUBLIC/x"),
+    ];
+    for (token, target) in forms {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("Authorization", t)).into_iter().collect();
+        let (status, body) = raw(front, "GET", target, &headers).await;
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let served = value["reached"] == true;
+        let path = value["raw_path"].as_str().unwrap_or("");
+        assert!(
+            !served || !path.to_ascii_lowercase().contains("admin"),
+            "{what}: {target} served ({status}): {body}"
+        );
+        // (The reverse proxy's HTTP parser drops a raw `#...` and forwards the path it decided on.)
+        if what == "reverse proxy" && !target.contains('#') {
+            assert_eq!(status, 400, "{what}: {target}: {body}");
+        }
+    }
+    // A method's lower-case spelling: refused, never matched past the `DELETE` rule.
+    for method in ["delete", "Delete"] {
+        let (status, body) = raw(
+            front,
+            method,
+            "/api/admin/users/u1",
+            &[("Authorization", user.as_str())],
+        )
+        .await;
+        assert!(
+            !body.contains("\"deleted\"") && !echoed(&body, "").0,
+            "{what}: {method}: {status} {body}"
+        );
+        if what == "reverse proxy" {
+            assert_eq!(status, 400, "{what}: {method}: {body}");
+        }
+    }
+
     if what == "reverse proxy" {
         // The credential cookie stays at the gateway; other cookies pass.
         let both = format!("{cookie}; theme=dark");
