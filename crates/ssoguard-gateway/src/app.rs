@@ -21,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Start-up failures.
@@ -46,6 +47,42 @@ struct AppState {
     gate: Gate,
     upstream: Option<Upstream>,
     front: Front,
+    /// `public_url` (scheme, authority).
+    public: Option<(String, String)>,
+    trusted_proxies: Arc<[IpAddr]>,
+    /// The bound address: the origin of last resort.
+    local: SocketAddr,
+}
+
+impl AppState {
+    /// The `(scheme, host)` of the absolute URLs the gateway writes and of the scheme it states
+    /// upstream: `public_url`; else `X-Forwarded-Proto`/`-Host` from the front (forward-auth
+    /// only mode: the port answers the configured front) or from a trusted proxy; else `http`
+    /// and the gateway's own address. Never a client's `Host` or `X-Forwarded-*`.
+    fn origin(&self, headers: &HeaderMap, peer: SocketAddr) -> (String, String) {
+        if let Some((scheme, authority)) = &self.public {
+            return (scheme.clone(), authority.clone());
+        }
+        if self.trusts(peer) {
+            let (proto, host) = forwarded_origin(headers);
+            if let Some(host) = host {
+                return (proto, host);
+            }
+        }
+        ("http".into(), self.local.to_string())
+    }
+
+    /// Whether `peer`'s forwarded headers are believed: a configured trusted proxy, or any peer
+    /// in forward-auth-only mode (where the port answers the front's questions).
+    fn trusts(&self, peer: SocketAddr) -> bool {
+        self.upstream.is_none() || self.trusted_proxies.contains(&peer.ip())
+    }
+}
+
+fn peer(req: &Request<Body>) -> SocketAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0)
 }
 
 /// A built gateway, bound to its port.
@@ -93,10 +130,20 @@ impl App {
                 }
             });
         }
+        let local = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let public = config.public_url.as_deref().and_then(|url| {
+            let (scheme, authority) = url.split_once("://")?;
+            Some((scheme.to_string(), authority.to_string()))
+        });
         let router = router(AppState {
             gate: gate.clone(),
             upstream,
             front: config.front,
+            public,
+            trusted_proxies: config.trusted_proxies.clone().into(),
+            local,
         });
         Ok(App {
             listener,
@@ -230,8 +277,8 @@ async fn reserved() -> Response {
 }
 
 /// RFC 9728 §3: where this resource's tokens come from.
-async fn resource_metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (proto, host) = forwarded_origin(&headers);
+async fn resource_metadata(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let (proto, host) = state.origin(req.headers(), peer(&req));
     let servers: Vec<String> = state
         .gate
         .router()
@@ -239,7 +286,7 @@ async fn resource_metadata(State(state): State<AppState>, headers: HeaderMap) ->
         .filter_map(|v| v.issuer().map(|i| i.to_string()))
         .collect();
     Json(json!({
-        "resource": state.gate.resource(&proto, host.as_deref()),
+        "resource": state.gate.resource(&proto, &host),
         "authorization_servers": servers,
         "bearer_methods_supported": ["header"],
         "resource_name": "ssoguard-gateway",
@@ -271,7 +318,10 @@ fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
 async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Response {
     // The request itself, not a `HeaderMap` extractor (which would clone every header).
     let headers = req.headers();
-    let (proto, host) = forwarded_origin(headers);
+    // The front's X-Forwarded-Host names the host the client addressed (cookie Origin check);
+    // absolute URLs come from `public_url` or the front ([`AppState::origin`]).
+    let (_, host) = forwarded_origin(headers);
+    let (proto, url_host) = state.origin(headers, peer(&req));
     let original = match crate::front::original(state.front, headers) {
         Ok(original) => original,
         Err(unclear) => {
@@ -312,7 +362,6 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
         path: &path,
         headers,
         host: host.as_deref(),
-        proto: &proto,
     };
     match state.gate.check(&check).await {
         Ok(allowed) => {
@@ -330,7 +379,7 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
             }
             response
         }
-        Err(refusal) => state.gate.refuse(&refusal, check.proto, check.host),
+        Err(refusal) => state.gate.refuse(&refusal, &proto, &url_host),
     }
 }
 
@@ -339,10 +388,7 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
     let Some(upstream) = &state.upstream else {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     };
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let client = peer(&req);
     if let Err(refused) = crate::hygiene::check(req.headers(), state.gate.protected()) {
         state
             .gate
@@ -376,13 +422,13 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let method = req.method().as_str().to_string();
+    let (proto, url_host) = state.origin(req.headers(), client);
     let decision = {
         let check = Check {
             method: &method,
             path: &path,
             headers: req.headers(),
             host: host.as_deref(),
-            proto: "http",
         };
         state.gate.check(&check).await
     };
@@ -394,7 +440,11 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
                     allowed.headers,
                     state.gate.upstream_strip_names(),
                     state.gate.protected(),
-                    client,
+                    crate::proxy::Peer {
+                        addr: client,
+                        trusted: state.trusted_proxies.contains(&client.ip()),
+                        proto: &proto,
+                    },
                 )
                 .await
         }
@@ -402,12 +452,8 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
             tracing::warn!("request refused: path reads as another rule's");
             detail(StatusCode::BAD_REQUEST, "Ambiguous request path refused")
         }
-        Err(refusal) => refuse(&state.gate, &refusal, host.as_deref()),
+        Err(refusal) => state.gate.refuse(&refusal, &proto, &url_host),
     }
-}
-
-fn refuse(gate: &Gate, refusal: &Refusal, host: Option<&str>) -> Response {
-    gate.refuse(refusal, "http", host)
 }
 
 #[cfg(test)]

@@ -58,8 +58,18 @@ pub struct Config {
     pub front: Front,
     /// The realm of `WWW-Authenticate`. Default `ssoguard`.
     pub realm: String,
-    /// RFC 9728 resource identifier; default: the request's own origin.
+    /// RFC 9728 resource identifier; default: [`Config::public_url`], else the origin
+    /// described below.
     pub resource: Option<String>,
+    /// The gateway's public origin (`public_url`, `PUBLIC_URL`: `https://api.example`): every
+    /// absolute URL it writes (RFC 9728 `resource`, `resource_metadata`) and the scheme it
+    /// states upstream (`X-Forwarded-Proto`). Unset: the front's `X-Forwarded-Proto`/`-Host`
+    /// in forward-auth mode, a trusted proxy's in reverse-proxy mode, else `http://` and the
+    /// gateway's own address, never a client's `Host` or `X-Forwarded-*`.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For`/`-Host`/`-Proto` the reverse proxy believes
+    /// (`trusted_proxies`, `TRUSTED_PROXIES` comma-separated IPs). Default: none.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The issuers, in order.
     pub issuers: Vec<IssuerConfig>,
     /// Identity headers: header name (lower case) → claim path, defaults first.
@@ -149,6 +159,9 @@ struct FileConfig {
     front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
+    public_url: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
     #[serde(default)]
     issuer: Vec<FileIssuer>,
     #[serde(default)]
@@ -272,6 +285,13 @@ impl Config {
             front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,
+            public_url: match get("PUBLIC_URL") {
+                None => None,
+                Some(u) => Some(
+                    check_public_url(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}")))?,
+                ),
+            },
+            trusted_proxies: trusted_from_env(&get, Vec::new())?,
             issuers,
             headers: default_headers(),
             routes: vec![RouteConfig {
@@ -523,6 +543,28 @@ impl Config {
             None => Front::default(),
             Some(f) => f.get_ref().parse().map_err(|e| at(f.span(), e))?,
         };
+        let public_url = match get("PUBLIC_URL") {
+            Some(u) => {
+                Some(check_public_url(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}")))?)
+            }
+            None => match &file.public_url {
+                None => None,
+                Some(u) => Some(
+                    check_public_url(u.get_ref())
+                        .map_err(|e| at(u.span(), format!("public_url: {e}")))?,
+                ),
+            },
+        };
+        let mut trusted = Vec::new();
+        for ip in &file.trusted_proxies {
+            trusted.push(ip.get_ref().trim().parse().map_err(|_| {
+                at(
+                    ip.span(),
+                    format!("trusted_proxies: {:?} is not an IP address", ip.get_ref()),
+                )
+            })?);
+        }
+        let trusted_proxies = trusted_from_env(&get, trusted)?;
         let mut limits = crate::Limits::default();
         if let Some(secs) = &file.header_read_timeout_secs {
             if *secs.get_ref() == 0 {
@@ -541,6 +583,8 @@ impl Config {
         }
         Ok(Config {
             limits,
+            public_url,
+            trusted_proxies,
             front: front_from_env(&get, front)?,
             listen: listen_from_env(&get, listen_default)?,
             upstream,
@@ -581,6 +625,40 @@ fn listen_from_env(
             .map_err(|_| ConfigError(format!("PORT {p:?} is not a port number")))?,
     };
     Ok(SocketAddr::new(host, port))
+}
+
+/// `TRUSTED_PROXIES` (comma-separated IPs) when set, else `default`.
+fn trusted_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    default: Vec<std::net::IpAddr>,
+) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    match get("TRUSTED_PROXIES") {
+        None => Ok(default),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ConfigError(format!("TRUSTED_PROXIES: {s:?} is not an IP address"))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// An `http(s)://host[:port]` origin, without a trailing slash.
+fn check_public_url(url: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = url.trim().parse().map_err(|e| format!("{url:?}: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!("{url:?} is not an http:// or https:// origin"));
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!(
+            "{url:?}: a public URL is an origin, without a path"
+        ));
+    }
+    Ok(url.trim().trim_end_matches('/').to_string())
 }
 
 /// `GATEWAY_FRONT` when set, else `default` (the file's `front`).

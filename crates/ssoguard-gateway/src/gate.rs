@@ -49,8 +49,6 @@ pub(crate) struct Check<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// `host[:port]` the client addressed (for the cookie Origin check and RFC 9728).
     pub(crate) host: Option<&'a str>,
-    /// `http` or `https`.
-    pub(crate) proto: &'a str,
 }
 
 /// Which credential a request carries ([`Gate::credential`]).
@@ -236,10 +234,10 @@ impl Gate {
     }
 
     /// The RFC 9728 resource identifier for a request to `host`.
-    pub(crate) fn resource(&self, proto: &str, host: Option<&str>) -> String {
+    pub(crate) fn resource(&self, proto: &str, host: &str) -> String {
         match &self.inner.resource {
             Some(r) => r.clone(),
-            None => format!("{proto}://{}", host.unwrap_or("localhost")),
+            None => format!("{proto}://{host}"),
         }
     }
 
@@ -369,7 +367,7 @@ impl Gate {
 
     /// The response for a refusal (FastAPI-shaped body, RFC 6750 challenge with the RFC 9728
     /// `resource_metadata` URL).
-    pub(crate) fn refuse(&self, refusal: &Refusal, proto: &str, host: Option<&str>) -> Response {
+    pub(crate) fn refuse(&self, refusal: &Refusal, proto: &str, host: &str) -> Response {
         let metadata = format!(
             "{}/.well-known/oauth-protected-resource",
             self.resource(proto, host).trim_end_matches('/')

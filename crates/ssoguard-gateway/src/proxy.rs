@@ -30,6 +30,14 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRANSFER_ENCODING,
 ];
 
+/// Who sent the request: its address, whether it is a trusted proxy (its `X-Forwarded-For`
+/// and `-Host` are kept), and the scheme the original request used.
+pub(crate) struct Peer<'a> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) trusted: bool,
+    pub(crate) proto: &'a str,
+}
+
 /// The upstream and the pooled client that reaches it.
 #[derive(Clone)]
 pub(crate) struct Upstream {
@@ -72,7 +80,7 @@ impl Upstream {
         identity: Vec<(HeaderName, HeaderValue)>,
         strip: impl Iterator<Item = &'a HeaderName>,
         protected: &Protected,
-        client: SocketAddr,
+        client: Peer<'_>,
     ) -> Response {
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -94,8 +102,12 @@ impl Upstream {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, protocol.clone());
         }
-        let ip = client.ip().to_string();
-        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let ip = client.addr.ip().to_string();
+        let prior = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| client.trusted);
+        let forwarded_for = match prior {
             Some(prior) => format!("{prior}, {ip}"),
             None => ip.clone(),
         };
@@ -105,8 +117,12 @@ impl Upstream {
         if let Ok(value) = HeaderValue::from_str(&ip) {
             headers.insert("x-real-ip", value);
         }
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        if let Ok(proto) = HeaderValue::from_str(client.proto) {
+            headers.insert("x-forwarded-proto", proto);
+        }
+        let kept_host = client.trusted && headers.contains_key("x-forwarded-host");
         match host {
+            _ if kept_host => {}
             Some(host) => {
                 headers.insert("x-forwarded-host", host);
             }

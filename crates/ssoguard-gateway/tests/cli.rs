@@ -38,19 +38,19 @@ fn check_config_refuses_with_the_line() {
     let cases = [
         (
             good.replace("issuers = [\"production\"]", "issuers = [\"prod\"]"),
-            "line 27: route names unknown issuer \"prod\"",
+            "line 31: route names unknown issuer \"prod\"",
         ),
         (
             good.replace("\"X-Auth-Request-Org\"", "\"Connection\""),
-            "line 18: [headers] \"Connection\" is a hop-by-hop",
+            "line 22: [headers] \"Connection\" is a hop-by-hop",
         ),
         (
             good.replace("127.0.0.1:3002", "127.0.0.1:3001"),
-            "line 13: issuer \"http://127.0.0.1:3001/api/auth\" overlaps",
+            "line 17: issuer \"http://127.0.0.1:3001/api/auth\" overlaps",
         ),
         (
             good.replace("cookie = ", "cookies = "),
-            "line 9: unknown field `cookies`",
+            "line 13: unknown field `cookies`",
         ),
     ];
     for (i, (text, expected)) in cases.iter().enumerate() {

@@ -588,6 +588,47 @@ async fn no_walk_around(front: &str, stack: &Stack, what: &str) {
         }
     }
 
+    // No client-controlled URL in answers: a client's X-Forwarded-Host/-Proto (and, to the
+    // reverse proxy, its Host) never become the RFC 9728 `resource` or `resource_metadata`.
+    let mut spoof = vec![
+        ("X-Forwarded-Host", "evil.example"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let (_, meta) = raw(
+        front,
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        &spoof,
+    )
+    .await;
+    assert!(meta.contains("\"resource\""), "{what}: {meta}");
+    assert!(!meta.contains("evil.example"), "{what}: {meta}");
+    if what == "reverse proxy" {
+        spoof.push(("Host", "evil.example"));
+    }
+    for target in ["/api/me", "/.well-known/oauth-protected-resource"] {
+        let mut stream = tokio::net::TcpStream::connect(front)
+            .await
+            .expect("connect");
+        let host = spoof
+            .iter()
+            .find(|(k, _)| *k == "Host")
+            .map_or(front, |(_, v)| *v);
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in spoof.iter().filter(|(k, _)| *k != "Host") {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            !answer.contains("evil.example") && !answer.contains("https://"),
+            "{what}: {target}: {answer}"
+        );
+    }
+
     if what == "reverse proxy" {
         // The credential cookie stays at the gateway; other cookies pass.
         let both = format!("{cookie}; theme=dark");
