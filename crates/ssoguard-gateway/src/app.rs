@@ -88,6 +88,8 @@ fn peer(req: &Request<Body>) -> SocketAddr {
 /// A built gateway, bound to its port.
 pub struct App {
     listener: TcpListener,
+    /// `metrics_listen`, bound.
+    metrics: Option<TcpListener>,
     router: Router,
     gate: Gate,
     limits: crate::Limits,
@@ -145,7 +147,16 @@ impl App {
             trusted_proxies: config.trusted_proxies.clone().into(),
             local,
         });
+        let metrics_listener = match config.metrics_listen {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+        };
         Ok(App {
+            metrics: metrics_listener,
             listener,
             router,
             gate,
@@ -185,6 +196,20 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(listener) = self.metrics {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "metrics listening");
+            }
+            let router = metrics_router(self.gate.clone());
+            let limits = self.limits;
+            tokio::spawn(async move {
+                if let Err(e) =
+                    crate::server::serve(listener, router, limits, std::future::pending()).await
+                {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         crate::server::serve(self.listener, self.router, self.limits, shutdown).await
     }
 
@@ -261,15 +286,36 @@ async fn ready(State(state): State<AppState>) -> Response {
     (status, body).into_response()
 }
 
+/// Metrics on the main port: forward-auth-only mode (the port answers the front); in
+/// reverse-proxy mode the port faces clients, so metrics are on `metrics_listen` only.
 async fn metrics(State(state): State<AppState>) -> Response {
+    if state.upstream.is_some() {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    render_metrics(&state.gate)
+}
+
+fn render_metrics(gate: &Gate) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.gate.metrics().render(),
+        gate.metrics().render(),
     )
         .into_response()
+}
+
+/// The `metrics_listen` listener's endpoints: metrics, health, readiness.
+fn metrics_router(gate: Gate) -> Router {
+    Router::new()
+        .route(
+            "/_ssoguard/metrics",
+            get(|State(gate): State<Gate>| async move { render_metrics(&gate) }),
+        )
+        .route("/_ssoguard/health", get(health))
+        .fallback(reserved)
+        .with_state(gate)
 }
 
 async fn reserved() -> Response {

@@ -41,6 +41,10 @@ const RESERVED_HEADERS: [&str; 14] = [
 pub struct Config {
     /// Where to listen. Default `127.0.0.1:4180` (`HOST`/`PORT`, or `listen`).
     pub listen: SocketAddr,
+    /// A separate listener for `/_ssoguard/metrics` and `/_ssoguard/health` (`metrics_listen`,
+    /// `METRICS_LISTEN`). In reverse-proxy mode metrics are served there only (the main port
+    /// faces clients); in forward-auth-only mode also on the main port.
+    pub metrics_listen: Option<SocketAddr>,
     /// Reverse-proxy target (`upstream`, `UPSTREAM_URL`). None = forward-auth only.
     pub upstream: Option<String>,
     /// Longest wait for the upstream's response head before a 504. Default 30 s.
@@ -148,6 +152,7 @@ pub struct ConfigError(pub String);
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
     upstream: Option<Spanned<String>>,
     upstream_timeout_secs: Option<u64>,
     header_read_timeout_secs: Option<Spanned<u64>>,
@@ -277,6 +282,7 @@ impl Config {
         issuers.extend(crate::sessions::from_env(&get)?);
         let config = Config {
             listen: listen_from_env(&get, None)?,
+            metrics_listen: metrics_from_env(&get, None)?,
             upstream: get("UPSTREAM_URL"),
             upstream_timeout: Duration::from_secs(30),
             limits: crate::Limits::default(),
@@ -581,7 +587,16 @@ impl Config {
             }
             limits.max_connections = *max.get_ref();
         }
+        let metrics_listen = match &file.metrics_listen {
+            None => None,
+            Some(l) => Some(
+                l.get_ref()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| at(l.span(), format!("metrics_listen: {e}")))?,
+            ),
+        };
         Ok(Config {
+            metrics_listen: metrics_from_env(&get, metrics_listen)?,
             limits,
             public_url,
             trusted_proxies,
@@ -625,6 +640,20 @@ fn listen_from_env(
             .map_err(|_| ConfigError(format!("PORT {p:?} is not a port number")))?,
     };
     Ok(SocketAddr::new(host, port))
+}
+
+/// `METRICS_LISTEN` (`ip:port`) when set, else `default`.
+fn metrics_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    default: Option<SocketAddr>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match get("METRICS_LISTEN") {
+        None => Ok(default),
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError(format!("METRICS_LISTEN {a:?} is not an ip:port address"))),
+    }
 }
 
 /// `TRUSTED_PROXIES` (comma-separated IPs) when set, else `default`.

@@ -256,16 +256,38 @@ impl Gate {
             Err(Refusal::UnsafeClaim(_)) => ("forbidden", "unsafe_claim"),
         };
         self.inner.metrics.decision(outcome, reason);
-        if let Err(Refusal::Verify(e)) = &result {
-            if e.is_unavailable() {
-                tracing::warn!(
-                    reason = e.kind(),
-                    path = req.path,
-                    "authentication unavailable"
-                );
-            } else {
-                tracing::debug!(reason = e.kind(), path = req.path, "token refused");
-            }
+        // Every refusal is logged with its reason (never the token: `VerifyError`'s text names
+        // what failed, e.g. "audience mismatch", not the credential).
+        match &result {
+            Ok(_) => {}
+            Err(Refusal::Verify(e)) if e.is_unavailable() => tracing::warn!(
+                reason = e.kind(),
+                detail = %e,
+                method = req.method,
+                path = req.path,
+                "authentication unavailable"
+            ),
+            Err(Refusal::Verify(e)) => tracing::info!(
+                reason = e.kind(),
+                detail = %e,
+                method = req.method,
+                path = req.path,
+                "request refused: credential not accepted"
+            ),
+            Err(Refusal::Forbidden(detail)) => tracing::info!(
+                reason,
+                detail = %detail,
+                method = req.method,
+                path = req.path,
+                "request refused by rule"
+            ),
+            Err(refusal) => tracing::info!(
+                reason,
+                detail = ?refusal,
+                method = req.method,
+                path = req.path,
+                "request refused"
+            ),
         }
         result
     }

@@ -94,12 +94,14 @@ async fn main() -> ExitCode {
 
 fn init_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal; LOG_FORMAT chooses the format (JSON unless `pretty`).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "pretty") {
         builder.try_init()
     } else {
-        builder.json().try_init()
+        builder.with_ansi(false).json().try_init()
     };
 }

@@ -12,10 +12,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -140,6 +143,14 @@ impl Upstream {
             Err(_) => return detail(StatusCode::BAD_REQUEST, "Bad request target"),
         };
         parts.version = axum::http::Version::HTTP_11;
+        // A client body that breaks off or has bad framing (a malformed chunk) fails the
+        // upstream request too: that is the client's fault (400), not the upstream's (502).
+        let body_failed = Arc::new(AtomicBool::new(false));
+        let flag = body_failed.clone();
+        let body = Body::new(body.map_err(move |e| {
+            flag.store(true, Ordering::Relaxed);
+            e
+        }));
         let outgoing = Request::from_parts(parts, body);
         let started = Instant::now();
         let result = tokio::time::timeout(self.timeout, self.client.request(outgoing)).await;
@@ -154,6 +165,10 @@ impl Upstream {
                     StatusCode::GATEWAY_TIMEOUT,
                     "Upstream did not answer in time",
                 );
+            }
+            Ok(Err(e)) if body_failed.load(Ordering::Relaxed) => {
+                tracing::info!(error = %e, "request refused: malformed request body");
+                return detail(StatusCode::BAD_REQUEST, "Malformed request body");
             }
             Ok(Err(e)) => {
                 self.metrics.upstream("error", started.elapsed());

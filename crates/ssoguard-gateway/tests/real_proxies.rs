@@ -41,6 +41,7 @@ async fn stack(python: &std::path::Path, alg: &str, proxy: bool, front: &str) ->
     let mut env: Vec<(&str, &str)> = vec![("GATEWAY_FRONT", front)];
     if proxy {
         env.push(("UPSTREAM_URL", upstream.as_str()));
+        env.push(("METRICS_LISTEN", "127.0.0.1:0"));
     }
     let gateway = Gateway::start(&config, &env).await;
     Stack {
@@ -805,9 +806,40 @@ async fn reverse_proxy_in_front_of_fastapi() {
         "{body}"
     );
 
-    // Metrics saw the decisions and the upstream.
-    let metrics = http
+    // A malformed chunked body is the client's fault: 400, not 502.
+    let mut stream = tokio::net::TcpStream::connect(&front)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            format!(
+                "POST /api/public/x HTTP/1.1\r\nHost: {front}\r\nTransfer-Encoding: chunked\r\n\
+                 Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    // Metrics are not on the proxy's port; they are on METRICS_LISTEN, and saw the decisions
+    // and the upstream.
+    let resp = http
         .get(format!("http://{front}/_ssoguard/metrics"))
+        .send()
+        .await
+        .expect("metrics on the proxy port");
+    assert_eq!(resp.status(), 404);
+    let line = stack.gateway.proc.wait_for_line("metrics listening").await;
+    let metrics_addr = serde_json::from_str::<Value>(&line).expect("log line")["fields"]["addr"]
+        .as_str()
+        .expect("addr")
+        .to_string();
+    let metrics = http
+        .get(format!("http://{metrics_addr}/_ssoguard/metrics"))
         .send()
         .await
         .expect("metrics")
