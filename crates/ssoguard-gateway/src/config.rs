@@ -818,6 +818,58 @@ path = "/"
     }
 
     #[test]
+    fn front_limits_urls_and_listeners() {
+        let c = parse(BASE).expect("valid");
+        assert_eq!(c.front, Front::Nginx);
+        assert_eq!(c.limits, crate::Limits::default());
+        assert!(c.public_url.is_none() && c.trusted_proxies.is_empty());
+        assert!(c.metrics_listen.is_none() && !c.forward_credential_cookie);
+        let c = parse(&format!(
+            "front = \"Caddy\"\nheader_read_timeout_secs = 3\nmax_connections = 7\n\
+             public_url = \"https://api.example/\"\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\n\
+             metrics_listen = \"127.0.0.1:9464\"\nforward_credential_cookie = true\n{BASE}"
+        ))
+        .expect("valid");
+        assert_eq!(c.front, Front::Caddy);
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.public_url.as_deref(), Some("https://api.example"));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9464));
+        assert!(c.forward_credential_cookie);
+        for (top, message) in [
+            (
+                "front = \"envoy\"",
+                "not one of nginx, caddy, traefik, generic",
+            ),
+            ("header_read_timeout_secs = 0", "at least 1"),
+            ("max_connections = 0", "at least 1"),
+            ("public_url = \"https://api.example/app\"", "without a path"),
+            ("public_url = \"ftp://x\"", "not an http"),
+            ("trusted_proxies = [\"10.0.0.0/8\"]", "not an IP address"),
+            ("metrics_listen = \"nope\"", "metrics_listen"),
+        ] {
+            let err = parse(&format!("{top}\n{BASE}")).expect_err(message);
+            assert!(err.starts_with("gw.toml line 1: "), "{err}");
+            assert!(err.contains(message), "{err}");
+        }
+        // The environment wins over the file.
+        let env = |k: &str| match k {
+            "GATEWAY_FRONT" => Some("traefik".to_string()),
+            "TRUSTED_PROXIES" => Some("127.0.0.1, ::1".to_string()),
+            "PUBLIC_URL" => Some("http://gw.example:8080".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml(&format!("front = \"nginx\"\n{BASE}"), "gw.toml", &env)
+            .expect("valid");
+        assert_eq!(c.front, Front::Traefik);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.public_url.as_deref(), Some("http://gw.example:8080"));
+        let bad = |k: &str| (k == "GATEWAY_FRONT").then(|| "apache".to_string());
+        assert!(Config::from_toml(BASE, "gw.toml", &bad).is_err());
+    }
+
+    #[test]
     fn authenticated_is_the_explicit_default() {
         let c = parse(&format!("{BASE}authenticated = true\n")).expect("valid");
         assert!(!c.routes[0].public);

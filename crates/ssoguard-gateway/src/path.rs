@@ -66,6 +66,14 @@ pub(crate) fn loose(path: &str) -> String {
         .join("/")
 }
 
+/// Whether [`loose`] could change `path` (an upper-case or non-ASCII letter, or a segment
+/// ending in a dot or a space); false means `loose(path) == path`.
+pub(crate) fn has_loose_forms(path: &str) -> bool {
+    path.bytes()
+        .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
+        || path.split('/').any(|segment| segment.ends_with(['.', ' ']))
+}
+
 /// The method, when it is spelled canonically (no lower-case letter).
 pub(crate) fn canonical_method(method: &str) -> Option<&str> {
     (!method.is_empty() && !method.bytes().any(|b| b.is_ascii_lowercase())).then_some(method)
@@ -118,6 +126,19 @@ mod tests {
         assert_eq!(loose("/api/admin /users"), "/api/admin/users");
         assert_eq!(loose("/api/admin. . /users/"), "/api/admin/users/");
         assert_eq!(loose("/api/tasks"), "/api/tasks");
+        for path in ["/api/tasks", "/a/b.c/d", "/", "/api/x-y_z/1"] {
+            assert!(!has_loose_forms(path), "{path}");
+            assert_eq!(loose(path), path);
+        }
+        for path in [
+            "/api/ADMIN",
+            "/api/admin./x",
+            "/api/admin /x",
+            "/caf\u{c9}",
+            "/x.",
+        ] {
+            assert!(has_loose_forms(path), "{path}");
+        }
     }
 
     #[test]

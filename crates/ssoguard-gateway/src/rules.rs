@@ -113,11 +113,12 @@ impl Rules {
             .0
             .iter()
             .position(|rule| method_ok(rule) && rule.path.matches(path));
-        let loose_path = crate::path::loose(path);
-        // The usual case: nothing to fold on either side, one reading.
-        if self.1 && loose_path == path {
+        // The usual case: nothing to fold on either side (checked without allocating), one
+        // reading.
+        if self.1 && !crate::path::has_loose_forms(path) {
             return Ok(exact.map(|i| &self.0[i]));
         }
+        let loose_path = crate::path::loose(path);
         let loose = self
             .0
             .iter()
