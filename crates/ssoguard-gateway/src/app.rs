@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::front::Front;
 use crate::gate::{Check, Gate, Refusal};
 use crate::metrics::GatewayMetrics;
+use crate::path::{canonical, canonical_method};
 use crate::proxy::{Upstream, detail};
 use axum::Json;
 use axum::Router;
@@ -20,7 +21,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde_json::json;
 use std::future::Future;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use tokio::net::TcpListener;
 
 /// Start-up failures.
@@ -45,11 +47,49 @@ struct AppState {
     gate: Gate,
     upstream: Option<Upstream>,
     front: Front,
+    /// `public_url` (scheme, authority).
+    public: Option<(String, String)>,
+    trusted_proxies: Arc<[IpAddr]>,
+    /// The bound address: the origin of last resort.
+    local: SocketAddr,
+}
+
+impl AppState {
+    /// The `(scheme, host)` of the absolute URLs the gateway writes and of the scheme it states
+    /// upstream: `public_url`; else `X-Forwarded-Proto`/`-Host` from the front (forward-auth
+    /// only mode: the port answers the configured front) or from a trusted proxy; else `http`
+    /// and the gateway's own address. Never a client's `Host` or `X-Forwarded-*`.
+    fn origin(&self, headers: &HeaderMap, peer: SocketAddr) -> (String, String) {
+        if let Some((scheme, authority)) = &self.public {
+            return (scheme.clone(), authority.clone());
+        }
+        if self.trusts(peer) {
+            let (proto, host) = forwarded_origin(headers);
+            if let Some(host) = host {
+                return (proto, host);
+            }
+        }
+        ("http".into(), self.local.to_string())
+    }
+
+    /// Whether `peer`'s forwarded headers are believed: a configured trusted proxy, or any peer
+    /// in forward-auth-only mode (where the port answers the front's questions).
+    fn trusts(&self, peer: SocketAddr) -> bool {
+        self.upstream.is_none() || self.trusted_proxies.contains(&peer.ip())
+    }
+}
+
+fn peer(req: &Request<Body>) -> SocketAddr {
+    req.extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0)
 }
 
 /// A built gateway, bound to its port.
 pub struct App {
     listener: TcpListener,
+    /// `metrics_listen`, bound.
+    metrics: Option<TcpListener>,
     router: Router,
     gate: Gate,
     limits: crate::Limits,
@@ -92,12 +132,31 @@ impl App {
                 }
             });
         }
+        let local = listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+        let public = config.public_url.as_deref().and_then(|url| {
+            let (scheme, authority) = url.split_once("://")?;
+            Some((scheme.to_string(), authority.to_string()))
+        });
         let router = router(AppState {
             gate: gate.clone(),
             upstream,
             front: config.front,
+            public,
+            trusted_proxies: config.trusted_proxies.clone().into(),
+            local,
         });
+        let metrics_listener = match config.metrics_listen {
+            None => None,
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartupError::Bind { addr, source })?,
+            ),
+        };
         Ok(App {
+            metrics: metrics_listener,
             listener,
             router,
             gate,
@@ -137,6 +196,20 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        if let Some(listener) = self.metrics {
+            if let Ok(addr) = listener.local_addr() {
+                tracing::info!(%addr, "metrics listening");
+            }
+            let router = metrics_router(self.gate.clone());
+            let limits = self.limits;
+            tokio::spawn(async move {
+                if let Err(e) =
+                    crate::server::serve(listener, router, limits, std::future::pending()).await
+                {
+                    tracing::warn!(error = %e, "metrics listener failed");
+                }
+            });
+        }
         crate::server::serve(self.listener, self.router, self.limits, shutdown).await
     }
 
@@ -213,15 +286,36 @@ async fn ready(State(state): State<AppState>) -> Response {
     (status, body).into_response()
 }
 
+/// Metrics on the main port: forward-auth-only mode (the port answers the front); in
+/// reverse-proxy mode the port faces clients, so metrics are on `metrics_listen` only.
 async fn metrics(State(state): State<AppState>) -> Response {
+    if state.upstream.is_some() {
+        return detail(StatusCode::NOT_FOUND, "Not Found");
+    }
+    render_metrics(&state.gate)
+}
+
+fn render_metrics(gate: &Gate) -> Response {
     (
         [(
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.gate.metrics().render(),
+        gate.metrics().render(),
     )
         .into_response()
+}
+
+/// The `metrics_listen` listener's endpoints: metrics, health, readiness.
+fn metrics_router(gate: Gate) -> Router {
+    Router::new()
+        .route(
+            "/_ssoguard/metrics",
+            get(|State(gate): State<Gate>| async move { render_metrics(&gate) }),
+        )
+        .route("/_ssoguard/health", get(health))
+        .fallback(reserved)
+        .with_state(gate)
 }
 
 async fn reserved() -> Response {
@@ -229,8 +323,8 @@ async fn reserved() -> Response {
 }
 
 /// RFC 9728 §3: where this resource's tokens come from.
-async fn resource_metadata(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let (proto, host) = forwarded_origin(&headers);
+async fn resource_metadata(State(state): State<AppState>, req: Request<Body>) -> Response {
+    let (proto, host) = state.origin(req.headers(), peer(&req));
     let servers: Vec<String> = state
         .gate
         .router()
@@ -238,7 +332,7 @@ async fn resource_metadata(State(state): State<AppState>, headers: HeaderMap) ->
         .filter_map(|v| v.issuer().map(|i| i.to_string()))
         .collect();
     Json(json!({
-        "resource": state.gate.resource(&proto, host.as_deref()),
+        "resource": state.gate.resource(&proto, &host),
         "authorization_servers": servers,
         "bearer_methods_supported": ["header"],
         "resource_name": "ssoguard-gateway",
@@ -270,7 +364,10 @@ fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
 async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Response {
     // The request itself, not a `HeaderMap` extractor (which would clone every header).
     let headers = req.headers();
-    let (proto, host) = forwarded_origin(headers);
+    // The front's X-Forwarded-Host names the host the client addressed (cookie Origin check);
+    // absolute URLs come from `public_url` or the front ([`AppState::origin`]).
+    let (_, host) = forwarded_origin(headers);
+    let (proto, url_host) = state.origin(headers, peer(&req));
     let original = match crate::front::original(state.front, headers) {
         Ok(original) => original,
         Err(unclear) => {
@@ -288,19 +385,29 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
         tracing::warn!(reason = %refused, "forward-auth request refused");
         return detail(StatusCode::FORBIDDEN, &refused.to_string());
     }
-    let uri = original.uri;
-    let method = original.method.to_ascii_uppercase();
-    let raw_path = uri.split(['?', '#']).next().unwrap_or("/");
-    let Some(path) = canonical_path(raw_path) else {
+    let Some(method) = canonical_method(original.method) else {
+        state
+            .gate
+            .metrics()
+            .decision("forbidden", "method_spelling");
+        tracing::warn!(
+            method = original.method,
+            "forward-auth request refused: method not in canonical spelling"
+        );
+        return detail(StatusCode::FORBIDDEN, "Method must be upper case");
+    };
+    // Only the query is cut off: a `#` in the target is refused by `canonical`.
+    let raw_path = original.uri.split('?').next().unwrap_or("/");
+    let Some(path) = canonical(raw_path) else {
         state.gate.metrics().decision("forbidden", "ambiguous_path");
+        tracing::warn!("forward-auth request refused: ambiguous path");
         return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
     };
     let check = Check {
-        method: &method,
+        method,
         path: &path,
         headers,
         host: host.as_deref(),
-        proto: &proto,
     };
     match state.gate.check(&check).await {
         Ok(allowed) => {
@@ -318,7 +425,7 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
             }
             response
         }
-        Err(refusal) => state.gate.refuse(&refusal, check.proto, check.host),
+        Err(refusal) => state.gate.refuse(&refusal, &proto, &url_host),
     }
 }
 
@@ -327,10 +434,7 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
     let Some(upstream) = &state.upstream else {
         return detail(StatusCode::NOT_FOUND, "Not Found");
     };
-    let client = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.0);
+    let client = peer(&req);
     if let Err(refused) = crate::hygiene::check(req.headers(), state.gate.protected()) {
         state
             .gate
@@ -339,9 +443,24 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         tracing::warn!(reason = %refused, "request refused");
         return detail(StatusCode::BAD_REQUEST, &refused.to_string());
     }
-    let Some(path) = canonical_path(req.uri().path()) else {
-        state.gate.metrics().decision("forbidden", "ambiguous_path");
-        return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
+    if canonical_method(req.method().as_str()).is_none() {
+        state
+            .gate
+            .metrics()
+            .decision("bad_request", "method_spelling");
+        tracing::warn!(
+            method = req.method().as_str(),
+            "request refused: method not in canonical spelling"
+        );
+        return detail(StatusCode::BAD_REQUEST, "Method must be upper case");
+    }
+    let Some(path) = canonical(req.uri().path()) else {
+        state
+            .gate
+            .metrics()
+            .decision("bad_request", "ambiguous_path");
+        tracing::warn!("request refused: ambiguous path");
+        return detail(StatusCode::BAD_REQUEST, "Ambiguous request path refused");
     };
     let host = req
         .headers()
@@ -349,13 +468,13 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let method = req.method().as_str().to_string();
+    let (proto, url_host) = state.origin(req.headers(), client);
     let decision = {
         let check = Check {
             method: &method,
             path: &path,
             headers: req.headers(),
             host: host.as_deref(),
-            proto: "http",
         };
         state.gate.check(&check).await
     };
@@ -367,92 +486,25 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
                     allowed.headers,
                     state.gate.upstream_strip_names(),
                     state.gate.protected(),
-                    client,
+                    crate::proxy::Peer {
+                        addr: client,
+                        trusted: state.trusted_proxies.contains(&client.ip()),
+                        proto: &proto,
+                    },
                 )
                 .await
         }
-        Err(refusal) => refuse(&state.gate, &refusal, host.as_deref()),
-    }
-}
-
-fn refuse(gate: &Gate, refusal: &Refusal, host: Option<&str>) -> Response {
-    gate.refuse(refusal, "http", host)
-}
-
-/// The path rules are matched against: percent-escapes decoded; `None` (refused) when it holds
-/// a dot segment, an empty segment, an encoded `/` or `\`, a control character, or is not a
-/// UTF-8 absolute path. A backend that normalises paths differently can then never be reached
-/// through a rule meant for another path (`/public/../admin`, `/%61dmin`).
-pub(crate) fn canonical_path(raw: &str) -> Option<String> {
-    if !raw.starts_with('/') {
-        return None;
-    }
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let b = bytes[i];
-        if b == b'%' {
-            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
-            let decoded = u8::from_str_radix(hex, 16).ok()?;
-            if decoded == b'/' || decoded == b'\\' || decoded == b'%' {
-                return None;
-            }
-            out.push(decoded);
-            i += 3;
-        } else {
-            out.push(b);
-            i += 1;
+        Err(Refusal::AmbiguousPath) => {
+            tracing::warn!("request refused: path reads as another rule's");
+            detail(StatusCode::BAD_REQUEST, "Ambiguous request path refused")
         }
+        Err(refusal) => state.gate.refuse(&refusal, &proto, &url_host),
     }
-    let path = String::from_utf8(out).ok()?;
-    if path.chars().any(|c| c.is_control() || c == '\\') {
-        return None;
-    }
-    let segments: Vec<&str> = path[1..].split('/').collect();
-    let last = segments.len() - 1;
-    for (n, segment) in segments.iter().enumerate() {
-        if *segment == "." || *segment == ".." || (segment.is_empty() && n != last) {
-            return None;
-        }
-    }
-    Some(path)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn canonical_paths() {
-        assert_eq!(canonical_path("/").as_deref(), Some("/"));
-        assert_eq!(
-            canonical_path("/api/tasks/").as_deref(),
-            Some("/api/tasks/")
-        );
-        assert_eq!(
-            canonical_path("/api/%61dmin").as_deref(),
-            Some("/api/admin")
-        );
-        assert_eq!(canonical_path("/caf%C3%A9").as_deref(), Some("/café"));
-        for bad in [
-            "api",
-            "/api/public/../admin",
-            "/api/./x",
-            "/api/%2e%2e/admin",
-            "/api//admin",
-            "/api%2fadmin",
-            "/api%5cadmin",
-            "/a%",
-            "/a%zz",
-            "/a%00b",
-            "/a%0d%0ab",
-            "/%ff",
-            "/a%2525",
-        ] {
-            assert_eq!(canonical_path(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn forwarded_origin_prefers_forwarded_headers() {

@@ -41,6 +41,10 @@ const RESERVED_HEADERS: [&str; 14] = [
 pub struct Config {
     /// Where to listen. Default `127.0.0.1:4180` (`HOST`/`PORT`, or `listen`).
     pub listen: SocketAddr,
+    /// A separate listener for `/_ssoguard/metrics` and `/_ssoguard/health` (`metrics_listen`,
+    /// `METRICS_LISTEN`). In reverse-proxy mode metrics are served there only (the main port
+    /// faces clients); in forward-auth-only mode also on the main port.
+    pub metrics_listen: Option<SocketAddr>,
     /// Reverse-proxy target (`upstream`, `UPSTREAM_URL`). None = forward-auth only.
     pub upstream: Option<String>,
     /// Longest wait for the upstream's response head before a 504. Default 30 s.
@@ -58,8 +62,18 @@ pub struct Config {
     pub front: Front,
     /// The realm of `WWW-Authenticate`. Default `ssoguard`.
     pub realm: String,
-    /// RFC 9728 resource identifier; default: the request's own origin.
+    /// RFC 9728 resource identifier; default: [`Config::public_url`], else the origin
+    /// described below.
     pub resource: Option<String>,
+    /// The gateway's public origin (`public_url`, `PUBLIC_URL`: `https://api.example`): every
+    /// absolute URL it writes (RFC 9728 `resource`, `resource_metadata`) and the scheme it
+    /// states upstream (`X-Forwarded-Proto`). Unset: the front's `X-Forwarded-Proto`/`-Host`
+    /// in forward-auth mode, a trusted proxy's in reverse-proxy mode, else `http://` and the
+    /// gateway's own address, never a client's `Host` or `X-Forwarded-*`.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For`/`-Host`/`-Proto` the reverse proxy believes
+    /// (`trusted_proxies`, `TRUSTED_PROXIES` comma-separated IPs). Default: none.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The issuers, in order.
     pub issuers: Vec<IssuerConfig>,
     /// Identity headers: header name (lower case) → claim path, defaults first.
@@ -138,6 +152,7 @@ pub struct ConfigError(pub String);
 #[serde(deny_unknown_fields)]
 struct FileConfig {
     listen: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
     upstream: Option<Spanned<String>>,
     upstream_timeout_secs: Option<u64>,
     header_read_timeout_secs: Option<Spanned<u64>>,
@@ -149,6 +164,9 @@ struct FileConfig {
     front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
+    public_url: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
     #[serde(default)]
     issuer: Vec<FileIssuer>,
     #[serde(default)]
@@ -264,6 +282,7 @@ impl Config {
         issuers.extend(crate::sessions::from_env(&get)?);
         let config = Config {
             listen: listen_from_env(&get, None)?,
+            metrics_listen: metrics_from_env(&get, None)?,
             upstream: get("UPSTREAM_URL"),
             upstream_timeout: Duration::from_secs(30),
             limits: crate::Limits::default(),
@@ -272,6 +291,13 @@ impl Config {
             front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,
+            public_url: match get("PUBLIC_URL") {
+                None => None,
+                Some(u) => Some(
+                    check_public_url(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}")))?,
+                ),
+            },
+            trusted_proxies: trusted_from_env(&get, Vec::new())?,
             issuers,
             headers: default_headers(),
             routes: vec![RouteConfig {
@@ -523,6 +549,28 @@ impl Config {
             None => Front::default(),
             Some(f) => f.get_ref().parse().map_err(|e| at(f.span(), e))?,
         };
+        let public_url = match get("PUBLIC_URL") {
+            Some(u) => {
+                Some(check_public_url(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}")))?)
+            }
+            None => match &file.public_url {
+                None => None,
+                Some(u) => Some(
+                    check_public_url(u.get_ref())
+                        .map_err(|e| at(u.span(), format!("public_url: {e}")))?,
+                ),
+            },
+        };
+        let mut trusted = Vec::new();
+        for ip in &file.trusted_proxies {
+            trusted.push(ip.get_ref().trim().parse().map_err(|_| {
+                at(
+                    ip.span(),
+                    format!("trusted_proxies: {:?} is not an IP address", ip.get_ref()),
+                )
+            })?);
+        }
+        let trusted_proxies = trusted_from_env(&get, trusted)?;
         let mut limits = crate::Limits::default();
         if let Some(secs) = &file.header_read_timeout_secs {
             if *secs.get_ref() == 0 {
@@ -539,8 +587,19 @@ impl Config {
             }
             limits.max_connections = *max.get_ref();
         }
+        let metrics_listen = match &file.metrics_listen {
+            None => None,
+            Some(l) => Some(
+                l.get_ref()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| at(l.span(), format!("metrics_listen: {e}")))?,
+            ),
+        };
         Ok(Config {
+            metrics_listen: metrics_from_env(&get, metrics_listen)?,
             limits,
+            public_url,
+            trusted_proxies,
             front: front_from_env(&get, front)?,
             listen: listen_from_env(&get, listen_default)?,
             upstream,
@@ -581,6 +640,54 @@ fn listen_from_env(
             .map_err(|_| ConfigError(format!("PORT {p:?} is not a port number")))?,
     };
     Ok(SocketAddr::new(host, port))
+}
+
+/// `METRICS_LISTEN` (`ip:port`) when set, else `default`.
+fn metrics_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    default: Option<SocketAddr>,
+) -> Result<Option<SocketAddr>, ConfigError> {
+    match get("METRICS_LISTEN") {
+        None => Ok(default),
+        Some(a) => a
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError(format!("METRICS_LISTEN {a:?} is not an ip:port address"))),
+    }
+}
+
+/// `TRUSTED_PROXIES` (comma-separated IPs) when set, else `default`.
+fn trusted_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+    default: Vec<std::net::IpAddr>,
+) -> Result<Vec<std::net::IpAddr>, ConfigError> {
+    match get("TRUSTED_PROXIES") {
+        None => Ok(default),
+        Some(list) => list
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| {
+                    ConfigError(format!("TRUSTED_PROXIES: {s:?} is not an IP address"))
+                })
+            })
+            .collect(),
+    }
+}
+
+/// An `http(s)://host[:port]` origin, without a trailing slash.
+fn check_public_url(url: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = url.trim().parse().map_err(|e| format!("{url:?}: {e}"))?;
+    if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.authority().is_none() {
+        return Err(format!("{url:?} is not an http:// or https:// origin"));
+    }
+    if uri.path() != "/" && !uri.path().is_empty() || uri.query().is_some() {
+        return Err(format!(
+            "{url:?}: a public URL is an origin, without a path"
+        ));
+    }
+    Ok(url.trim().trim_end_matches('/').to_string())
 }
 
 /// `GATEWAY_FRONT` when set, else `default` (the file's `front`).
@@ -708,6 +815,58 @@ path = "/"
                 .expect_err("no routes")
                 .contains("default deny")
         );
+    }
+
+    #[test]
+    fn front_limits_urls_and_listeners() {
+        let c = parse(BASE).expect("valid");
+        assert_eq!(c.front, Front::Nginx);
+        assert_eq!(c.limits, crate::Limits::default());
+        assert!(c.public_url.is_none() && c.trusted_proxies.is_empty());
+        assert!(c.metrics_listen.is_none() && !c.forward_credential_cookie);
+        let c = parse(&format!(
+            "front = \"Caddy\"\nheader_read_timeout_secs = 3\nmax_connections = 7\n\
+             public_url = \"https://api.example/\"\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\n\
+             metrics_listen = \"127.0.0.1:9464\"\nforward_credential_cookie = true\n{BASE}"
+        ))
+        .expect("valid");
+        assert_eq!(c.front, Front::Caddy);
+        assert_eq!(c.limits.header_read_timeout, Duration::from_secs(3));
+        assert_eq!(c.limits.max_connections, 7);
+        assert_eq!(c.public_url.as_deref(), Some("https://api.example"));
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.metrics_listen.map(|a| a.port()), Some(9464));
+        assert!(c.forward_credential_cookie);
+        for (top, message) in [
+            (
+                "front = \"envoy\"",
+                "not one of nginx, caddy, traefik, generic",
+            ),
+            ("header_read_timeout_secs = 0", "at least 1"),
+            ("max_connections = 0", "at least 1"),
+            ("public_url = \"https://api.example/app\"", "without a path"),
+            ("public_url = \"ftp://x\"", "not an http"),
+            ("trusted_proxies = [\"10.0.0.0/8\"]", "not an IP address"),
+            ("metrics_listen = \"nope\"", "metrics_listen"),
+        ] {
+            let err = parse(&format!("{top}\n{BASE}")).expect_err(message);
+            assert!(err.starts_with("gw.toml line 1: "), "{err}");
+            assert!(err.contains(message), "{err}");
+        }
+        // The environment wins over the file.
+        let env = |k: &str| match k {
+            "GATEWAY_FRONT" => Some("traefik".to_string()),
+            "TRUSTED_PROXIES" => Some("127.0.0.1, ::1".to_string()),
+            "PUBLIC_URL" => Some("http://gw.example:8080".to_string()),
+            _ => None,
+        };
+        let c = Config::from_toml(&format!("front = \"nginx\"\n{BASE}"), "gw.toml", &env)
+            .expect("valid");
+        assert_eq!(c.front, Front::Traefik);
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert_eq!(c.public_url.as_deref(), Some("http://gw.example:8080"));
+        let bad = |k: &str| (k == "GATEWAY_FRONT").then(|| "apache".to_string());
+        assert!(Config::from_toml(BASE, "gw.toml", &bad).is_err());
     }
 
     #[test]

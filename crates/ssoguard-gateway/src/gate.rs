@@ -49,8 +49,6 @@ pub(crate) struct Check<'a> {
     pub(crate) headers: &'a HeaderMap,
     /// `host[:port]` the client addressed (for the cookie Origin check and RFC 9728).
     pub(crate) host: Option<&'a str>,
-    /// `http` or `https`.
-    pub(crate) proto: &'a str,
 }
 
 /// Which credential a request carries ([`Gate::credential`]).
@@ -77,6 +75,9 @@ pub(crate) enum Refusal {
     Forbidden(String),
     /// 403: no rule matches (default deny).
     NoRoute,
+    /// A path whose readings reach different rules (`crate::path`): 400 in the reverse proxy,
+    /// 403 in forward-auth.
+    AmbiguousPath,
     /// 403: a cookie credential on a cross-site unsafe request.
     CrossSite,
     /// 403: a claim cannot be sent as a header.
@@ -233,10 +234,10 @@ impl Gate {
     }
 
     /// The RFC 9728 resource identifier for a request to `host`.
-    pub(crate) fn resource(&self, proto: &str, host: Option<&str>) -> String {
+    pub(crate) fn resource(&self, proto: &str, host: &str) -> String {
         match &self.inner.resource {
             Some(r) => r.clone(),
-            None => format!("{proto}://{}", host.unwrap_or("localhost")),
+            None => format!("{proto}://{host}"),
         }
     }
 
@@ -250,20 +251,43 @@ impl Gate {
             Err(Refusal::Verify(e)) => ("unauthenticated", e.kind()),
             Err(Refusal::Forbidden(_)) => ("forbidden", "rule"),
             Err(Refusal::NoRoute) => ("forbidden", "no_route"),
+            Err(Refusal::AmbiguousPath) => ("forbidden", "ambiguous_path"),
             Err(Refusal::CrossSite) => ("forbidden", "cross_site_cookie"),
             Err(Refusal::UnsafeClaim(_)) => ("forbidden", "unsafe_claim"),
         };
         self.inner.metrics.decision(outcome, reason);
-        if let Err(Refusal::Verify(e)) = &result {
-            if e.is_unavailable() {
-                tracing::warn!(
-                    reason = e.kind(),
-                    path = req.path,
-                    "authentication unavailable"
-                );
-            } else {
-                tracing::debug!(reason = e.kind(), path = req.path, "token refused");
-            }
+        // Every refusal is logged with its reason (never the token: `VerifyError`'s text names
+        // what failed, e.g. "audience mismatch", not the credential).
+        match &result {
+            Ok(_) => {}
+            Err(Refusal::Verify(e)) if e.is_unavailable() => tracing::warn!(
+                reason = e.kind(),
+                detail = %e,
+                method = req.method,
+                path = req.path,
+                "authentication unavailable"
+            ),
+            Err(Refusal::Verify(e)) => tracing::info!(
+                reason = e.kind(),
+                detail = %e,
+                method = req.method,
+                path = req.path,
+                "request refused: credential not accepted"
+            ),
+            Err(Refusal::Forbidden(detail)) => tracing::info!(
+                reason,
+                detail = %detail,
+                method = req.method,
+                path = req.path,
+                "request refused by rule"
+            ),
+            Err(refusal) => tracing::info!(
+                reason,
+                detail = ?refusal,
+                method = req.method,
+                path = req.path,
+                "request refused"
+            ),
         }
         result
     }
@@ -273,6 +297,7 @@ impl Gate {
         let rule = inner
             .rules
             .find(req.method, req.path)
+            .map_err(|_| Refusal::AmbiguousPath)?
             .ok_or(Refusal::NoRoute)?;
         if rule.public {
             return Ok(Allowed {
@@ -364,7 +389,7 @@ impl Gate {
 
     /// The response for a refusal (FastAPI-shaped body, RFC 6750 challenge with the RFC 9728
     /// `resource_metadata` URL).
-    pub(crate) fn refuse(&self, refusal: &Refusal, proto: &str, host: Option<&str>) -> Response {
+    pub(crate) fn refuse(&self, refusal: &Refusal, proto: &str, host: &str) -> Response {
         let metadata = format!(
             "{}/.well-known/oauth-protected-resource",
             self.resource(proto, host).trim_end_matches('/')
@@ -403,6 +428,11 @@ impl Gate {
             Refusal::NoRoute => (
                 StatusCode::FORBIDDEN,
                 "No route allows this request".to_string(),
+                None,
+            ),
+            Refusal::AmbiguousPath => (
+                StatusCode::FORBIDDEN,
+                "Ambiguous request path refused".to_string(),
                 None,
             ),
             Refusal::CrossSite => (

@@ -7,6 +7,7 @@
 //! - [`config`]: one TOML file (`GATEWAY_CONFIG`) or the seed's environment variables;
 //! - [`front`]: forward-auth mode's one source of truth for the original request (per front);
 //! - `hygiene`: which client headers are dropped or refused, in one place;
+//! - `path`: path and method forms no backend reads differently (refused, or both readings);
 //! - `gate`: the one decision pipeline both modes share (rules, token, issuer, claims);
 //! - `rules`: ordered `[[route]]` rules, first match wins, default deny;
 //! - [`sessions`]: `kind = "better-auth-session"` issuers (Better Auth's session cookie);
@@ -24,6 +25,7 @@ mod gate;
 mod hygiene;
 mod identity;
 pub mod metrics;
+mod path;
 mod proxy;
 mod rules;
 mod server;

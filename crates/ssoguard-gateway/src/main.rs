@@ -17,7 +17,9 @@ Usage: ssoguard-gateway [--check-config]
 
 Configuration: GATEWAY_CONFIG=path/to/gateway.toml, or the environment alone:
 AUTH_SERVER_URL, SSO_ISSUER, JWKS_URL, SSO_CLIENT_ID, SSO_CLIENT_SECRET, AUTH_COOKIE_NAME,
-UPSTREAM_URL (reverse proxy; unset = forward-auth only), HOST, PORT (default 127.0.0.1:4180).
+UPSTREAM_URL (reverse proxy; unset = forward-auth only), HOST, PORT (default 127.0.0.1:4180),
+GATEWAY_FRONT (forward-auth: nginx, caddy, traefik or generic; default nginx), PUBLIC_URL,
+TRUSTED_PROXIES (comma-separated IPs), METRICS_LISTEN (ip:port for metrics and health).
 Logs: JSON lines on stderr (RUST_LOG filters, LOG_FORMAT=pretty for humans).
 Exit codes: 0 ok, 2 invalid configuration, 1 start-up or server failure.";
 
@@ -94,12 +96,14 @@ async fn main() -> ExitCode {
 
 fn init_logs() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a terminal; LOG_FORMAT chooses the format (JSON unless `pretty`).
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     let _ = if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "pretty") {
         builder.try_init()
     } else {
-        builder.json().try_init()
+        builder.with_ansi(false).json().try_init()
     };
 }

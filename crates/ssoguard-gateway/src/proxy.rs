@@ -12,10 +12,13 @@ use axum::Json;
 use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use http_body_util::BodyExt;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// Headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -29,6 +32,14 @@ const HOP_BY_HOP: [HeaderName; 8] = [
     header::TRAILER,
     header::TRANSFER_ENCODING,
 ];
+
+/// Who sent the request: its address, whether it is a trusted proxy (its `X-Forwarded-For`
+/// and `-Host` are kept), and the scheme the original request used.
+pub(crate) struct Peer<'a> {
+    pub(crate) addr: SocketAddr,
+    pub(crate) trusted: bool,
+    pub(crate) proto: &'a str,
+}
 
 /// The upstream and the pooled client that reaches it.
 #[derive(Clone)]
@@ -72,7 +83,7 @@ impl Upstream {
         identity: Vec<(HeaderName, HeaderValue)>,
         strip: impl Iterator<Item = &'a HeaderName>,
         protected: &Protected,
-        client: SocketAddr,
+        client: Peer<'_>,
     ) -> Response {
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.as_ref().map(|_| hyper::upgrade::on(&mut req));
@@ -94,8 +105,12 @@ impl Upstream {
             headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
             headers.insert(header::UPGRADE, protocol.clone());
         }
-        let ip = client.ip().to_string();
-        let forwarded_for = match headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+        let ip = client.addr.ip().to_string();
+        let prior = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| client.trusted);
+        let forwarded_for = match prior {
             Some(prior) => format!("{prior}, {ip}"),
             None => ip.clone(),
         };
@@ -105,8 +120,12 @@ impl Upstream {
         if let Ok(value) = HeaderValue::from_str(&ip) {
             headers.insert("x-real-ip", value);
         }
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+        if let Ok(proto) = HeaderValue::from_str(client.proto) {
+            headers.insert("x-forwarded-proto", proto);
+        }
+        let kept_host = client.trusted && headers.contains_key("x-forwarded-host");
         match host {
+            _ if kept_host => {}
             Some(host) => {
                 headers.insert("x-forwarded-host", host);
             }
@@ -124,6 +143,14 @@ impl Upstream {
             Err(_) => return detail(StatusCode::BAD_REQUEST, "Bad request target"),
         };
         parts.version = axum::http::Version::HTTP_11;
+        // A client body that breaks off or has bad framing (a malformed chunk) fails the
+        // upstream request too: that is the client's fault (400), not the upstream's (502).
+        let body_failed = Arc::new(AtomicBool::new(false));
+        let flag = body_failed.clone();
+        let body = Body::new(body.map_err(move |e| {
+            flag.store(true, Ordering::Relaxed);
+            e
+        }));
         let outgoing = Request::from_parts(parts, body);
         let started = Instant::now();
         let result = tokio::time::timeout(self.timeout, self.client.request(outgoing)).await;
@@ -138,6 +165,10 @@ impl Upstream {
                     StatusCode::GATEWAY_TIMEOUT,
                     "Upstream did not answer in time",
                 );
+            }
+            Ok(Err(e)) if body_failed.load(Ordering::Relaxed) => {
+                tracing::info!(error = %e, "request refused: malformed request body");
+                return detail(StatusCode::BAD_REQUEST, "Malformed request body");
             }
             Ok(Err(e)) => {
                 self.metrics.upstream("error", started.elapsed());

@@ -13,6 +13,8 @@ use ssoguard::TokenClaims;
 #[derive(Debug)]
 pub(crate) struct Rule {
     path: PathMatch,
+    /// The same path, matched against [`crate::path::loose`] forms.
+    loose: PathMatch,
     methods: Vec<String>,
     pub(crate) public: bool,
     roles_any: Vec<String>,
@@ -43,7 +45,11 @@ pub(crate) fn glob(pattern: &str) -> Result<GlobMatcher, String> {
 
 /// The ordered rules.
 #[derive(Debug)]
-pub(crate) struct Rules(Vec<Rule>);
+pub(crate) struct Rules(Vec<Rule>, bool);
+
+/// A path whose exact and lenient readings reach different rules ([`crate::path`]).
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ambiguous;
 
 /// Why an authenticated request is still refused (403).
 #[derive(Debug, PartialEq, Eq)]
@@ -54,10 +60,23 @@ impl Rules {
     pub(crate) fn new(routes: &[RouteConfig], issuer_names: &[String]) -> Result<Rules, String> {
         let mut rules = Vec::with_capacity(routes.len());
         for r in routes {
-            let path = if r.path.contains(['*', '?', '[']) {
-                PathMatch::Glob(glob(&r.path)?)
+            let (path, loose) = if r.path.contains(['*', '?', '[']) {
+                let insensitive = GlobBuilder::new(&r.path)
+                    .literal_separator(true)
+                    .case_insensitive(true)
+                    .build()
+                    .map(|g| g.compile_matcher())
+                    .map_err(|e| format!("bad glob {:?}: {e}", r.path))?;
+                (
+                    PathMatch::Glob(glob(&r.path)?),
+                    PathMatch::Glob(insensitive),
+                )
             } else {
-                PathMatch::Prefix(r.path.trim_end_matches('/').to_string())
+                let prefix = r.path.trim_end_matches('/');
+                (
+                    PathMatch::Prefix(prefix.to_string()),
+                    PathMatch::Prefix(crate::path::loose(prefix)),
+                )
             };
             let issuers = r
                 .issuers
@@ -71,6 +90,7 @@ impl Rules {
                 .collect::<Result<_, _>>()?;
             rules.push(Rule {
                 path,
+                loose,
                 methods: r.methods.clone(),
                 public: r.public,
                 roles_any: r.roles_any.clone(),
@@ -79,15 +99,34 @@ impl Rules {
                 issuers,
             });
         }
-        Ok(Rules(rules))
+        let all_lower = routes.iter().all(|r| crate::path::loose(&r.path) == r.path);
+        Ok(Rules(rules, all_lower))
     }
 
-    /// The first rule matching `method` and `path`, or None (refuse).
-    pub(crate) fn find(&self, method: &str, path: &str) -> Option<&Rule> {
-        self.0.iter().find(|rule| {
-            (rule.methods.is_empty() || rule.methods.iter().any(|m| m == method))
-                && rule.path.matches(path)
-        })
+    /// The first rule matching `method` and `path`, or None (refuse); [`Ambiguous`] when the
+    /// path's lenient reading ([`crate::path::loose`]: case, trailing dots and spaces) reaches
+    /// another rule than the path as sent.
+    pub(crate) fn find(&self, method: &str, path: &str) -> Result<Option<&Rule>, Ambiguous> {
+        let method_ok =
+            |rule: &Rule| rule.methods.is_empty() || rule.methods.iter().any(|m| m == method);
+        let exact = self
+            .0
+            .iter()
+            .position(|rule| method_ok(rule) && rule.path.matches(path));
+        // The usual case: nothing to fold on either side (checked without allocating), one
+        // reading.
+        if self.1 && !crate::path::has_loose_forms(path) {
+            return Ok(exact.map(|i| &self.0[i]));
+        }
+        let loose_path = crate::path::loose(path);
+        let loose = self
+            .0
+            .iter()
+            .position(|rule| method_ok(rule) && rule.loose.matches(&loose_path));
+        if exact != loose {
+            return Err(Ambiguous);
+        }
+        Ok(exact.map(|i| &self.0[i]))
     }
 }
 
@@ -165,7 +204,7 @@ mod tests {
         reads.methods = vec!["GET".into()];
         let rules = Rules::new(&[public, admin, reads, route("/api")], &[]).expect("rules");
         let index = |m: &str, p: &str| {
-            rules.find(m, p).map(|r| {
+            rules.find(m, p).expect("one reading").map(|r| {
                 rules
                     .0
                     .iter()
@@ -183,6 +222,24 @@ mod tests {
         assert_eq!(index("GET", "/apix"), None);
         assert_eq!(index("GET", "/"), None);
         assert_eq!(index("GET", "/other"), None);
+        // Readings that agree: served as sent.
+        assert_eq!(index("GET", "/api/Tasks/ABC"), Some(3));
+        // Case, trailing dots or spaces reaching another rule: ambiguous.
+        for p in [
+            "/api/ADMIN/users",
+            "/api/Admin/users",
+            "/API/admin/users",
+            "/api/admin./users",
+            "/api/admin /users",
+            "/api/admin.../users",
+            "/api/PUBLIC/x",
+            "/api/public./x",
+            "/Api/x",
+            "/api/x/items.",
+            "/api/x/ITEMS",
+        ] {
+            assert_eq!(rules.find("GET", p).map(|_| ()), Err(Ambiguous), "{p}");
+        }
     }
 
     #[test]
@@ -193,7 +250,10 @@ mod tests {
         r.scopes = vec!["api:write".into()];
         r.issuers = vec!["b".into()];
         let rules = Rules::new(&[r], &["a".into(), "b".into()]).expect("rules");
-        let rule = rules.find("GET", "/x").expect("match");
+        let rule = rules
+            .find("GET", "/x")
+            .expect("one reading")
+            .expect("match");
         assert!(
             rule.allows(1, &claims("user,admin", "api:read api:write"))
                 .is_ok()

@@ -36,7 +36,7 @@ async fn auth_server_url_alone_discovers_the_sso() {
     let sso = TestIssuer::start().await.expect("issuer");
     sso.set_default_audience("rust-backend");
     let origin = sso.origin().to_string();
-    let gateway = Gateway::from_env(&[
+    let mut gateway = Gateway::from_env(&[
         ("AUTH_SERVER_URL", origin.as_str()),
         ("SSO_CLIENT_ID", "rust-backend"),
         ("AUTH_COOKIE_NAME", "sso_token"),
@@ -75,6 +75,28 @@ async fn auth_server_url_alone_discovers_the_sso() {
     assert_eq!(
         ask(&gateway, Some(&other_audience), None).await.status(),
         401
+    );
+    // Each refusal is logged with its reason at info (here: the audience), never the token.
+    let line = gateway.proc.wait_for_line("audience").await;
+    let logged: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+    assert_eq!(logged["level"], "INFO", "{line}");
+    assert_eq!(
+        logged["fields"]["message"], "request refused: credential not accepted",
+        "{line}"
+    );
+    assert!(
+        logged["fields"]["detail"]
+            .as_str()
+            .is_some_and(|d| d.to_ascii_lowercase().contains("audience")),
+        "{line}"
+    );
+    assert!(
+        !gateway.proc.log().contains(&other_audience),
+        "a token was logged"
+    );
+    assert!(
+        !gateway.proc.log().contains('\u{1b}'),
+        "ANSI colours in a non-terminal log"
     );
     let stranger = sso.token().iss("http://127.0.0.1:1/api/auth").sign();
     assert_eq!(ask(&gateway, Some(&stranger), None).await.status(), 401);

@@ -70,8 +70,42 @@ async fn headers_are_stripped_set_and_forwarded() {
     assert_eq!(seen["x-auth-request-issuer"], sso.issuer(), "{seen}");
     assert!(seen.get("authorization").is_none(), "{seen}");
     assert!(seen.get("x-hop").is_none(), "{seen}");
-    assert_eq!(seen["x-forwarded-for"], "10.0.0.9, 127.0.0.1", "{seen}");
+    // The client is no trusted proxy: its X-Forwarded-For is replaced, not extended.
+    assert_eq!(seen["x-forwarded-for"], "127.0.0.1", "{seen}");
     assert_eq!(seen["x-forwarded-proto"], "http");
+
+    // A trusted proxy's X-Forwarded-For/-Host are kept; the scheme is public_url's.
+    let gw = gateway(
+        &sso,
+        &upstream,
+        "trusted_proxies = [\"127.0.0.1\"]\npublic_url = \"https://api.example\"",
+    )
+    .await;
+    let seen: Value = reqwest::Client::new()
+        .get(format!("{gw}/anything"))
+        .bearer_auth(&token)
+        .header("x-forwarded-for", "10.0.0.9")
+        .header("x-forwarded-host", "app.example")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(seen["x-forwarded-for"], "10.0.0.9, 127.0.0.1", "{seen}");
+    assert_eq!(seen["x-forwarded-host"], "app.example", "{seen}");
+    assert_eq!(seen["x-forwarded-proto"], "https", "{seen}");
+    let resp = get(&format!("{gw}/anything"), None).await;
+    let challenge = resp.headers()["www-authenticate"]
+        .to_str()
+        .expect("text")
+        .to_string();
+    assert!(
+        challenge.contains(
+            "resource_metadata=\"https://api.example/.well-known/oauth-protected-resource\""
+        ),
+        "{challenge}"
+    );
 }
 
 #[tokio::test]

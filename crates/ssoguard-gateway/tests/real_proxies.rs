@@ -41,6 +41,7 @@ async fn stack(python: &std::path::Path, alg: &str, proxy: bool, front: &str) ->
     let mut env: Vec<(&str, &str)> = vec![("GATEWAY_FRONT", front)];
     if proxy {
         env.push(("UPSTREAM_URL", upstream.as_str()));
+        env.push(("METRICS_LISTEN", "127.0.0.1:0"));
     }
     let gateway = Gateway::start(&config, &env).await;
     Stack {
@@ -537,6 +538,98 @@ async fn no_walk_around(front: &str, stack: &Stack, what: &str) {
             assert_eq!(status, 403, "{what}: WebSocket from {origin:?}: {body}");
         }
     }
+    // Path forms another backend reads as a protected path: `;` parameters (Tomcat, Jetty,
+    // Spring), case (IIS, case-insensitive routers), trailing dots and spaces (IIS, Windows),
+    // raw or encoded; `#` in the target. Refused (400 from the reverse proxy), never served.
+    let forms = [
+        (None, "/api/public/..;/admin/secret"),
+        (None, "/api/public/..%3b/admin/secret"),
+        (None, "/api/public/x#/../../admin/secret"),
+        (Some(user.as_str()), "/api/admin;jsessionid=1/secret"),
+        (Some(user.as_str()), "/api/admin%3Bx=1/secret"),
+        (Some(user.as_str()), "/api/ADMIN/secret"),
+        (Some(user.as_str()), "/api/Admin/secret"),
+        (Some(user.as_str()), "/API/admin/secret"),
+        (Some(user.as_str()), "/api/admin%20/secret"),
+        (Some(user.as_str()), "/api/admin./secret"),
+        (Some(user.as_str()), "/api/admin%2e/secret"),
+        (Some(user.as_str()), "/api/admin.%20./secret"),
+        (None, "/api/PUBLIC/x"),
+    ];
+    for (token, target) in forms {
+        let headers: Vec<(&str, &str)> = token.map(|t| ("Authorization", t)).into_iter().collect();
+        let (status, body) = raw(front, "GET", target, &headers).await;
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let served = value["reached"] == true;
+        let path = value["raw_path"].as_str().unwrap_or("");
+        assert!(
+            !served || !path.to_ascii_lowercase().contains("admin"),
+            "{what}: {target} served ({status}): {body}"
+        );
+        // (The reverse proxy's HTTP parser drops a raw `#...` and forwards the path it decided on.)
+        if what == "reverse proxy" && !target.contains('#') {
+            assert_eq!(status, 400, "{what}: {target}: {body}");
+        }
+    }
+    // A method's lower-case spelling: refused, never matched past the `DELETE` rule.
+    for method in ["delete", "Delete"] {
+        let (status, body) = raw(
+            front,
+            method,
+            "/api/admin/users/u1",
+            &[("Authorization", user.as_str())],
+        )
+        .await;
+        assert!(
+            !body.contains("\"deleted\"") && !echoed(&body, "").0,
+            "{what}: {method}: {status} {body}"
+        );
+        if what == "reverse proxy" {
+            assert_eq!(status, 400, "{what}: {method}: {body}");
+        }
+    }
+
+    // No client-controlled URL in answers: a client's X-Forwarded-Host/-Proto (and, to the
+    // reverse proxy, its Host) never become the RFC 9728 `resource` or `resource_metadata`.
+    let mut spoof = vec![
+        ("X-Forwarded-Host", "evil.example"),
+        ("X-Forwarded-Proto", "https"),
+    ];
+    let (_, meta) = raw(
+        front,
+        "GET",
+        "/.well-known/oauth-protected-resource",
+        &spoof,
+    )
+    .await;
+    assert!(meta.contains("\"resource\""), "{what}: {meta}");
+    assert!(!meta.contains("evil.example"), "{what}: {meta}");
+    if what == "reverse proxy" {
+        spoof.push(("Host", "evil.example"));
+    }
+    for target in ["/api/me", "/.well-known/oauth-protected-resource"] {
+        let mut stream = tokio::net::TcpStream::connect(front)
+            .await
+            .expect("connect");
+        let host = spoof
+            .iter()
+            .find(|(k, _)| *k == "Host")
+            .map_or(front, |(_, v)| *v);
+        let mut request = format!("GET {target} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+        for (k, v) in spoof.iter().filter(|(k, _)| *k != "Host") {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(
+            !answer.contains("evil.example") && !answer.contains("https://"),
+            "{what}: {target}: {answer}"
+        );
+    }
+
     if what == "reverse proxy" {
         // The credential cookie stays at the gateway; other cookies pass.
         let both = format!("{cookie}; theme=dark");
@@ -713,9 +806,40 @@ async fn reverse_proxy_in_front_of_fastapi() {
         "{body}"
     );
 
-    // Metrics saw the decisions and the upstream.
-    let metrics = http
+    // A malformed chunked body is the client's fault: 400, not 502.
+    let mut stream = tokio::net::TcpStream::connect(&front)
+        .await
+        .expect("connect");
+    stream
+        .write_all(
+            format!(
+                "POST /api/public/x HTTP/1.1\r\nHost: {front}\r\nTransfer-Encoding: chunked\r\n\
+                 Connection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("send");
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+
+    // Metrics are not on the proxy's port; they are on METRICS_LISTEN, and saw the decisions
+    // and the upstream.
+    let resp = http
         .get(format!("http://{front}/_ssoguard/metrics"))
+        .send()
+        .await
+        .expect("metrics on the proxy port");
+    assert_eq!(resp.status(), 404);
+    let line = stack.gateway.proc.wait_for_line("metrics listening").await;
+    let metrics_addr = serde_json::from_str::<Value>(&line).expect("log line")["fields"]["addr"]
+        .as_str()
+        .expect("addr")
+        .to_string();
+    let metrics = http
+        .get(format!("http://{metrics_addr}/_ssoguard/metrics"))
         .send()
         .await
         .expect("metrics")

@@ -317,6 +317,64 @@ async fn forward_auth_reads_only_the_configured_fronts_headers() {
     }
 }
 
+/// Paths another backend reads as a protected path (`;` parameters, case, trailing dots and
+/// spaces, `#`) and lower-case methods: refused (403 in forward-auth); readings that agree
+/// are served as sent.
+#[tokio::test]
+async fn path_and_method_forms_are_refused() {
+    const FORMS: &str = r#"
+[[route]]
+path = "/public"
+public = true
+
+[[route]]
+path = "/api/admin"
+roles_any = ["admin"]
+
+[[route]]
+path = "/api/records"
+methods = ["DELETE"]
+roles_any = ["admin"]
+
+[[route]]
+path = "/api"
+"#;
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, FORMS).await;
+    let user = format!("Bearer {}", sso.token().aud("api").role("user").sign());
+    for target in [
+        "/public/..;/api/admin/x",
+        "/public/..%3B/api/admin/x",
+        "/api/admin;jsessionid=1/users",
+        "/api/ADMIN/users",
+        "/api/Admin/users",
+        "/API/ADMIN",
+        "/api/admin./users",
+        "/api/admin%20/users",
+        "/api/admin%2E/users",
+        "/api/admin.%20/users",
+        "/api/admin%09/users",
+        "/public/x#/../../api/admin/x",
+        "/public/x%23/../api/admin/x",
+        "/PUBLIC/x",
+        "/public./x",
+    ] {
+        let (status, _, body) = auth(&app, "GET", target, &[("authorization", &user)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{target}: {body}");
+    }
+    // `delete` is DELETE to Django and Flask: refused, not matched past the DELETE rule.
+    for method in ["delete", "Delete", "dElEtE"] {
+        let (status, _, body) =
+            auth(&app, method, "/api/records/1", &[("authorization", &user)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method}: {body}");
+        assert_eq!(body["detail"], "Method must be upper case", "{method}");
+    }
+    for target in ["/api/Tasks/ABC", "/api/x.y", "/api/a%20b", "/api/records/1"] {
+        let (status, _, body) = auth(&app, "GET", target, &[("authorization", &user)]).await;
+        assert_eq!(status, StatusCode::OK, "{target}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn keys_unavailable_is_503_with_retry_after() {
     let sso = TestIssuer::start().await.expect("issuer");
