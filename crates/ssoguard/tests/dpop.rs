@@ -3,8 +3,9 @@
 
 use http::{HeaderMap, Method};
 use serde_json::json;
+use ssoguard::challenge::Scheme;
 use ssoguard::dpop::{DpopConfig, DpopError, DpopRequest, Presented};
-use ssoguard::testing::{DpopClient, SigningKey, TestIssuer};
+use ssoguard::testing::{DpopClient, SigningKey, TestIssuer, attacks};
 use ssoguard::{
     Algorithm, Check, KeysUnavailable, Outcome, TokenCacheConfig, Verifier, VerifyError,
 };
@@ -532,4 +533,42 @@ async fn an_opaque_token_is_bound_through_introspection() {
             .map(|_| ()),
         dpop(DpopError::KeyMismatch)
     );
+}
+
+#[tokio::test]
+async fn the_dpop_attack_catalogue_is_refused() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let verifier = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .build()
+        .expect("config");
+    let cases = attacks::dpop_attack_cases(&issuer, "test-client", URL).expect("catalogue");
+    assert!(cases.len() >= 15);
+    for case in cases {
+        let request = DpopRequest::new(case.method.clone(), URL).expect("request");
+        let presented = match case.scheme {
+            Scheme::Bearer => Presented::Bearer(&case.token),
+            Scheme::Dpop => Presented::Dpop {
+                token: &case.token,
+                proof: case.proof.as_deref(),
+            },
+        };
+        if case.replay {
+            assert!(
+                verifier.verify_presented(presented, &request).await.is_ok(),
+                "{}: first use",
+                case.name
+            );
+        }
+        let answer = verifier.verify_presented(presented, &request).await;
+        assert_eq!(
+            answer.map(|_| ()),
+            Err(case.expected.clone()),
+            "{}",
+            case.name
+        );
+        let status = case.expected.status_code();
+        assert_eq!(status, 401, "{}", case.name);
+    }
 }

@@ -5,7 +5,7 @@
 use serde_json::json;
 use ssoguard::logout::{BACKCHANNEL_LOGOUT_EVENT, LogoutError};
 use ssoguard::revocation::{MemoryRevocations, Revocations};
-use ssoguard::testing::{SigningKey, TestIssuer};
+use ssoguard::testing::{SigningKey, TestIssuer, attacks};
 use ssoguard::{Algorithm, Check, Outcome, Verifier, VerifyError};
 use std::sync::Arc;
 use std::time::Duration;
@@ -293,4 +293,35 @@ async fn a_shared_store_and_its_hooks_see_the_logout() {
         *evicted.lock().expect("lock"),
         vec![Some("session-1".to_string())]
     );
+}
+
+#[tokio::test]
+async fn the_logout_attack_catalogue_is_refused_and_revokes_nothing() {
+    let (issuer, v) = setup().await;
+    let session = issuer.token().sid("victim-session").sign();
+    let cases =
+        attacks::logout_attack_cases(&issuer, "test-client", "victim-session").expect("catalogue");
+    assert!(cases.len() >= 10);
+    for case in cases {
+        if case.replay {
+            v.back_channel_logout(&case.token)
+                .await
+                .unwrap_or_else(|e| panic!("{}: first post: {e}", case.name));
+        }
+        let answer = v.back_channel_logout(&case.token).await;
+        assert_eq!(
+            answer.map(|_| ()),
+            Err(case.expected.clone()),
+            "{}",
+            case.name
+        );
+        assert_eq!(case.expected.status_code(), 400, "{}", case.name);
+        if !case.replay {
+            assert!(
+                v.verify(&session).await.is_ok(),
+                "{} revoked the session",
+                case.name
+            );
+        }
+    }
 }

@@ -14,6 +14,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+mod sender;
+
+pub use sender::{DpopAttackCase, LogoutAttackCase, dpop_attack_cases, logout_attack_cases};
+
 /// One forged token and the error it must produce.
 #[derive(Debug, Clone)]
 pub struct AttackCase {
