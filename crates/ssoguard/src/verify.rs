@@ -568,6 +568,20 @@ impl Verifier {
         self.inner.keys.metadata()
     }
 
+    /// The DPoP settings: for RFC 9728 metadata (`dpop_signing_alg_values_supported`,
+    /// `dpop_bound_access_tokens_required`) and challenges.
+    pub fn dpop(&self) -> &DpopConfig {
+        &self.inner.dpop
+    }
+
+    /// The revocation store back-channel logouts go to: hand it to a
+    /// [`SessionVerifier`](crate::session::SessionVerifier) so its caches never answer for a
+    /// signed-out session either.
+    #[must_use]
+    pub fn revocations(&self) -> Arc<dyn Revocations> {
+        self.inner.revocations.clone()
+    }
+
     /// Key cache status (for `/ready`).
     #[must_use]
     pub fn key_status(&self) -> KeyStatus {
