@@ -227,7 +227,12 @@ impl Verifier {
         }
         let signed = self.check_jws(token, trace, bearer_kind).await?;
         let parsed = jws::decode_payload(signed.payload_b64).and_then(|payload| {
-            TokenClaims::from_json_slice(&payload).map(|claims| (claims, payload.len()))
+            let claims = TokenClaims::from_json_slice(&payload)?;
+            // A security event (a logout token sent without its `typ`) is no bearer token.
+            if claims.extra.contains_key("events") {
+                return Err(VerifyError::UnexpectedTokenType);
+            }
+            Ok((claims, payload.len()))
         });
         let (claims, payload_bytes) = trace.check(Check::Claims, parsed)?;
         self.check_claims(&claims, now, signed.kind, trace)?;

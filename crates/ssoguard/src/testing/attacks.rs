@@ -440,6 +440,17 @@ pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCas
             VerifyError::TokenTooLarge,
         ),
         (
+            "logout token without typ sent as a bearer token",
+            tok()
+                .claim("jti", json!("logout-1"))
+                .claim(
+                    "events",
+                    json!({ crate::logout::BACKCHANNEL_LOGOUT_EVENT: {} }),
+                )
+                .sign(),
+            VerifyError::UnexpectedTokenType,
+        ),
+        (
             "DPoP-bound token",
             tok()
                 .claim(
