@@ -325,3 +325,37 @@ async fn the_logout_attack_catalogue_is_refused_and_revokes_nothing() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_issuer_router_sends_each_logout_to_its_issuers_verifier() {
+    let (a, va) = setup().await;
+    let (b, vb) = setup().await;
+    let router = ssoguard::IssuerRouter::builder()
+        .issuer(a.issuer(), va.clone())
+        .issuer(b.issuer(), vb.clone())
+        .build()
+        .expect("router");
+    let token_a = a.token().sid("session-1").sign();
+    let token_b = b.token().sid("session-1").sign();
+    let (index, _) = router
+        .back_channel_logout(&b.logout_token().sign())
+        .await
+        .expect("logout at b");
+    assert_eq!(index, 1);
+    assert_eq!(
+        router.verify(&token_b).await.map(|_| ()),
+        Err(VerifyError::Revoked)
+    );
+    assert!(
+        router.verify(&token_a).await.is_ok(),
+        "a's session of the same id is another"
+    );
+    let stranger = TestIssuer::start().await.expect("issuer");
+    assert_eq!(
+        router
+            .back_channel_logout(&stranger.logout_token().sign())
+            .await
+            .map(|_| ()),
+        Err(LogoutError::Token(VerifyError::IssuerMismatch))
+    );
+}
