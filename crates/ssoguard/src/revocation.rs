@@ -69,6 +69,12 @@ pub trait Revocations: Send + Sync + fmt::Debug + 'static {
 
     /// Registers a hook called with each later revocation.
     fn on_revoke(&self, hook: RevocationHook);
+
+    /// True when nothing is revoked, so callers can skip reading the token's claims (the hot
+    /// path when no one signed out). Default: `false` (always ask).
+    fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 /// The in-process [`Revocations`]: bounded, lock-free when empty.
@@ -206,6 +212,10 @@ impl Revocations for MemoryRevocations {
         if let Ok(mut hooks) = self.hooks.lock() {
             hooks.push(hook);
         }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.live.load(Ordering::Acquire) == 0
     }
 }
 

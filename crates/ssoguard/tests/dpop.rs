@@ -107,6 +107,29 @@ async fn rule_typ_must_be_dpop_jwt() {
 }
 
 #[tokio::test]
+async fn rule_shape_strict_header_no_crit() {
+    let s = setup(Algorithm::ES256).await;
+    let proof = s
+        .client
+        .proof("GET", URL, &s.token)
+        .header("crit", json!(["exp"]))
+        .sign();
+    assert_eq!(
+        outcome(&s, &proof).await,
+        dpop(DpopError::Malformed("crit is not supported"))
+    );
+    assert_eq!(
+        outcome(&s, "not-a-jws").await,
+        dpop(DpopError::Malformed("a JWS has three dot-separated parts"))
+    );
+    let huge = format!("{}.{}.sig", "e".repeat(9000), "p");
+    assert_eq!(
+        outcome(&s, &huge).await,
+        dpop(DpopError::Malformed("proof too large"))
+    );
+}
+
+#[tokio::test]
 async fn rule_alg_must_be_configured_and_asymmetric() {
     // EdDSA is Better Auth's default list; a service may narrow it.
     let s = setup_with(

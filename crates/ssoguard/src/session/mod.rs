@@ -205,6 +205,9 @@ impl SessionVerifier {
             // Back-channel logouts: neither Better Auth's cookie cache nor the lookup cache may
             // answer for a session signed out at the SSO.
             let revoked = self.inner.revocations.as_ref().is_some_and(|r| {
+                if r.is_empty() {
+                    return false;
+                }
                 let sid = claims.extra.get("sid").and_then(|v| v.as_str());
                 r.is_revoked(sid, &claims.sub, claims.iat, crate::time::unix_now())
             });
