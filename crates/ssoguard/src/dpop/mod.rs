@@ -372,7 +372,8 @@ pub(crate) fn check_proof(
     Ok(CheckedProof {
         jkt,
         replay_key,
-        expires_at: iat.saturating_add(config.iat_window),
+        // Accepted while `now <= iat + window`: remembered one second past that.
+        expires_at: iat.saturating_add(config.iat_window).saturating_add(1),
     })
 }
 

@@ -70,3 +70,39 @@ fn requests_from_a_public_base() {
     assert_eq!(request.htu(), "https://example.com/api/me");
     assert!(DpopRequest::new(Method::GET, "/relative").is_err());
 }
+
+#[cfg(feature = "testing")]
+#[tokio::test]
+async fn a_proof_at_the_edge_of_the_window_is_still_single_use() {
+    use crate::testing::DpopClient;
+    let client = DpopClient::generate(Algorithm::ES256).expect("key");
+    let request = DpopRequest::new(Method::GET, "https://api.example.com/me").expect("request");
+    let config = DpopConfig::default();
+    let iat = 1_800_000_000;
+    let proof = client
+        .proof("GET", "https://api.example.com/me", "tok")
+        .claim("iat", serde_json::json!(iat))
+        .sign();
+    // Last second of the window.
+    let now = iat + 60;
+    let checked = check_proof(&proof, "tok", &request, &config, now).expect("in the window");
+    let store = MemoryReplayStore::new(16);
+    assert_eq!(
+        store
+            .check_and_insert(checked.replay_key, checked.expires_at, now)
+            .await,
+        Ok(true)
+    );
+    assert_eq!(
+        store
+            .check_and_insert(checked.replay_key, checked.expires_at, now)
+            .await,
+        Ok(false),
+        "replayed in the same second"
+    );
+    assert_eq!(
+        check_proof(&proof, "tok", &request, &config, now + 1).map(|_| ()),
+        Err(DpopError::IssuedAt),
+        "one second later the window refuses it"
+    );
+}
