@@ -2,11 +2,14 @@
 
 use crate::algorithm::Algorithm;
 use crate::discovery::trim_slash;
+use crate::dpop::DpopConfig;
 use crate::error::ConfigError;
 use crate::fetch::{HttpFetcher, is_remote_plain_http};
 use crate::introspection::{IntrospectionConfig, Introspector};
 use crate::jwks::{JwksCache, JwksConfig, KeySource};
+use crate::logout::LogoutState;
 use crate::metrics::Metrics;
+use crate::revocation::{MemoryRevocations, Revocations};
 use crate::token_cache::{TokenCache, TokenCacheConfig};
 use crate::verify::{Inner, Verifier};
 use std::sync::Arc;
@@ -63,6 +66,9 @@ pub struct VerifierBuilder {
     http_client: Option<reqwest::Client>,
     static_jwks: Option<Vec<u8>>,
     introspection: Option<IntrospectionConfig>,
+    dpop: DpopConfig,
+    revocations: Option<Arc<dyn Revocations>>,
+    logout_token_max_age: Duration,
     pub(crate) allow_remote_http: bool,
     pub(crate) check_issuer: bool,
     pub(crate) check_audience: bool,
@@ -88,6 +94,9 @@ impl Default for VerifierBuilder {
             http_client: None,
             static_jwks: None,
             introspection: None,
+            dpop: DpopConfig::default(),
+            revocations: None,
+            logout_token_max_age: Duration::from_secs(120),
             allow_remote_http: false,
             check_issuer: true,
             check_audience: true,
@@ -238,6 +247,30 @@ impl VerifierBuilder {
         self
     }
 
+    /// What DPoP proofs are accepted ([`crate::dpop`]) and whether bearer tokens are refused.
+    /// Default: [`DpopConfig::default`] — DPoP accepted with Better Auth's algorithms, a ±60 s
+    /// `iat` window and an in-process replay store; bearer tokens accepted unless
+    /// sender-constrained.
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = config;
+        self
+    }
+
+    /// Where back-channel logouts are recorded and consulted on every request
+    /// ([`crate::revocation`]). Default: a [`MemoryRevocations`] of 100 000 entries covering
+    /// tokens that live up to 24 h.
+    pub fn revocations(mut self, store: Arc<dyn Revocations>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
+    /// The oldest a back-channel logout token's `iat` may be (plus the leeway). Default: 2 min
+    /// (Better Auth's logout tokens expire after 120 s). At most one hour.
+    pub fn logout_token_max_age(mut self, max_age: Duration) -> Self {
+        self.logout_token_max_age = max_age;
+        self
+    }
+
     /// Builds the verifier. Does no I/O.
     ///
     /// # Errors
@@ -279,6 +312,13 @@ impl VerifierBuilder {
             return Err(ConfigError::InvalidSetting {
                 setting: "leeway",
                 reason: "longer than ten years".into(),
+            });
+        }
+        self.dpop.check()?;
+        if self.logout_token_max_age > Duration::from_secs(3600) {
+            return Err(ConfigError::InvalidSetting {
+                setting: "logout_token_max_age",
+                reason: "longer than one hour".into(),
             });
         }
         let metrics = Arc::new(Metrics::default());
@@ -345,6 +385,11 @@ impl VerifierBuilder {
                 token_cache: TokenCache::new(self.token_cache),
                 signature_batching: self.signature_batching,
                 introspector,
+                dpop: self.dpop,
+                revocations: self
+                    .revocations
+                    .unwrap_or_else(|| Arc::new(MemoryRevocations::default())),
+                logout: LogoutState::new(self.logout_token_max_age),
                 purged_generation: AtomicU64::new(0),
                 metrics,
             }),

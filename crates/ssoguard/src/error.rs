@@ -69,6 +69,9 @@ pub enum KeysUnavailable {
     /// The session store (Better Auth's `get-session`, its database or its secondary storage)
     /// could not be reached or answered badly.
     SessionStore,
+    /// The DPoP replay store could not record a proof (full, or unreachable): the proof cannot
+    /// be checked for reuse, so the request is not let in.
+    DpopReplayStore,
 }
 
 /// Why a token was refused, or why it could not be checked.
@@ -151,9 +154,23 @@ pub enum VerifyError {
     /// An ID token for several audiences names another client in `azp` (OIDC Core 3.1.3.7).
     #[error("authorized party mismatch")]
     AuthorizedPartyMismatch,
-    /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove.
+    /// The token is sender-constrained (`cnf`), which a Bearer request cannot prove (or, sent
+    /// with a DPoP proof, bound by another method than DPoP's `cnf.jkt`).
     #[error("sender-constrained (DPoP/mTLS) token used as a bearer token")]
     SenderConstrained,
+    /// The DPoP proof sent with the token was refused (401, `invalid_dpop_proof`).
+    #[error("{0}")]
+    Dpop(crate::dpop::DpopError),
+    /// The service requires DPoP and the token came as `Bearer`.
+    #[error("DPoP is required: send the token with the DPoP scheme and a proof")]
+    DpopRequired,
+    /// The token came with the DPoP scheme but is not bound to a key (no `cnf.jkt`).
+    #[error("DPoP authorization requires a DPoP-bound access token")]
+    DpopUnboundToken,
+    /// The token's session was signed out at the SSO (back-channel logout), or its subject's
+    /// tokens issued before a logout are refused.
+    #[error("token revoked")]
+    Revoked,
     /// An `x-api-key` credential was refused ([`crate::api_key`]): 401, or 429 when the key is
     /// over its rate limit.
     #[error("{0}")]
@@ -194,6 +211,7 @@ impl VerifyError {
     pub fn oauth_error_code(&self) -> Option<&'static str> {
         match self {
             VerifyError::MissingToken | VerifyError::KeysUnavailable { .. } => None,
+            VerifyError::Dpop(_) => Some("invalid_dpop_proof"),
             // Over its rate limit, the key is valid: no token error to report.
             VerifyError::ApiKey(crate::api_key::ApiKeyRefusal::RateLimited { .. }) => None,
             _ => Some("invalid_token"),
@@ -228,6 +246,10 @@ impl VerifyError {
             VerifyError::IssuerMismatch => "issuer_mismatch",
             VerifyError::AudienceMismatch => "audience_mismatch",
             VerifyError::SenderConstrained => "sender_constrained",
+            VerifyError::Dpop(_) => "invalid_dpop_proof",
+            VerifyError::DpopRequired => "dpop_required",
+            VerifyError::DpopUnboundToken => "dpop_unbound_token",
+            VerifyError::Revoked => "revoked",
             VerifyError::UnexpectedTokenType => "unexpected_token_type",
             VerifyError::AuthorizedPartyMismatch => "authorized_party_mismatch",
             VerifyError::Inactive => "inactive",
@@ -239,7 +261,7 @@ impl VerifyError {
     }
 
     /// Every [`VerifyError::kind`] label, in a fixed order (for metrics tables).
-    pub const KINDS: [&'static str; 25] = [
+    pub const KINDS: [&'static str; 29] = [
         "missing_token",
         "token_too_large",
         "encrypted",
@@ -258,6 +280,10 @@ impl VerifyError {
         "issuer_mismatch",
         "audience_mismatch",
         "sender_constrained",
+        "invalid_dpop_proof",
+        "dpop_required",
+        "dpop_unbound_token",
+        "revoked",
         "unexpected_token_type",
         "authorized_party_mismatch",
         "inactive",

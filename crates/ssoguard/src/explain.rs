@@ -39,13 +39,21 @@ pub enum Check {
     Issuer,
     /// `aud` contains an accepted audience.
     Audience,
-    /// The token is not sender-constrained (`cnf`).
+    /// A DPoP proof came with the token and holds (RFC 9449 §4.3: `typ`, `alg`, `jwk`,
+    /// signature, `htm`, `htu`, `iat`, `ath`); the error names the failed rule.
+    DpopProof,
+    /// Sent as `Bearer`: the token is not sender-constrained (`cnf`) and DPoP is not required.
+    /// Sent with DPoP: the token's `cnf.jkt` is the proof key's thumbprint.
     SenderConstraint,
+    /// The DPoP proof was not used before (its `jti`, within the `iat` window).
+    DpopReplay,
+    /// The token's session (`sid`) or subject was not signed out at the SSO.
+    Revocation,
 }
 
 impl Check {
-    /// The checks of a JWT, in the order they run.
-    pub const JWT: [Check; 12] = [
+    /// The checks of a JWT sent as `Bearer`, in the order they run.
+    pub const JWT: [Check; 13] = [
         Check::Size,
         Check::Header,
         Check::Algorithm,
@@ -58,10 +66,11 @@ impl Check {
         Check::Issuer,
         Check::Audience,
         Check::SenderConstraint,
+        Check::Revocation,
     ];
 
     /// The checks of an opaque token (when introspection is configured), in the order they run.
-    pub const OPAQUE: [Check; 9] = [
+    pub const OPAQUE: [Check; 10] = [
         Check::Size,
         Check::Introspection,
         Check::Claims,
@@ -71,10 +80,48 @@ impl Check {
         Check::Issuer,
         Check::Audience,
         Check::SenderConstraint,
+        Check::Revocation,
+    ];
+
+    /// The checks of a JWT sent with a DPoP proof, in the order they run.
+    pub const DPOP_JWT: [Check; 15] = [
+        Check::Size,
+        Check::Header,
+        Check::Algorithm,
+        Check::Key,
+        Check::Signature,
+        Check::Claims,
+        Check::Expiry,
+        Check::NotBefore,
+        Check::IssuedAt,
+        Check::Issuer,
+        Check::Audience,
+        Check::DpopProof,
+        Check::SenderConstraint,
+        Check::DpopReplay,
+        Check::Revocation,
+    ];
+
+    /// The checks of an opaque token sent with a DPoP proof, in the order they run (`cnf.jkt`
+    /// comes from introspection).
+    pub const DPOP_OPAQUE: [Check; 12] = [
+        Check::Size,
+        Check::Introspection,
+        Check::Claims,
+        Check::Expiry,
+        Check::NotBefore,
+        Check::IssuedAt,
+        Check::Issuer,
+        Check::Audience,
+        Check::DpopProof,
+        Check::SenderConstraint,
+        Check::DpopReplay,
+        Check::Revocation,
     ];
 
     /// A short stable name: `size`, `header`, `algorithm`, `key`, `signature`,
-    /// `introspection`, `claims`, `exp`, `nbf`, `iat`, `iss`, `aud`, `cnf`.
+    /// `introspection`, `claims`, `exp`, `nbf`, `iat`, `iss`, `aud`, `dpop`, `cnf`, `dpop-jti`,
+    /// `revoked`.
     #[must_use]
     pub fn name(self) -> &'static str {
         match self {
@@ -90,7 +137,10 @@ impl Check {
             Check::IssuedAt => "iat",
             Check::Issuer => "iss",
             Check::Audience => "aud",
+            Check::DpopProof => "dpop",
             Check::SenderConstraint => "cnf",
+            Check::DpopReplay => "dpop-jti",
+            Check::Revocation => "revoked",
         }
     }
 }
@@ -141,7 +191,8 @@ pub struct Explanation {
 }
 
 impl Explanation {
-    /// Every check of the token's path ([`Check::JWT`] or [`Check::OPAQUE`]), in order, with
+    /// Every check of the token's path ([`Check::JWT`], [`Check::OPAQUE`], [`Check::DPOP_JWT`]
+    /// or [`Check::DPOP_OPAQUE`]), in order, with
     /// its outcome; the checks after a failure are [`Outcome::NotReached`].
     #[must_use]
     pub fn checks(&self) -> &[(Check, Outcome)] {
@@ -192,6 +243,7 @@ impl Explanation {
 /// `verify` path).
 pub(crate) struct Trace {
     checks: Option<Vec<(Check, Outcome)>>,
+    dpop: bool,
     key: Option<KeyInfo>,
     key_set: Option<KeySetInfo>,
 }
@@ -201,6 +253,7 @@ impl Trace {
     pub(crate) fn off() -> Self {
         Trace {
             checks: None,
+            dpop: false,
             key: None,
             key_set: None,
         }
@@ -209,10 +262,16 @@ impl Trace {
     /// A trace that records every check.
     pub(crate) fn on() -> Self {
         Trace {
-            checks: Some(Vec::with_capacity(Check::JWT.len())),
+            checks: Some(Vec::with_capacity(Check::DPOP_JWT.len())),
+            dpop: false,
             key: None,
             key_set: None,
         }
+    }
+
+    /// Marks the trace as a DPoP request's (its path has the DPoP checks).
+    pub(crate) fn dpop(&mut self) {
+        self.dpop = true;
     }
 
     /// Records `check` as passed or failed by `result`, and hands `result` on.
@@ -263,10 +322,12 @@ impl Trace {
     /// The explanation: the recorded checks, then the rest of the token's path as not reached.
     pub(crate) fn finish(self, verdict: Result<Arc<TokenClaims>, VerifyError>) -> Explanation {
         let mut checks = self.checks.unwrap_or_default();
-        let path: &[Check] = if checks.iter().any(|(c, _)| *c == Check::Introspection) {
-            &Check::OPAQUE
-        } else {
-            &Check::JWT
+        let opaque = checks.iter().any(|(c, _)| *c == Check::Introspection);
+        let path: &[Check] = match (opaque, self.dpop) {
+            (true, false) => &Check::OPAQUE,
+            (false, false) => &Check::JWT,
+            (true, true) => &Check::DPOP_OPAQUE,
+            (false, true) => &Check::DPOP_JWT,
         };
         let done = checks
             .last()

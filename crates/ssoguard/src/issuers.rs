@@ -195,6 +195,50 @@ impl IssuerRouter {
         let claims = self.entries[index].verifier.verify(token).await?;
         Ok((index, claims))
     }
+
+    /// [`verify`](Self::verify) for a token as presented, `Bearer` or DPoP
+    /// ([`Verifier::verify_presented`]): routed by the token's issuer.
+    ///
+    /// # Errors
+    ///
+    /// As [`IssuerRouter::route`], then as [`Verifier::verify_presented`].
+    pub async fn verify_presented(
+        &self,
+        presented: crate::dpop::Presented<'_>,
+        request: &crate::dpop::DpopRequest,
+    ) -> Result<(usize, Arc<TokenClaims>), VerifyError> {
+        let token = match presented {
+            crate::dpop::Presented::Bearer(token) | crate::dpop::Presented::Dpop { token, .. } => {
+                token
+            }
+        };
+        let index = self.route(token)?;
+        let claims = self.entries[index]
+            .verifier
+            .verify_presented(presented, request)
+            .await?;
+        Ok((index, claims))
+    }
+
+    /// A back-channel logout token, routed by its (unverified, then verified) issuer to that
+    /// issuer's [`Verifier::back_channel_logout`].
+    ///
+    /// # Errors
+    ///
+    /// [`LogoutError`](crate::logout::LogoutError): an unroutable token is a 400.
+    pub async fn back_channel_logout(
+        &self,
+        token: &str,
+    ) -> Result<(usize, crate::logout::LogoutToken), crate::logout::LogoutError> {
+        let index = self
+            .route(token.trim())
+            .map_err(crate::logout::LogoutError::from)?;
+        let logout = self.entries[index]
+            .verifier
+            .back_channel_logout(token)
+            .await?;
+        Ok((index, logout))
+    }
 }
 
 /// The `iss` member of a compact JWS's payload, **unverified**.

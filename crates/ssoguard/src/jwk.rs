@@ -232,6 +232,13 @@ pub(crate) fn parse_jwks(
     Ok(ParsedKeySet { keys, skipped })
 }
 
+/// One JWK (a DPoP proof's `jwk`), parsed for exactly `alg`, with the same rules as a key set's
+/// keys (type, curve, size, `use`, `key_ops`, small-order Ed25519 keys refused).
+pub(crate) fn parse_one(value: &serde_json::Value, alg: Algorithm) -> Result<VerifyingKey, String> {
+    let raw = RawKey::deserialize(value).map_err(|_| "malformed key object".to_string())?;
+    parse_key(raw, &[alg])
+}
+
 fn b64(field: &'static str, value: Option<&String>) -> Result<Vec<u8>, String> {
     let value = value.ok_or_else(|| format!("missing member \"{field}\""))?;
     URL_SAFE_NO_PAD

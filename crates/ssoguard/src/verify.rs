@@ -4,13 +4,16 @@ use crate::algorithm::Algorithm;
 use crate::batch;
 use crate::claims::TokenClaims;
 use crate::discovery::ProviderMetadata;
+use crate::dpop::DpopConfig;
 use crate::error::{KeysUnavailable, VerifyError};
 use crate::explain::{Check, Explanation, Trace};
 use crate::introspection::{Introspector, is_b64token, looks_opaque};
 use crate::jwk::VerifyingKey;
 use crate::jwks::{JwksCache, KeyStatus};
 use crate::jws;
+use crate::logout::LogoutState;
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::revocation::Revocations;
 use crate::time::unix_now;
 use crate::token_cache::{TokenCache, Verified};
 use std::fmt;
@@ -57,6 +60,9 @@ pub(crate) struct Inner {
     pub(crate) token_cache: TokenCache,
     pub(crate) signature_batching: bool,
     pub(crate) introspector: Option<Arc<Introspector>>,
+    pub(crate) dpop: DpopConfig,
+    pub(crate) revocations: Arc<dyn Revocations>,
+    pub(crate) logout: LogoutState,
     pub(crate) purged_generation: AtomicU64,
     pub(crate) metrics: Arc<Metrics>,
 }
@@ -76,21 +82,34 @@ impl Verifier {
     ///
     /// Checks, in order ([`Check::JWT`]): size, shape and `crit`, algorithm allowlist, key (by
     /// `kid`, pinned to the key's type and `alg`), signature, claim types, then `exp`, `nbf`,
-    /// `iat`, `iss`, `aud` and `cnf`. A token verified before is answered from the
-    /// verified-token cache ([`crate::TokenCacheConfig`]) while its key is still in the SSO's key set;
-    /// `exp`, `nbf` and `iat` are checked again on every hit.
+    /// `iat`, `iss`, `aud`, `cnf` (a sender-constrained token is refused here: see
+    /// [`verify_dpop`](Self::verify_dpop)) and revocation ([`crate::logout`]). A token verified
+    /// before is answered from the verified-token cache ([`crate::TokenCacheConfig`]) while its
+    /// key is still in the SSO's key set; `exp`, `nbf`, `iat`, `cnf` and revocation are checked
+    /// again on every hit.
     ///
     /// # Errors
     ///
     /// A [`VerifyError`] naming the first failed check; [`VerifyError::KeysUnavailable`] when the
     /// SSO's keys cannot be obtained (a 503 condition, not the token's fault).
     pub async fn verify(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
-        let result = self.verify_cached(token).await;
-        match &result {
+        let now = unix_now();
+        let result = self.verify_cached(token, now).await.and_then(|claims| {
+            let trace = &mut Trace::off();
+            self.check_bearer(&claims, trace)?;
+            self.check_revoked(&claims, now, trace)?;
+            Ok(claims)
+        });
+        self.record(&result);
+        result
+    }
+
+    /// Counts a verification's outcome.
+    pub(crate) fn record(&self, result: &Result<Arc<TokenClaims>, VerifyError>) {
+        match result {
             Ok(_) => Metrics::incr(&self.inner.metrics.verified),
             Err(e) => self.inner.metrics.record_failure(e),
         }
-        result
     }
 
     /// Runs every check of [`verify`](Self::verify) on `token`, bypassing the verified-token
@@ -115,14 +134,27 @@ impl Verifier {
     /// ```
     pub async fn explain(&self, token: &str) -> Explanation {
         let mut trace = Trace::on();
-        let result = self.verify_uncached(token, unix_now(), &mut trace).await;
-        trace.finish(result.map(|v| v.claims))
+        let now = unix_now();
+        let result = self
+            .verify_uncached(token, now, &mut trace)
+            .await
+            .and_then(|verified| {
+                self.check_bearer(&verified.claims, &mut trace)?;
+                self.check_revoked(&verified.claims, now, &mut trace)?;
+                Ok(verified.claims)
+            });
+        trace.finish(result)
     }
 
-    /// The verified-token cache in front of [`verify_uncached`](Self::verify_uncached).
-    async fn verify_cached(&self, token: &str) -> Result<Arc<TokenClaims>, VerifyError> {
+    /// The verified-token cache in front of [`verify_uncached`](Self::verify_uncached): the
+    /// token's own checks, not how it was presented (`cnf`) nor revocation, which callers check
+    /// on every request.
+    pub(crate) async fn verify_cached(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<Arc<TokenClaims>, VerifyError> {
         let inner = &*self.inner;
-        let now = unix_now();
         let cacheable = inner.token_cache.enabled()
             && token.len() <= inner.max_token_bytes
             && !self.introspects(token);
@@ -168,7 +200,7 @@ impl Verifier {
     /// Every check, in order, each recorded in `trace`: size, then (a JWS) header, algorithm,
     /// key, signature, claims, or (an opaque token, when introspection is on) introspection;
     /// then the claim checks.
-    async fn verify_uncached(
+    pub(crate) async fn verify_uncached(
         &self,
         token: &str,
         now: i64,
@@ -193,14 +225,42 @@ impl Verifier {
                 return self.verify_opaque(introspector, token, now, trace).await;
             }
         }
+        let signed = self.check_jws(token, trace, bearer_kind).await?;
+        let parsed = jws::decode_payload(signed.payload_b64).and_then(|payload| {
+            let claims = TokenClaims::from_json_slice(&payload)?;
+            // A security event (a logout token sent without its `typ`) is no bearer token.
+            if claims.extra.contains_key("events") {
+                return Err(VerifyError::UnexpectedTokenType);
+            }
+            Ok((claims, payload.len()))
+        });
+        let (claims, payload_bytes) = trace.check(Check::Claims, parsed)?;
+        self.check_claims(&claims, now, signed.kind, trace)?;
+        Ok(Verification {
+            claims: Arc::new(claims),
+            signer: Some(signed.signer),
+            payload_bytes,
+        })
+    }
+
+    /// The JWS checks shared by every signed token the SSO sends (access and ID tokens, logout
+    /// tokens): shape, `crit`, `typ` (by `kind`, which also says whether it is an access
+    /// token), algorithm, key and signature, each recorded in `trace`.
+    pub(crate) async fn check_jws<'t>(
+        &self,
+        token: &'t str,
+        trace: &mut Trace,
+        kind: fn(Option<&str>) -> Result<bool, VerifyError>,
+    ) -> Result<SignedJws<'t>, VerifyError> {
+        let inner = &*self.inner;
         let header = jws::split(token, inner.max_token_bytes).and_then(|jws| {
             if jws.header.crit.is_some() {
                 return Err(VerifyError::UnsupportedCritical);
             }
-            let access_token = bearer_kind(jws.header.typ.as_deref())?;
-            Ok((jws, access_token))
+            let kind = kind(jws.header.typ.as_deref())?;
+            Ok((jws, kind))
         });
-        let (jws, access_token) = trace.check(Check::Header, header)?;
+        let (jws, kind) = trace.check(Check::Header, header)?;
         let alg = jws.alg.filter(|a| inner.allowed.contains(a));
         let alg = trace.check(
             Check::Algorithm,
@@ -248,19 +308,14 @@ impl Verifier {
             Err(VerifyError::InvalidSignature)
         };
         trace.check(Check::Signature, signature)?;
-        let parsed = jws::decode_payload(jws.payload_b64).and_then(|payload| {
-            TokenClaims::from_json_slice(&payload).map(|claims| (claims, payload.len()))
-        });
-        let (claims, payload_bytes) = trace.check(Check::Claims, parsed)?;
-        self.check_claims(&claims, now, access_token, trace)?;
-        Ok(Verification {
-            claims: Arc::new(claims),
-            signer: Some(Signer {
+        Ok(SignedJws {
+            payload_b64: jws.payload_b64,
+            kind,
+            signer: Signer {
                 kid: jws.header.kid,
                 key,
                 generation,
-            }),
-            payload_bytes,
+            },
         })
     }
 
@@ -433,17 +488,53 @@ impl Verifier {
         } else {
             trace.skip(Check::Audience);
         }
+        Ok(())
+    }
+
+    /// `cnf` for a token sent as `Bearer`: refused when the service requires DPoP, or when the
+    /// token is sender-constrained (unless that check is turned off in `dangerous`).
+    pub(crate) fn check_bearer(
+        &self,
+        claims: &TokenClaims,
+        trace: &mut Trace,
+    ) -> Result<(), VerifyError> {
+        let inner = &*self.inner;
+        if inner.dpop.required {
+            return trace.check(Check::SenderConstraint, Err(VerifyError::DpopRequired));
+        }
         if inner.allow_sender_constrained {
             trace.skip(Check::SenderConstraint);
+            return Ok(());
+        }
+        let constrained = if claims.extra.contains_key("cnf") {
+            Err(VerifyError::SenderConstrained)
         } else {
-            let constrained = if claims.extra.contains_key("cnf") {
-                Err(VerifyError::SenderConstrained)
+            Ok(())
+        };
+        trace.check(Check::SenderConstraint, constrained)
+    }
+
+    /// Revocation (back-channel logout): the token's `sid`, or its `sub` and `iat`. One atomic
+    /// load when nothing is revoked.
+    pub(crate) fn check_revoked(
+        &self,
+        claims: &TokenClaims,
+        now: i64,
+        trace: &mut Trace,
+    ) -> Result<(), VerifyError> {
+        let store = &self.inner.revocations;
+        let revoked = !store.is_empty() && {
+            let sid = claims.extra.get("sid").and_then(|v| v.as_str());
+            store.is_revoked(sid, &claims.sub, claims.iat, now)
+        };
+        trace.check(
+            Check::Revocation,
+            if revoked {
+                Err(VerifyError::Revoked)
             } else {
                 Ok(())
-            };
-            trace.check(Check::SenderConstraint, constrained)?;
-        }
-        Ok(())
+            },
+        )
     }
 
     /// Fetches the keys now (bounded by the wait timeout) and starts background refresh.
@@ -482,6 +573,20 @@ impl Verifier {
         self.inner.keys.metadata()
     }
 
+    /// The DPoP settings: for RFC 9728 metadata (`dpop_signing_alg_values_supported`,
+    /// `dpop_bound_access_tokens_required`) and challenges.
+    pub fn dpop(&self) -> &DpopConfig {
+        &self.inner.dpop
+    }
+
+    /// The revocation store back-channel logouts go to: hand it to a
+    /// [`SessionVerifier`](crate::session::SessionVerifier) so its caches never answer for a
+    /// signed-out session either.
+    #[must_use]
+    pub fn revocations(&self) -> Arc<dyn Revocations> {
+        self.inner.revocations.clone()
+    }
+
     /// Key cache status (for `/ready`).
     #[must_use]
     pub fn key_status(&self) -> KeyStatus {
@@ -509,12 +614,20 @@ impl Verifier {
 }
 
 /// What [`Verifier::verify_uncached`] found.
-struct Verification {
-    claims: Arc<TokenClaims>,
+pub(crate) struct Verification {
+    pub(crate) claims: Arc<TokenClaims>,
     /// The key that checked a JWS (none for an introspected token, which is not cached here).
     signer: Option<Signer>,
     /// Length of the decoded payload (the cache's memory estimate).
     payload_bytes: usize,
+}
+
+/// A JWS whose signature checked out, payload still encoded.
+pub(crate) struct SignedJws<'t> {
+    pub(crate) payload_b64: &'t str,
+    /// What the `typ` rule said (for bearer tokens: an RFC 9068 access token).
+    pub(crate) kind: bool,
+    signer: Signer,
 }
 
 /// The key that checked a signature, and the key set it came from.

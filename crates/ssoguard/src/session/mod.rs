@@ -67,6 +67,7 @@ pub use secret::{MIN_SECRET_LEN, SessionSecret};
 use crate::claims::TokenClaims;
 use crate::error::{ConfigError, VerifyError};
 use crate::metrics::{Metrics, MetricsSnapshot};
+use crate::revocation::Revocations;
 use cookie::CookieNames;
 use cookie_cache::CookieCache;
 use lookup::{Asked, Lookup, Store, now_ms};
@@ -88,6 +89,7 @@ struct Inner {
     cookie_cache_version: String,
     lookup: Arc<Lookup>,
     metrics: Arc<Metrics>,
+    revocations: Option<Arc<dyn Revocations>>,
 }
 
 impl std::fmt::Debug for SessionVerifier {
@@ -124,6 +126,7 @@ pub struct SessionVerifierBuilder {
     lookup_timeout: Duration,
     issuer: Option<String>,
     allow_remote_http: bool,
+    revocations: Option<Arc<dyn Revocations>>,
 }
 
 impl std::fmt::Debug for SessionVerifierBuilder {
@@ -151,6 +154,7 @@ impl SessionVerifier {
             lookup_timeout: Duration::from_secs(5),
             issuer: None,
             allow_remote_http: false,
+            revocations: None,
         }
     }
 
@@ -197,7 +201,22 @@ impl SessionVerifier {
         &self,
         cookies: &SessionCookies<'_>,
     ) -> Result<Arc<TokenClaims>, VerifyError> {
-        let result = self.verify_inner(cookies).await;
+        let result = self.verify_inner(cookies).await.and_then(|claims| {
+            // Back-channel logouts: neither Better Auth's cookie cache nor the lookup cache may
+            // answer for a session signed out at the SSO.
+            let revoked = self.inner.revocations.as_ref().is_some_and(|r| {
+                if r.is_empty() {
+                    return false;
+                }
+                let sid = claims.extra.get("sid").and_then(|v| v.as_str());
+                r.is_revoked(sid, &claims.sub, claims.iat, crate::time::unix_now())
+            });
+            if revoked {
+                Err(VerifyError::Revoked)
+            } else {
+                Ok(claims)
+            }
+        });
         match &result {
             Ok(_) => Metrics::incr(&self.inner.metrics.verified),
             Err(e) => self.inner.metrics.record_failure(e),
@@ -258,6 +277,14 @@ impl SessionVerifier {
 }
 
 impl SessionVerifierBuilder {
+    /// The revocations (back-channel logouts) every answer is checked against, cached or not:
+    /// share the verifier's ([`Verifier::revocations`](crate::Verifier::revocations)) so a
+    /// logout refuses the session's cookie too. Default: none.
+    pub fn revocations(mut self, store: Arc<dyn Revocations>) -> Self {
+        self.revocations = Some(store);
+        self
+    }
+
     /// The Better Auth secret (`BETTER_AUTH_SECRET`, or the current one of
     /// `BETTER_AUTH_SECRETS`). Required.
     pub fn secret(mut self, secret: SessionSecret) -> Self {
@@ -440,6 +467,7 @@ impl SessionVerifierBuilder {
                 cookie_cache_version: self.cookie_cache_version,
                 lookup: Arc::new(lookup),
                 metrics: Arc::new(Metrics::default()),
+                revocations: self.revocations,
             }),
         })
     }

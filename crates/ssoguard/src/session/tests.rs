@@ -308,3 +308,42 @@ fn the_builder_refuses_incomplete_or_unsafe_settings() {
         "{debug}"
     );
 }
+
+#[tokio::test]
+async fn a_back_channel_logout_refuses_the_cached_session() {
+    use crate::revocation::{MemoryRevocations, Revocation, Revocations};
+    let (sessions, base) = server().await;
+    {
+        let mut answers = sessions.answers.lock().expect("lock");
+        answers.insert("tok-a".into(), answer("tok-a", "alice", 3_600_000));
+        answers.insert("tok-b".into(), answer("tok-b", "alice", 3_600_000));
+    }
+    let revocations = Arc::new(MemoryRevocations::default());
+    let verifier = SessionVerifier::builder()
+        .secret(secret())
+        .remote(&base)
+        .cache_ttl(Duration::from_secs(30))
+        .revocations(revocations.clone())
+        .build()
+        .expect("verifier");
+    let (a, b) = (cookie_header("tok-a"), cookie_header("tok-b"));
+    assert!(verifier.verify_cookie_header([a.as_str()]).await.is_ok());
+    assert!(verifier.verify_cookie_header([b.as_str()]).await.is_ok());
+    let now = crate::time::unix_now();
+    revocations
+        .revoke(&Revocation::new(Some("sid-tok-a".into()), None, now), now)
+        .expect("room");
+    // The lookup cache still holds tok-a's answer; it must not be used.
+    assert_eq!(
+        verifier
+            .verify_cookie_header([a.as_str()])
+            .await
+            .map(|_| ()),
+        Err(VerifyError::Revoked)
+    );
+    assert!(
+        verifier.verify_cookie_header([b.as_str()]).await.is_ok(),
+        "the user's other session still works"
+    );
+    assert_eq!(sessions.calls.load(Ordering::SeqCst), 2, "no new lookups");
+}

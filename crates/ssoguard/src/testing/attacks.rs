@@ -14,6 +14,10 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 
+mod sender;
+
+pub use sender::{DpopAttackCase, LogoutAttackCase, dpop_attack_cases, logout_attack_cases};
+
 /// One forged token and the error it must produce.
 #[derive(Debug, Clone)]
 pub struct AttackCase {
@@ -434,6 +438,17 @@ pub fn attack_cases(issuer: &TestIssuer, audience: &str) -> Option<Vec<AttackCas
             "oversized token",
             format!("{}.{}.{}", parts[0], "A".repeat(9000), parts[2]),
             VerifyError::TokenTooLarge,
+        ),
+        (
+            "logout token without typ sent as a bearer token",
+            tok()
+                .claim("jti", json!("logout-1"))
+                .claim(
+                    "events",
+                    json!({ crate::logout::BACKCHANNEL_LOGOUT_EVENT: {} }),
+                )
+                .sign(),
+            VerifyError::UnexpectedTokenType,
         ),
         (
             "DPoP-bound token",

@@ -37,6 +37,8 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::net::TcpListener;
 
+#[cfg(feature = "testing")]
+mod dpop;
 mod handlers;
 mod keys;
 mod listener;
@@ -46,6 +48,8 @@ use handlers::{discovery, introspect, jwks};
 use listener::FaultyListener;
 use token::KidChoice;
 
+#[cfg(feature = "testing")]
+pub use dpop::{DpopClient, ProofBuilder};
 pub use keys::{SigningKey, StoredKey};
 pub use token::TokenBuilder;
 
@@ -398,6 +402,28 @@ impl TestIssuer {
                 .unwrap_or(Algorithm::EdDSA),
             kid: KidChoice::FromKey,
         }
+    }
+}
+
+impl TestIssuer {
+    /// Starts a back-channel logout token (OIDC Back-Channel Logout 1.0 §2.4), shaped like
+    /// Better Auth's: header `typ` `logout+jwt`; `iss` this issuer, `aud` the default audience,
+    /// `sub` `user-1`, `sid` `session-1`, `iat` now, `exp` in two minutes, a random `jti` and
+    /// the back-channel logout event.
+    pub fn logout_token(&self) -> TokenBuilder<'_> {
+        let now = unix_now();
+        self.token()
+            .header("typ", json!("logout+jwt"))
+            .claim("sid", json!("session-1"))
+            .claim("exp", json!(now + 120))
+            .claim(
+                "jti",
+                json!(URL_SAFE_NO_PAD.encode(SigningKey::random_bytes())),
+            )
+            .claim(
+                "events",
+                json!({ crate::logout::BACKCHANNEL_LOGOUT_EVENT: {} }),
+            )
     }
 }
 

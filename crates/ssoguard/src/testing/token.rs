@@ -66,6 +66,15 @@ impl TokenBuilder<'_> {
     pub fn iat_in(self, seconds: i64) -> Self {
         self.claim("iat", json!(unix_now() + seconds))
     }
+    /// Binds the token to a DPoP key: `cnf: {"jkt": jkt}` (see
+    /// [`DpopClient::jkt`](super::DpopClient::jkt)).
+    pub fn cnf_jkt(self, jkt: &str) -> Self {
+        self.claim("cnf", json!({ "jkt": jkt }))
+    }
+    /// Sets `sid` (the SSO session the token belongs to).
+    pub fn sid(self, sid: &str) -> Self {
+        self.claim("sid", json!(sid))
+    }
     /// Sets any claim.
     pub fn claim(mut self, name: &str, value: Value) -> Self {
         self.claims.insert(name.to_owned(), value);
