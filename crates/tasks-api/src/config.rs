@@ -1,4 +1,5 @@
-//! Typed configuration from the environment (and `.env`), with the seed's variable names.
+//! Typed configuration from the environment (and `.env`), with the variable names of the Better
+//! Auth SSO integration design (`AUTH_SERVER_URL`, `SSO_CLIENT_ID`, `JWKS_URL`, …).
 //!
 //! Secrets (`SSO_API_KEY`, the database password) live in [`Secret`], whose `Debug` is redacted,
 //! so logging the config never leaks them.
@@ -355,7 +356,7 @@ mod tests {
     }
 
     #[test]
-    fn defaults_follow_the_seed() {
+    fn defaults_follow_the_documented_ones() {
         let c = config(&[("SSO_CLIENT_ID", "web, rust-backend")], false).expect("config");
         assert_eq!(c.auth_server_url, "http://localhost:3001");
         assert_eq!(c.sso_client_ids, ["web", "rust-backend"]);

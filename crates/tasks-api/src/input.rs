@@ -262,8 +262,9 @@ impl TaskCreate {
     }
 }
 
-/// Body of `PATCH /api/tasks/{id}`: any subset of the fields; `description: null` clears it.
-/// Unknown fields are ignored.
+/// Body of `PATCH /api/tasks/{id}`: at least one of the fields; `description: null` clears it.
+/// Unknown fields are ignored beside a known one; a body naming none (`{}`,
+/// `{"completed": true}`) is refused, so a misspelt field is not taken for an update.
 #[derive(Debug, Clone, Default, PartialEq, Eq, utoipa::ToSchema)]
 pub struct TaskUpdate {
     /// A new title.
@@ -278,13 +279,25 @@ pub struct TaskUpdate {
 }
 
 impl TaskUpdate {
+    /// The fields a `PATCH` body may name; it must name at least one.
+    pub const FIELDS: [&'static str; 3] = ["title", "description", "done"];
+
     /// Reads a `PATCH /api/tasks/{id}` body.
     ///
     /// # Errors
     ///
-    /// [`ApiError::Validation`] listing every problem.
+    /// [`ApiError::Validation`] listing every problem; for a body that names none of
+    /// [`Self::FIELDS`], one problem at `["body"]` saying which fields it may name.
     pub fn from_body(body: &[u8]) -> Result<Self, ApiError> {
         let map = json_object(body)?;
+        if !Self::FIELDS.iter().any(|f| map.contains_key(*f)) {
+            return Err(ApiError::Validation(vec![FieldError {
+                loc: vec!["body".into()],
+                msg: "The body names no field to update: give at least one of title, description, done"
+                    .into(),
+                kind: "value_error".into(),
+            }]));
+        }
         let mut errors = Vec::new();
         let update = TaskUpdate {
             title: map
@@ -476,10 +489,30 @@ mod tests {
         assert_eq!(cleared.description, Some(None));
         assert!(TaskUpdate::from_body(br#"{"title":null}"#).is_err());
         assert!(TaskUpdate::from_body(br#"{"done":null}"#).is_err());
-        assert_eq!(
-            TaskUpdate::from_body(b"{}").expect("empty patch"),
-            TaskUpdate::default()
-        );
+    }
+
+    #[test]
+    fn a_patch_must_name_a_known_field() {
+        for body in [&br#"{}"#[..], br#"{"completed":true}"#, br#"{"Title":"x"}"#] {
+            match TaskUpdate::from_body(body) {
+                Err(ApiError::Validation(e)) => {
+                    assert_eq!(e.len(), 1);
+                    assert_eq!(
+                        (e[0].loc.as_slice(), e[0].kind.as_str()),
+                        (&["body".to_string()][..], "value_error")
+                    );
+                    assert!(
+                        e[0].msg.contains("title, description, done"),
+                        "{}",
+                        e[0].msg
+                    );
+                }
+                other => panic!("expected a validation error, got {other:?}"),
+            }
+        }
+        // Beside a known field, an unknown one is ignored.
+        let update = TaskUpdate::from_body(br#"{"done":true,"completed":false}"#).expect("valid");
+        assert_eq!(update.done, Some(true));
     }
 
     #[test]

@@ -17,7 +17,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about,
     after_help = "Configuration comes from the environment and .env: \
 AUTH_SERVER_URL, SSO_ISSUER, JWKS_URL, SSO_CLIENT_ID, SSO_API_KEY, DATABASE_URL, HOST, PORT, \
-CORS_ORIGINS, AUTH_COOKIE_NAME, JWKS_CACHE_TTL, RUST_LOG, LOG_FORMAT (see README)."
+CORS_ORIGINS, AUTH_COOKIE_NAME, JWKS_CACHE_TTL, RUST_LOG, LOG_FORMAT (see crates/tasks-api/README.md)."
 )]
 struct Cli {
     /// Development mode: start a built-in dev issuer on DEV_ISSUER_ADDR (127.0.0.1:3001), trust

@@ -16,6 +16,8 @@ async fn dev_mode_prints_a_working_token_and_curl_lines() {
         .env_remove("SSO_CLIENT_ID")
         .env_remove("DATABASE_URL")
         .env_remove("AUTH_SERVER_URL")
+        .env_remove("LOG_FORMAT")
+        .env_remove("NO_COLOR")
         .env("PORT", "0")
         .env("DEV_ISSUER_ADDR", "127.0.0.1:0")
         .stdout(Stdio::piped())
@@ -82,6 +84,11 @@ async fn dev_mode_prints_a_working_token_and_curl_lines() {
     }
     assert!(log.contains("DEV MODE"), "{log}");
     assert!(!log.contains(&user_token[..40]));
+    // stderr is a pipe here, not a terminal: plain text, no ANSI colour codes.
+    assert!(
+        !log.contains('\u{1b}'),
+        "escape codes in a piped log: {log:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

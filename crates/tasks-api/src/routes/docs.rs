@@ -6,9 +6,10 @@
 //! ([`crate::input`]), and every status a route can answer is listed.
 
 use super::AppState;
+use crate::input::TaskUpdate;
 use axum::Router;
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
-use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -84,6 +85,29 @@ impl Modify for SecuredResponses {
     }
 }
 
+/// States in the schema what [`TaskUpdate::from_body`] enforces: a `PATCH` body names at least one
+/// known field (`anyOf` of one `required` each). utoipa's `Object` has no `anyOf`, so the keyword
+/// goes in through its flattened extension map, beside `properties`.
+struct PatchNamesAField;
+
+impl Modify for PatchNamesAField {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        if let Some(RefOr::T(Schema::Object(update))) = components.schemas.get_mut("TaskUpdate") {
+            let any_of: Vec<_> = TaskUpdate::FIELDS
+                .iter()
+                .map(|f| serde_json::json!({ "required": [f] }))
+                .collect();
+            update
+                .extensions
+                .get_or_insert_with(Default::default)
+                .insert("anyOf".into(), any_of.into());
+        }
+    }
+}
+
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
@@ -99,7 +123,7 @@ impl Modify for SecuredResponses {
         super::admin::AdminUserView, super::admin::DeletedTasks, super::service::ServiceStats,
         crate::error::FieldError, crate::error::ErrorDetail, crate::error::ValidationErrors,
     )),
-    modifiers(&BearerScheme, &SecuredResponses),
+    modifiers(&BearerScheme, &SecuredResponses, &PatchNamesAField),
 )]
 pub struct ApiDoc;
 
@@ -154,6 +178,11 @@ mod tests {
         let update = &schemas["TaskUpdate"]["properties"];
         assert!(update["title"].get("$ref").is_some(), "{update}");
         assert!(update["description"].get("oneOf").is_some(), "{update}");
+        // ...and at least one of them is named.
+        assert_eq!(
+            schemas["TaskUpdate"]["anyOf"],
+            json!([{"required": ["title"]}, {"required": ["description"]}, {"required": ["done"]}])
+        );
         let limit = doc["paths"]["/api/tasks"]["get"]["parameters"]
             .as_array()
             .expect("parameters")

@@ -10,7 +10,9 @@ pub fn router() -> Router<AppState> {
     Router::new().route("/api/me", get(me))
 }
 
-/// The authenticated user, as the seed's `get_current_user` returns it: `CurrentUser`'s JSON.
+/// The signed-in user: id, email, name, role and roles from the verified token.
+///
+/// The JSON of the library's `CurrentUser`, the same fields whichever credential was accepted.
 #[utoipa::path(get, path = "/api/me", tag = "users", security(("bearer" = [])), responses(
     (status = 200, description = "The current user")))]
 pub async fn me(user: CurrentUser) -> CurrentUser {

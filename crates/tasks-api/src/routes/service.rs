@@ -25,7 +25,9 @@ pub struct ServiceStats {
     pub total_tasks: i64,
 }
 
-/// Task statistics for a service caller (client-credentials token with scope `api:read`).
+/// Task statistics for a service caller.
+///
+/// Needs a client-credentials token with scope `api:read`; a user's token is refused (403).
 #[utoipa::path(get, path = "/api/service/stats", tag = "service", security(("bearer" = [])),
     responses((status = 200, body = ServiceStats),
         (status = 403, body = ErrorDetail, description = "Scope 'api:read' or a service token required")))]

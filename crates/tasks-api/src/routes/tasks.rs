@@ -23,8 +23,10 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-/// The caller's tasks, newest first. `limit` (1–100, default 20) with `offset`, or `cursor`
-/// (the `X-Next-Cursor` header of the previous page).
+/// The caller's tasks, newest first, one page at a time.
+///
+/// `limit` (1–100, default 20) with `offset`, or `cursor` (the `X-Next-Cursor` header of the
+/// previous page).
 #[utoipa::path(get, path = "/api/tasks", tag = "tasks", security(("bearer" = [])),
     params(ListQuery),
     responses((status = 200, body = [Task], description = "Tasks; `X-Next-Cursor` when more exist"),
@@ -82,6 +84,10 @@ pub async fn get_task(
 }
 
 /// Updates one of the caller's tasks.
+///
+/// The body names at least one of `title`, `description`, `done`; a body that names none of them
+/// (`{}`, or only unknown fields such as `completed`) is a 422, so a misspelt field never passes
+/// for a successful update.
 #[utoipa::path(patch, path = "/api/tasks/{id}", tag = "tasks", security(("bearer" = [])),
     params(("id" = String, Path)), request_body = TaskUpdate,
     responses((status = 200, body = Task), (status = 404, body = ErrorDetail, description = "No such task of the caller"),
