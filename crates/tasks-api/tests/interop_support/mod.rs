@@ -109,7 +109,7 @@ pub fn clock_skew_env(seconds: i64) -> Vec<(String, String)> {
 pub enum Setup {
     /// The pinned set (`interop/better-auth/package-lock.json`, better-auth 1.7.5) on SQLite.
     Pinned,
-    /// The newest published better-auth (`interop/better-auth/latest/`) on SQLite.
+    /// The newest better-auth set (`interop/better-auth/latest/`, pinned) on SQLite.
     Latest,
     /// The pinned set on Postgres (a `pg` pool, a fresh database from `TEST_DATABASE_URL`).
     Postgres,
