@@ -58,7 +58,7 @@ const ROOT_DISCOVERY = env.BA_ROOT_DISCOVERY === "1";
 // BA_DATABASE_URL: Postgres (a `pg` pool) instead of the SQLite file BA_DB.
 const DATABASE_URL = env.BA_DATABASE_URL;
 
-// ---- API keys (issue 19; README "API keys") -----------------------------------
+// ---- API keys (README "API keys") --------------------------------------------
 // BA_API_KEYS=1: the @better-auth/api-key plugin, with `enableSessionForAPIKeys` so that
 // `GET /get-session` with `x-api-key` answers the key owner's session (the only way a
 // backend can check a key over HTTP: the plugin's /api-key/verify is server-only).
@@ -168,7 +168,7 @@ if (DATABASE_URL) {
 } else {
   db = new Database(dbPath);
 }
-// ---- session cookies (issue 19) ---------------------------------------------------
+// ---- session cookies ----------------------------------------------------------------
 // BA_SECONDARY_STORAGE=redis: sessions live in Redis (BA_REDIS_URL, default
 //   redis://127.0.0.1:6379) through Better Auth's `secondaryStorage`, under the session
 //   token as the key, as a Redis storage adapter keeps them (a small RESP client below, so

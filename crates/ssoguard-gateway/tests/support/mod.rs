@@ -46,10 +46,27 @@ fn on_path(program: &str) -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A missing prerequisite: a loud skip, or a panic under CI.
+/// A missing prerequisite: a loud skip, recorded as `<package>/<binary>::<test>: <reason>` in
+/// the file `SSOGUARD_SKIP_LOG` names (`scripts/test` lists it); a panic under CI.
 fn missing(message: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{message}; CI is set, so this is a failure, not a skip (.ci/run installs it)");
+    }
+    if let Some(log) = std::env::var_os("SSOGUARD_SKIP_LOG") {
+        let test = std::thread::current()
+            .name()
+            .unwrap_or("unknown test")
+            .to_owned();
+        let reason = message.trim_start_matches("SKIPPED: ");
+        let line = format!(
+            "ssoguard-gateway/{}::{test}: {reason}\n",
+            env!("CARGO_CRATE_NAME")
+        );
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        let _ = file.and_then(|mut f| f.write_all(line.as_bytes()));
     }
     loud(message);
     false

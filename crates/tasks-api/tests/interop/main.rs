@@ -4,7 +4,8 @@
 //! `client_secret_basic`) and sends them to the real tasks-api, configured with the seed's
 //! variables. Nothing is mocked.
 //!
-//! Without Node.js the tests print `SKIPPED: …` and pass, except under `CI`, where they fail.
+//! Without Node.js the tests are skipped (a loud `SKIPPED` line, listed by `scripts/test`), except
+//! under `CI`, where they fail.
 //!
 //! ```sh
 //! cargo test -p tasks-api --test interop -- --nocapture
