@@ -1,4 +1,4 @@
-//! The gateway binary with the real Better Auth server (issue 19): its session cookie from an
+//! The gateway binary with the real Better Auth server: its session cookie from an
 //! email sign-up, and API keys of the `@better-auth/api-key` plugin (`BA_API_KEYS=1`, with
 //! `enableSessionForAPIKeys`), through the forward-auth endpoint and the reverse proxy.
 

@@ -1,4 +1,4 @@
-//! The binary configured by the environment alone, with the seed's variable names (README's
+//! The binary configured by the environment alone, with the documented variable names (README's
 //! quick start): no `GATEWAY_CONFIG`, one issuer, every path needs a valid token, forward-auth
 //! only without `UPSTREAM_URL`, 127.0.0.1 unless `HOST` says otherwise.
 

@@ -246,7 +246,7 @@ async fn same_checks(front: &str, stack: &Stack, what: &str) {
         .expect("docs");
     assert_eq!(resp.status(), 403, "{what}: default deny");
 
-    // Tasks round trip (the seed's API, user-scoped by the header).
+    // Tasks round trip (the reference API, user-scoped by the header).
     let (status, task) = json(
         http.post(url("/api/tasks"))
             .bearer_auth(&user)

@@ -20,7 +20,7 @@
 //! on a one-worker runtime, as 32 in-flight requests on one core (throughput per verification):
 //! what Ed25519 batch checking gains under load.
 //!
-//! And `session/{cached_lookup,cookie_cache}` (issue 19): a Better Auth session cookie through
+//! And `session/{cached_lookup,cookie_cache}`: a Better Auth session cookie through
 //! [`SessionVerifier`](ssoguard::session::SessionVerifier) — HMAC check, then the session from
 //! the lookup cache (one `get-session` per TTL, here served in-process), or from a signed
 //! compact `session_data` cookie (HMAC, base64, JSON, rules on every call).

@@ -1,4 +1,4 @@
-//! Better Auth API keys against the real server (issue 19): keys are created through the
+//! Better Auth API keys against the real server: keys are created through the
 //! `@better-auth/api-key` plugin's HTTP endpoints by a signed-in user, then sent to the real
 //! tasks-api as `x-api-key`, checked remotely (`get-session`) or in Better Auth's database
 //! (SQLite, and Postgres with `TEST_DATABASE_URL`).

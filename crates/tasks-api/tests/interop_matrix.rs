@@ -69,7 +69,7 @@ async fn refused_with_reason(sso: &BetterAuth, setting: &str, vars: &[(&str, &st
 }
 
 /// The layout: the docs' root alias (`oauthProviderOpenIdConfigMetadata(auth)` at
-/// `/.well-known/openid-configuration`, naming `<origin>/api/auth`) and the seed's
+/// `/.well-known/openid-configuration`, naming `<origin>/api/auth`) and the documented
 /// `AUTH_SERVER_URL=<origin>`. Before the fix every request answered 503.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn root_discovery_alias_with_the_origin_setting() {

@@ -40,7 +40,7 @@ async fn no_token_appears_in_logs() {
     common::assert_no_token_in(&log, &tokens);
 }
 
-/// Better Auth session cookies (issue 19): neither the cookie, its token, the cookie cache nor
+/// Better Auth session cookies: neither the cookie, its token, the cookie cache nor
 /// the secret appears in the logs — for an accepted cookie (from its cookie cache), a forged
 /// one, and one whose lookup fails (the test issuer has no `get-session`: 503, logged).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

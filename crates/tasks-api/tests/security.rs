@@ -1,4 +1,4 @@
-//! The security review's black-box findings (issue 16), replayed against the running service:
+//! The security review's black-box findings, replayed against the running service:
 //! cookie-borne tokens and cross-site requests (rows 1, 2), cookie tossing (row 6), what
 //! `/ready` tells a stranger (row 8) and plain http to the SSO (row 9).
 

@@ -1,4 +1,4 @@
-//! Better Auth session cookies against the real server (issue 19): sign up and sign in by
+//! Better Auth session cookies against the real server: sign up and sign in by
 //! email/password over HTTP, take the `Set-Cookie`, call tasks-api with it — in every lookup
 //! mode (`remote`, `database` on SQLite and on Postgres, `redis`) and through the cookie cache.
 //! Forged, foreign, unknown, expired, signed-out and banned sessions are refused (401, never a
@@ -182,7 +182,7 @@ async fn check_mode(sso: &BetterAuth, api: &TasksApi, mode: &str) {
         "{mode}"
     );
 
-    // Writes with the cookie: only from an allowed origin, with JSON (issue 16's CSRF rule).
+    // Writes with the cookie: only from an allowed origin, with JSON (the CSRF rule).
     let create = |origin: Option<&'static str>| {
         let mut req = api
             .http

@@ -1,4 +1,4 @@
-"""The seed's tasks API, with its python-jose code replaced by the gateway's identity headers.
+"""The reference tasks API (a FastAPI app), with its python-jose code replaced by the gateway's identity headers.
 
 Behind ssoguard-gateway (nginx auth_request, Caddy forward_auth, or the gateway's own reverse
 proxy) this app verifies nothing itself: it trusts X-Auth-Request-* because only the gateway can
@@ -23,10 +23,10 @@ _ids = count(1)
 
 
 async def get_current_user(request: Request) -> dict:
-    """The user the gateway verified (replaces the seed's python-jose get_current_user).
+    """The user the gateway verified (replaces the reference FastAPI app's python-jose get_current_user).
 
-    `async def` like the seed's handlers: a plain `def` would run in FastAPI's thread pool on
-    every request, a cost the seed does not pay (bench/gateway.sh compares the two apps).
+    `async def` like the reference app's handlers: a plain `def` would run in FastAPI's thread pool on
+    every request, a cost the reference app does not pay (bench/gateway.sh compares the two apps).
     """
     user_id = request.headers.get("x-auth-request-user")
     if not user_id:
@@ -46,7 +46,7 @@ async def get_current_user(request: Request) -> dict:
 
 
 def require_role(required_role: str):
-    """The seed's require_role, on the roles header (Better Auth's "user,admin" is split)."""
+    """The reference app's require_role, on the roles header (Better Auth's "user,admin" is split)."""
 
     async def role_checker(current_user: dict = Depends(get_current_user)) -> dict:
         if required_role not in current_user["roles"]:

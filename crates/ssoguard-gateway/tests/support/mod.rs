@@ -377,7 +377,7 @@ impl Gateway {
     }
 
     /// The gateway configured by the environment alone (no `GATEWAY_CONFIG`): `env` and
-    /// nothing inherited under the seed's variable names.
+    /// nothing inherited under the documented variable names.
     pub async fn from_env(env: &[(&str, &str)]) -> Gateway {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_ssoguard-gateway"));
         cmd.env_remove("GATEWAY_CONFIG");

@@ -48,7 +48,7 @@ async fn login_me_tasks_admin_m2m_and_refresh() {
     assert_eq!(me["roles"], json!(["user"]));
     assert_eq!(me["email_verified"], false);
 
-    for title in ["Write the interop tests", "Ship issue 4"] {
+    for title in ["Write the interop tests", "Ship the release"] {
         let reply = api
             .post_json("/api/tasks", &tokens.id_token, &json!({"title": title}))
             .await;
@@ -64,7 +64,7 @@ async fn login_me_tasks_admin_m2m_and_refresh() {
         .iter()
         .map(|t| t["title"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(titles, ["Ship issue 4", "Write the interop tests"]);
+    assert_eq!(titles, ["Ship the release", "Write the interop tests"]);
 
     // 2. The plain user is not an admin.
     let admin_path = format!("/api/admin/users/{}", user.user_id);

@@ -1,7 +1,7 @@
-//! Interop with a real Better Auth (issue 4): each test starts `interop/better-auth/start.sh`
+//! Interop with a real Better Auth: each test starts `interop/better-auth/start.sh`
 //! (Node.js; the first start runs `npm ci`, about a minute), gets real tokens over HTTP the way a
 //! Next.js front end does (sign-up, sign-in, authorization code + PKCE S256, token exchange with
-//! `client_secret_basic`) and sends them to the real tasks-api, configured with the seed's
+//! `client_secret_basic`) and sends them to the real tasks-api, configured with the documented
 //! variables. Nothing is mocked.
 //!
 //! Without Node.js the tests are skipped (a loud `SKIPPED` line, listed by `scripts/test`), except

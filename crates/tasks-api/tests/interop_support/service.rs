@@ -41,7 +41,7 @@ pub struct Reply {
 }
 
 impl TasksApi {
-    /// tasks-api configured with the seed's variables for `sso` (`AUTH_SERVER_URL=<origin>`,
+    /// tasks-api configured with the documented variables for `sso` (`AUTH_SERVER_URL=<origin>`,
     /// `SSO_CLIENT_ID=rust-backend`), plus `extra` (which wins).
     pub async fn for_server(sso: &BetterAuth, extra: &[(&str, &str)]) -> TasksApi {
         let mut vars = vec![
