@@ -12,7 +12,9 @@
 //! | `BETTER_AUTH_COOKIE_PREFIX` | Better Auth's `advanced.cookiePrefix` (`better-auth`) |
 
 use crate::config::{ConfigError, Secret, parse_duration};
+use ssoguard::revocation::Revocations;
 use ssoguard::session::{DatabaseLookup, RedisLookup, SessionSecret, SessionVerifier};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Where sessions are looked up (`BETTER_AUTH_SESSION_LOOKUP`).
@@ -141,7 +143,9 @@ impl SessionSettings {
     }
 
     /// The verifier. `auth_server_url` serves the `remote` lookup: a URL with a path is
-    /// Better Auth's base (`<origin><basePath>`), a bare origin gets `/api/auth`.
+    /// Better Auth's base (`<origin><basePath>`), a bare origin gets `/api/auth`. Every answer,
+    /// cached or not, is checked against `revocations` (the verifier's, so a back-channel logout
+    /// ends the session's cookies too).
     ///
     /// # Errors
     ///
@@ -151,9 +155,11 @@ impl SessionSettings {
         &self,
         auth_server_url: &str,
         allow_http: bool,
+        revocations: Arc<dyn Revocations>,
     ) -> Result<SessionVerifier, ssoguard::ConfigError> {
         let mut builder = SessionVerifier::builder()
             .secret(self.secret.clone())
+            .revocations(revocations)
             .cache_ttl(self.cache_ttl)
             .cookie_prefix(&self.cookie_prefix)
             .issuer(remote_base(auth_server_url));
@@ -279,7 +285,11 @@ mod tests {
             all.extend(vars);
             let settings = settings(&all).expect("parsed").expect("on");
             let err = settings
-                .build("http://127.0.0.1:3001", false)
+                .build(
+                    "http://127.0.0.1:3001",
+                    false,
+                    Arc::new(ssoguard::revocation::MemoryRevocations::default()),
+                )
                 .map_err(variable_at_fault)
                 .expect_err("refused");
             assert!(

@@ -236,7 +236,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     }
     if let Some(sessions) = &config.sessions {
         let sessions = sessions
-            .build(&config.auth_server_url, config.sso_allow_http)
+            .build(
+                &config.auth_server_url,
+                config.sso_allow_http,
+                auth.verifier().revocations(),
+            )
             .map_err(|e| match e {
                 ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {
                     setting: "AUTH_SERVER_URL",
@@ -269,6 +273,7 @@ pub fn build_router(state: AppState) -> Router {
     let admin = routes::admin::router(&state);
     Router::new()
         .merge(routes::health::router())
+        .merge(routes::logout::router())
         .merge(routes::me::router())
         .merge(routes::service::router(&state))
         .merge(routes::tasks::router())

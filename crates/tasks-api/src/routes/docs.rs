@@ -117,10 +117,12 @@ impl Modify for PatchNamesAField {
         super::tasks::list_tasks, super::tasks::create_task, super::tasks::get_task,
         super::tasks::update_task, super::tasks::delete_task,
         super::admin::get_user, super::admin::delete_user, super::service::stats,
+        super::logout::backchannel_logout,
     ),
     components(schemas(
         crate::db::Task, crate::input::TaskCreate, crate::input::TaskUpdate,
         super::admin::AdminUserView, super::admin::DeletedTasks, super::service::ServiceStats,
+        super::logout::LogoutForm, super::logout::OAuthError,
         crate::error::FieldError, crate::error::ErrorDetail, crate::error::ValidationErrors,
     )),
     modifiers(&BearerScheme, &SecuredResponses, &PatchNamesAField),

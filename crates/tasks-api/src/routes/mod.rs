@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod docs;
 pub mod health;
+pub mod logout;
 pub mod me;
 pub mod service;
 pub mod tasks;
