@@ -250,6 +250,10 @@ fn router(state: AppState) -> Router {
         .route("/_ssoguard/health", get(health))
         .route("/_ssoguard/ready", get(ready))
         .route("/_ssoguard/metrics", get(metrics))
+        .route(
+            crate::logout::PATH,
+            crate::logout::route(state.gate.router().clone()),
+        )
         .route("/_ssoguard/{*rest}", any(reserved))
         .route(
             "/.well-known/oauth-protected-resource",

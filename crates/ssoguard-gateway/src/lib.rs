@@ -13,6 +13,7 @@
 //! - [`sessions`]: `kind = "better-auth-session"` issuers (Better Auth's session cookie);
 //! - [`api_keys`]: `kind = "better-auth-api-key"` issuers (Better Auth API keys);
 //! - `identity`: claims → identity headers, control characters refused;
+//! - `logout`: `POST /_ssoguard/backchannel-logout`, the back-channel logout receiver;
 //! - `proxy`: the reverse proxy (hyper-util's pooled client, streaming, WebSocket);
 //! - `server`: the accept loop ([`Limits`]: header-read timeout, connection bound);
 //! - [`metrics`]: Prometheus metrics; [`app`]: the endpoints and start-up.
@@ -24,6 +25,7 @@ pub mod front;
 mod gate;
 mod hygiene;
 mod identity;
+mod logout;
 pub mod metrics;
 mod path;
 mod proxy;
