@@ -50,11 +50,18 @@ Examples:
   ssoguard verify --issuer http://localhost:3001/api/auth < token.txt      (aud not checked)
   ssoguard verify --issuer https://sso.example.com --alg RS256 --json - < token.txt | jq .error
   SSO_ISSUER=http://localhost:3001 SSO_CLIENT_ID=rust-backend ssoguard verify < token.txt
+  ssoguard verify --issuer http://localhost:3001 --audience rust-backend \\
+       --dpop \"$PROOF\" --method POST --url https://api.example.com/api/tasks < token.txt
 
 The verdict is ssoguard's own (Verifier::verify, default settings: 60 s leeway, every
 asymmetric algorithm unless --alg restricts them). Each step line is a diagnostic computed
 alongside, with a hint when it fails: header, discovery, JWKS, kid, algorithm, signature, exp,
-nbf, iat, iss, aud, sub, claims. The step the library's error names is the decisive one.
+nbf, iat, iss, aud, sub, claims, then dpop (the proof: typ, alg, jwk, signature, htm, htu, iat,
+ath; with --dpop), cnf (the sender constraint: a cnf-bound token needs its DPoP proof, a DPoP
+request needs a cnf.jkt-bound token of the proof's key), dpop-jti (the proof not used before;
+with --dpop) and revoked (no back-channel logout of its session: this process has received none).
+The step the library's error names is the decisive one. A proof is single-use and bound to one
+method, URL and token: make a fresh one for each run.
 
 Exit codes: 0 valid; 1 invalid token; 2 usage error (bad arguments, unreadable input, input that
 is not a token at all); 3 SSO unavailable (discovery or JWKS could not be fetched: the library's
@@ -69,7 +76,8 @@ keys_unavailable, a 503 in a service).
     \"algorithms\": [string],         allowed algorithms
     \"steps\": [{
       \"step\": \"header\" | \"discovery\" | \"jwks\" | \"kid\" | \"algorithm\" | \"signature\" |
-              \"exp\" | \"nbf\" | \"iat\" | \"iss\" | \"aud\" | \"sub\" | \"claims\",
+              \"exp\" | \"nbf\" | \"iat\" | \"iss\" | \"aud\" | \"sub\" | \"claims\" |
+              \"dpop\" | \"cnf\" | \"dpop-jti\" | \"revoked\",
       \"ok\": true | false | null,     null: not checked
       \"decisive\": bool,             true on the step the library's error names
       \"detail\": string,
@@ -170,6 +178,16 @@ struct VerifyArgs {
     /// Allow only these algorithms (repeatable), like a server configured that way.
     #[arg(long, value_name = "ALG", value_parser = parse_alg)]
     alg: Vec<Algorithm>,
+    /// A DPoP proof (RFC 9449) sent with the token: explain the request as `Authorization:
+    /// DPoP <token>` with this `DPoP` header (needs --url).
+    #[arg(long, value_name = "PROOF", requires = "url")]
+    dpop: Option<String>,
+    /// With --dpop: the request's method.
+    #[arg(long, value_name = "METHOD", default_value = "GET", requires = "dpop")]
+    method: String,
+    /// With --dpop: the request's URL as the client called it (query and fragment ignored).
+    #[arg(long, value_name = "URL", requires = "dpop")]
+    url: Option<String>,
     /// Print a machine-readable report (shape below).
     #[arg(long)]
     json: bool,
@@ -276,6 +294,11 @@ async fn run(command: Command) -> u8 {
                     .collect(),
                 jwks_url: args.jwks_url.filter(|u| !u.trim().is_empty()),
                 algorithms: args.alg,
+                dpop: args.dpop.map(|proof| verify::DpopOptions {
+                    proof: proof.trim().to_string(),
+                    method: args.method,
+                    url: args.url.unwrap_or_default(),
+                }),
             };
             verify::run(&opts, args.json).await
         }

@@ -10,6 +10,7 @@ use crate::inspect::LEEWAY;
 use crate::net::alg_list;
 use crate::timefmt::{relative, rfc3339, span_between};
 use serde_json::{Map, Value};
+use ssoguard::dpop::{DpopError, DpopRequest};
 use ssoguard::{Algorithm, TokenClaims, VerifyError};
 use ssoguard::{DiscoveryError, ProviderMetadata};
 use std::fmt::Write as _;
@@ -362,11 +363,48 @@ pub(super) fn sub_step(c: &Map<String, Value>) -> Step {
     }
 }
 
-pub(super) fn claims_step(c: &Map<String, Value>) -> Step {
-    if c.contains_key("cnf") {
-        return Step::fail("claims", "sender-constrained token (cnf)")
-            .hint("a DPoP/mTLS-bound token cannot be used as a plain bearer token");
+/// The request a DPoP proof must be for; a token without `cnf.jkt` is refused before the proof
+/// is read.
+pub(super) fn dpop_step(request: &DpopRequest, claims: Option<&Map<String, Value>>) -> Step {
+    if claims.is_some_and(|c| !c.contains_key("cnf")) {
+        return Step::fail("dpop", "no cnf.jkt: the token is not DPoP-bound").hint(
+            "a DPoP request needs a token the SSO bound to the proof's key (a client registered \
+             with dpop_bound_access_tokens); send this one as Bearer (drop --dpop)",
+        );
     }
+    Step::ok(
+        "dpop",
+        format!("proof for {} {}", request.method(), request.htu()),
+    )
+}
+
+/// The sender constraint: what the token's `cnf` asks for, against the way it was sent.
+pub(super) fn cnf_step(claims: Option<&Map<String, Value>>, dpop: bool) -> Step {
+    let Some(c) = claims else {
+        return Step::ok("cnf", "as introspection describes the token");
+    };
+    let jkt = c
+        .get("cnf")
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(Value::as_str);
+    match (c.get("cnf"), jkt, dpop) {
+        (None, _, false) => Step::ok("cnf", "not sender-constrained (a bearer token)"),
+        (None, _, true) => Step::fail("cnf", "no cnf.jkt: the token is not DPoP-bound"),
+        (Some(_), Some(jkt), false) => Step::fail(
+            "cnf",
+            format!("DPoP-bound (cnf.jkt {jkt}) but sent as Bearer"),
+        )
+        .hint(
+            "a DPoP-bound token is refused as a bearer token: pass its proof (--dpop, \
+                 --method, --url)",
+        ),
+        (Some(_), Some(jkt), true) => Step::ok("cnf", format!("bound to the proof's key {jkt}")),
+        (Some(_), None, _) => Step::fail("cnf", "sender-constrained by another method than DPoP")
+            .hint("a cnf without jkt (mTLS's x5t#S256) cannot be proven here"),
+    }
+}
+
+pub(super) fn claims_step(c: &Map<String, Value>) -> Step {
     match TokenClaims::from_json(&Value::Object(c.clone())) {
         Err(VerifyError::InvalidClaim(name))
             if !["exp", "nbf", "iat", "iss", "aud", "sub"].contains(&name) =>
@@ -399,6 +437,25 @@ pub(super) fn claims_step(c: &Map<String, Value>) -> Step {
 
 pub(super) fn fallback_hint(e: &VerifyError) -> Option<String> {
     match e {
+        VerifyError::Dpop(DpopError::Replayed) => Some(
+            "proofs are single-use (jti): the client must make a fresh proof for every request"
+                .into(),
+        ),
+        VerifyError::Dpop(DpopError::KeyMismatch) => Some(
+            "the proof is signed by another key than the one the token is bound to (cnf.jkt): \
+             the token was obtained with another DPoP key"
+                .into(),
+        ),
+        VerifyError::Dpop(_) => Some(
+            "a proof holds for one request: the same method, the URL without query (behind a \
+             proxy: the public URL), iat within ±60 s of now, ath of this very token, signed by \
+             the key in its jwk; make a fresh one for each request"
+                .into(),
+        ),
+        VerifyError::Revoked => Some(
+            "the token's session was signed out at the SSO (back-channel logout): sign in again"
+                .into(),
+        ),
         VerifyError::KeysUnavailable { .. } => Some(
             "the SSO's keys could not be loaded when the library tried: check that the SSO is up \
              and that --issuer / --jwks-url point at it, then retry"

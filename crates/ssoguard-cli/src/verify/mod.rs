@@ -11,6 +11,7 @@ use crate::timefmt::now;
 use serde::Serialize;
 use serde_json::Value;
 use ssoguard::ProviderMetadata;
+use ssoguard::dpop::DpopRequest;
 use ssoguard::{
     Algorithm, Check, Explanation, KeySetInfo, KeyStatus, Outcome, Verifier, VerifyError,
 };
@@ -20,8 +21,8 @@ use std::sync::Arc;
 mod hints;
 
 use hints::{
-    aud_step, claims_step, discovery_step, exp_step, fallback_hint, header_step, iat_step,
-    iss_step, nbf_step, sub_step,
+    aud_step, claims_step, cnf_step, discovery_step, dpop_step, exp_step, fallback_hint,
+    header_step, iat_step, iss_step, nbf_step, sub_step,
 };
 
 /// Clock differences under this many seconds are reported as probable clock skew.
@@ -40,6 +41,20 @@ pub(crate) struct VerifyOptions {
     pub(crate) jwks_url: Option<String>,
     /// Allowed algorithms; empty: all.
     pub(crate) algorithms: Vec<Algorithm>,
+    /// A DPoP request (`--dpop`, `--method`, `--url`): the token is explained as sent with the
+    /// DPoP scheme and this proof.
+    pub(crate) dpop: Option<DpopOptions>,
+}
+
+/// `--dpop <proof> --method <M> --url <URL>`.
+#[derive(Debug, Clone)]
+pub(crate) struct DpopOptions {
+    /// The `DPoP` header's proof.
+    pub(crate) proof: String,
+    /// The request method.
+    pub(crate) method: String,
+    /// The request URL as the client called it.
+    pub(crate) url: String,
 }
 
 /// The machine-readable report (`--json`); the text output carries the same content.
@@ -117,6 +132,13 @@ pub(crate) async fn run(opts: &VerifyOptions, json: bool) -> (String, String, u8
             (text, String::new())
         }
     };
+    // The proof is a credential too (single-use, but never echoed).
+    let (out, err) = match &opts.dpop {
+        Some(dpop) if !dpop.proof.is_empty() => {
+            (redact(&out, &dpop.proof), redact(&err, &dpop.proof))
+        }
+        _ => (out, err),
+    };
     match &token {
         Ok(token) => (redact(&out, token), redact(&err, token), code),
         Err(_) => (out, err, code),
@@ -192,7 +214,21 @@ async fn report(opts: &VerifyOptions, token: Result<&str, &str>) -> Report {
         }
     };
 
-    let explanation = verifier.explain(token).await;
+    let dpop = match &opts.dpop {
+        None => None,
+        Some(dpop) => match dpop_request(dpop) {
+            Ok(request) => Some((dpop.proof.as_str(), request)),
+            Err(message) => {
+                report.steps.clear();
+                usage(&mut report, message);
+                return report;
+            }
+        },
+    };
+    let explanation = match &dpop {
+        Some((proof, request)) => verifier.explain_dpop(token, Some(proof), request).await,
+        None => verifier.explain(token).await,
+    };
     let context = Context {
         opts,
         allowed: &allowed,
@@ -204,6 +240,7 @@ async fn report(opts: &VerifyOptions, token: Result<&str, &str>) -> Report {
         meta: verifier.provider_metadata(),
         key_status: verifier.key_status(),
         now: now(),
+        dpop: dpop.as_ref().map(|(_, request)| request),
     };
     report.issuer = context
         .meta
@@ -240,12 +277,30 @@ struct Context<'a> {
     meta: Option<Arc<ProviderMetadata>>,
     key_status: KeyStatus,
     now: i64,
+    /// The DPoP request explained (`--dpop`).
+    dpop: Option<&'a DpopRequest>,
+}
+
+/// The request `--method` and `--url` describe.
+fn dpop_request(dpop: &DpopOptions) -> Result<DpopRequest, String> {
+    if dpop.proof.is_empty() {
+        return Err("--dpop is empty: pass the DPoP header's proof".into());
+    }
+    let method = http::Method::from_bytes(dpop.method.trim().as_bytes())
+        .map_err(|_| format!("--method {:?} is not an HTTP method", dpop.method))?;
+    DpopRequest::new(method, dpop.url.trim()).map_err(|_| {
+        format!(
+            "--url {:?}: an absolute http(s) URL, as the client called it",
+            dpop.url
+        )
+    })
 }
 
 /// The steps, in the library's order of checks. The library's size and header checks are one
 /// `header` step; its key check is three (`discovery`, `jwks`, `kid`: where the keys come from);
 /// its claims check is shown per claim (`sub`, then `exp` … `aud` with their own checks) and the
-/// `cnf` check as `claims`.
+/// sender-constraint, DPoP and revocation checks follow as `dpop`, `cnf`, `dpop-jti` and
+/// `revoked`.
 async fn steps(cx: &Context<'_>, decoded: &Decoded, ex: &Explanation) -> Vec<Step> {
     let outcome = |check| ex.outcome(check).cloned().unwrap_or(Outcome::NotReached);
     let header = match (outcome(Check::Size), outcome(Check::Header)) {
@@ -312,7 +367,7 @@ async fn steps(cx: &Context<'_>, decoded: &Decoded, ex: &Explanation) -> Vec<Ste
     }
     let claims_outcome = match (&claims_check, named) {
         (Outcome::Failed(_), None) => claims_check.clone(),
-        (Outcome::Passed, _) => outcome(Check::SenderConstraint),
+        (Outcome::Passed, _) => Outcome::Passed,
         _ => Outcome::NotReached,
     };
     let claims_step = match cx.jwt {
@@ -320,6 +375,33 @@ async fn steps(cx: &Context<'_>, decoded: &Decoded, ex: &Explanation) -> Vec<Ste
         None => Step::skip("claims", "not checked (no JWT payload)"),
     };
     steps.push(claim(claims_step, claims_outcome));
+    let claims = cx.jwt.map(|jwt| &jwt.claims);
+    if let Some(request) = cx.dpop {
+        steps.push(rendered(
+            dpop_step(request, claims),
+            &outcome(Check::DpopProof),
+        ));
+    }
+    steps.push(rendered(
+        cnf_step(claims, cx.dpop.is_some()),
+        &outcome(Check::SenderConstraint),
+    ));
+    if cx.dpop.is_some() {
+        steps.push(rendered(
+            Step::ok(
+                "dpop-jti",
+                "the proof was not used before (now recorded as used)",
+            ),
+            &outcome(Check::DpopReplay),
+        ));
+    }
+    steps.push(rendered(
+        Step::ok(
+            "revoked",
+            "not signed out (this process has received no back-channel logout)",
+        ),
+        &outcome(Check::Revocation),
+    ));
     steps
 }
 

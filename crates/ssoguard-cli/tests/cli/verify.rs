@@ -419,7 +419,7 @@ async fn json_carries_the_same_verdict_and_exit_code_as_the_text() {
         assert_eq!(json["exit_code"], code);
         assert_eq!(json["issuer"], issuer.issuer());
         let steps = json["steps"].as_array().expect("steps");
-        assert_eq!(steps.len(), 13);
+        assert_eq!(steps.len(), 15, "13 token steps, cnf and revoked");
         for step in steps {
             assert!(step["step"].is_string() && step["detail"].is_string());
             assert!(step["ok"].is_boolean() || step["ok"].is_null());
@@ -446,5 +446,185 @@ async fn json_carries_the_same_verdict_and_exit_code_as_the_text() {
                     .contains("SSO_CLIENT_ID")
             );
         }
+    }
+}
+
+const API_URL: &str = "https://api.example.com/api/tasks";
+
+/// `verify` of `token` sent with the DPoP scheme and `proof` for `method` `url`.
+async fn verify_dpop(
+    issuer: &TestIssuer,
+    token: &str,
+    proof: &str,
+    method: &str,
+    url: &str,
+) -> Run {
+    let run = verify(
+        issuer,
+        token,
+        &[
+            "--audience",
+            "test-client",
+            "--dpop",
+            proof,
+            "--method",
+            method,
+            "--url",
+            url,
+        ],
+    )
+    .await;
+    run.assert_no_leak(proof);
+    run
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dpop_request_is_explained_step_by_step() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let client = ssoguard::testing::DpopClient::generate(Algorithm::ES256).expect("key");
+    let token = issuer.token().sub("alice").cnf_jkt(&client.jkt()).sign();
+    let proof = client.proof("POST", API_URL, &token).sign();
+    let run = verify_dpop(
+        &issuer,
+        &token,
+        &proof,
+        "POST",
+        &format!("{API_URL}?page=2"),
+    )
+    .await;
+    run.assert_code(0).assert_contains("VALID");
+    for step in ["signature", "claims", "dpop", "cnf", "dpop-jti", "revoked"] {
+        assert!(run.step(step).contains('✓'), "{}", run.stdout);
+    }
+    assert!(
+        run.step("dpop")
+            .contains(&format!("proof for POST {API_URL}"))
+    );
+    assert!(
+        run.step("cnf").contains(&client.jkt()),
+        "{}",
+        run.step("cnf")
+    );
+    let order: Vec<&str> = run
+        .stdout
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let at = |name: &str| order.iter().position(|s| *s == name).expect(name);
+    assert!(at("claims") < at("dpop") && at("dpop") < at("cnf"));
+    assert!(at("cnf") < at("dpop-jti") && at("dpop-jti") < at("revoked"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_refused_proof_names_its_rule_and_step() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let client = ssoguard::testing::DpopClient::generate(Algorithm::ES256).expect("key");
+    let other = ssoguard::testing::DpopClient::generate(Algorithm::ES256).expect("key");
+    let token = issuer.token().cnf_jkt(&client.jkt()).sign();
+    let cases = [
+        (
+            client
+                .proof("POST", "https://api.example.com/other", &token)
+                .sign(),
+            "POST",
+            "DPoP proof htu does not match the request URL",
+            "dpop",
+        ),
+        (
+            client.proof("GET", API_URL, &token).sign(),
+            "POST",
+            "DPoP proof htm does not match the request method",
+            "dpop",
+        ),
+        (
+            client.proof("POST", API_URL, &token).iat_in(-600).sign(),
+            "POST",
+            "DPoP proof iat is outside the accepted window",
+            "dpop",
+        ),
+        (
+            client.proof("POST", API_URL, "another-token").sign(),
+            "POST",
+            "DPoP proof ath does not match the access token",
+            "dpop",
+        ),
+        (
+            other.proof("POST", API_URL, &token).sign(),
+            "POST",
+            "DPoP proof key does not match the bound token",
+            "cnf",
+        ),
+    ];
+    for (proof, method, message, step) in cases {
+        let run = verify_dpop(&issuer, &token, &proof, method, API_URL).await;
+        run.assert_code(1).assert_contains(&format!(
+            "INVALID: {message} [invalid_dpop_proof at step {step}]"
+        ));
+        assert!(run.step(step).contains('✗'), "{}", run.stdout);
+        assert!(run.step("signature").contains('✓'), "{}", run.stdout);
+        assert!(
+            run.step("revoked").contains("not checked"),
+            "{}",
+            run.stdout
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_sender_constraint_is_its_own_step() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let client = ssoguard::testing::DpopClient::generate(Algorithm::ES256).expect("key");
+    // A DPoP-bound token as Bearer.
+    let bound = issuer.token().cnf_jkt(&client.jkt()).sign();
+    let run = verify(&issuer, &bound, &["--audience", "test-client"]).await;
+    run.assert_code(1)
+        .assert_contains("[sender_constrained at step cnf]")
+        .assert_contains("pass its proof (--dpop, --method, --url)");
+    assert!(run.step("claims").contains('✓'), "{}", run.stdout);
+    assert!(run.step("cnf").contains('✗'), "{}", run.stdout);
+    // A bearer token with a DPoP proof.
+    let bearer = issuer.token().sign();
+    let proof = client.proof("GET", API_URL, &bearer).sign();
+    let run = verify_dpop(&issuer, &bearer, &proof, "GET", API_URL).await;
+    run.assert_code(1)
+        .assert_contains("[dpop_unbound_token at step dpop]")
+        .assert_contains("send this one as Bearer (drop --dpop)");
+    assert!(
+        run.step("dpop").contains("not DPoP-bound"),
+        "{}",
+        run.stdout
+    );
+    // A bearer token as Bearer: cnf and revoked pass.
+    let run = verify(&issuer, &bearer, &["--audience", "test-client"]).await;
+    run.assert_code(0);
+    assert!(
+        run.step("cnf").contains("not sender-constrained"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.step("revoked").contains('✓'), "{}", run.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dpop_usage_errors_exit_2() {
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let token = issuer.token().sign();
+    // --dpop without --url, --url without --dpop (clap).
+    for extra in [&["--dpop", "x.y.z"][..], &["--url", API_URL][..]] {
+        verify(&issuer, &token, extra).await.assert_code(2);
+    }
+    for (method, url, message) in [
+        ("GET", "/api/tasks", "an absolute http(s) URL"),
+        ("G T", API_URL, "is not an HTTP method"),
+    ] {
+        let run = verify(
+            &issuer,
+            &token,
+            &[
+                "--dpop", "x.y.z", "--method", method, "--url", url, "--json",
+            ],
+        )
+        .await;
+        run.assert_code(2).assert_contains(message);
     }
 }
