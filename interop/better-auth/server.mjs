@@ -392,6 +392,17 @@ await auth.api.adminLinkClientResource({
   headers: adminHeaders,
   params: { identifier: RESOURCE, client_id: CLIENT_ID },
 });
+// BA_BACKCHANNEL_LOGOUT_URI: the seeded client's OIDC back-channel logout URI, written into its
+// row: Better Auth's registration accepts only public https URIs, and a test's receiver is plain
+// http on 127.0.0.1. With it, Better Auth puts `sid` in the client's id_tokens and POSTs a logout
+// token to the URI when a session with the client's tokens ends (sign-out).
+if (env.BA_BACKCHANNEL_LOGOUT_URI) {
+  await adapter.update({
+    model: "oauthClient",
+    where: [{ field: "clientId", value: CLIENT_ID }],
+    update: { backchannelLogoutUri: env.BA_BACKCHANNEL_LOGOUT_URI },
+  });
+}
 // The admin's seed session is not needed any more.
 await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
 
