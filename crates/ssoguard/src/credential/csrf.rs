@@ -126,7 +126,7 @@ impl Csrf {
                 if same {
                     Ok(())
                 } else {
-                    Err(CrossSite("origin is not this site"))
+                    Err(CrossSite("origin not allowed"))
                 }
             }
         }
@@ -326,7 +326,7 @@ mod tests {
                     ("origin", "https://evil.example")
                 ]
             ),
-            Some("origin is not this site")
+            Some("origin not allowed")
         );
         assert_eq!(
             same(
@@ -350,16 +350,16 @@ mod tests {
         );
         assert_eq!(
             same(Method::POST, &[("origin", "http://gw.example")]),
-            Some("origin is not this site"),
+            Some("origin not allowed"),
             "another scheme is another origin"
         );
         assert_eq!(
             same(Method::POST, &[("origin", "https://gw.example:8443")]),
-            Some("origin is not this site")
+            Some("origin not allowed")
         );
         assert_eq!(
             same(Method::POST, &[("origin", "null")]),
-            Some("origin is not this site")
+            Some("origin not allowed")
         );
         assert_eq!(
             same(Method::POST, &[("referer", "https://gw.example/form")]),
@@ -373,7 +373,7 @@ mod tests {
                     None
                 )
                 .err(),
-            Some(CrossSite("origin is not this site")),
+            Some(CrossSite("origin not allowed")),
             "no known origin: refused"
         );
         assert_eq!(same(Method::GET, &[]), None);
