@@ -1,30 +1,30 @@
-//! The CSRF check for cookie-borne credentials, with named policies.
-//!
-//! A browser attaches cookies to requests other sites make it send (a `<form>` post, a `fetch`
-//! in `no-cors` mode, a WebSocket opened from another page), so a cookie alone does not show
-//! the user meant the request. A request carrying its credential in a cookie is checked when it
-//! is state-changing (any method but `GET`, `HEAD`, `OPTIONS`) or a WebSocket handshake (a `GET`
-//! that opens a two-way channel: cross-site WebSocket hijacking). For both policies
-//! `Sec-Fetch-Site: cross-site` is refused (the browser itself says another site sent it); then:
-//!
-//! - [`Csrf::allowed_origins`] (an API called by a known front end, as tasks-api): its `Origin`
-//!   — or, without one, its `Referer`'s origin — must be an allowed origin (the service's CORS
-//!   list); neither header, or `Origin: null`, is refused. Its `Content-Type` must be JSON
-//!   (`application/json` or `application/<x>+json`): an HTML form can only send
-//!   `application/x-www-form-urlencoded`, `multipart/form-data` or `text/plain`, and a
-//!   cross-origin `fetch` with a JSON type needs a CORS preflight. A request without a body
-//!   (no `Content-Type`, no `Transfer-Encoding`, `Content-Length` absent or 0) needs no type.
-//! - [`Csrf::same_origin`] (a gateway fronting HTML forms): its `Origin` must be the origin the
-//!   request was sent to (`scheme://host[:port]`), which the caller passes from configuration or
-//!   a trusted proxy's headers, never from the client's `Host` alone. Any content type.
-//!
-//! Safe methods (`GET`, `HEAD`, `OPTIONS`) other than WebSocket handshakes are not checked: they
-//! must not change state, and CORS keeps their answers from other origins. `TRACE` is checked.
+//! The CSRF check for cookie-borne credentials: [`Csrf`].
 
 use http::{HeaderMap, Method, header};
 use std::sync::Arc;
 
-/// A CSRF policy for cookie-borne credentials (see the [module documentation](self)).
+/// A CSRF policy for cookie-borne credentials.
+///
+/// A browser attaches cookies to requests other sites make it send (a `<form>` post, a `fetch`
+/// in `no-cors` mode, a WebSocket opened from another page), so a cookie alone does not show
+/// the user meant the request. A request carrying its credential in a cookie is checked when it
+/// is state-changing (any method but `GET`, `HEAD`, `OPTIONS`) or a WebSocket handshake (a `GET`
+/// that opens a two-way channel: cross-site WebSocket hijacking). For both policies
+/// `Sec-Fetch-Site: cross-site` is refused (the browser itself says another site sent it); then:
+///
+/// - [`Csrf::allowed_origins`] (an API called by a known front end, as tasks-api): its `Origin`
+///   — or, without one, its `Referer`'s origin — must be an allowed origin (the service's CORS
+///   list); neither header, or `Origin: null`, is refused. Its `Content-Type` must be JSON
+///   (`application/json` or `application/<x>+json`): an HTML form can only send
+///   `application/x-www-form-urlencoded`, `multipart/form-data` or `text/plain`, and a
+///   cross-origin `fetch` with a JSON type needs a CORS preflight. A request without a body
+///   (no `Content-Type`, no `Transfer-Encoding`, `Content-Length` absent or 0) needs no type.
+/// - [`Csrf::same_origin`] (a gateway fronting HTML forms): its `Origin` must be the origin the
+///   request was sent to (`scheme://host[:port]`), which the caller passes from configuration or
+///   a trusted proxy's headers, never from the client's `Host` alone. Any content type.
+///
+/// Safe methods (`GET`, `HEAD`, `OPTIONS`) other than WebSocket handshakes are not checked: they
+/// must not change state, and CORS keeps their answers from other origins. `TRACE` is checked.
 #[derive(Debug, Clone)]
 pub struct Csrf {
     policy: Policy,
