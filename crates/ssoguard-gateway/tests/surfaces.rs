@@ -448,3 +448,25 @@ async fn both_surfaces_answer_every_credential_case_the_same() {
         }
     }
 }
+
+/// RFC 9728 metadata names what DPoP the gateway accepts (RFC 9449 §5.1): Better Auth's proof
+/// algorithms by default, and bound tokens not required.
+#[tokio::test]
+async fn the_gateway_metadata_names_dpop() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso).await;
+    let req = Request::get("/.well-known/oauth-protected-resource")
+        .body(Body::empty())
+        .expect("request");
+    let resp = app.router().oneshot(req).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let meta: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(meta["resource"], PUBLIC);
+    assert_eq!(
+        meta["dpop_signing_alg_values_supported"],
+        json!(["EdDSA", "ES256", "ES512", "PS256", "RS256"]),
+        "{meta}"
+    );
+    assert!(meta.get("dpop_bound_access_tokens_required").is_none());
+}
