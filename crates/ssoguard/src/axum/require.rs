@@ -77,7 +77,7 @@ impl RequireLayer {
 
     /// Lets service (`client_credentials`) tokens pass a [`role`](Self::role) or
     /// [`any_role`](Self::any_role) requirement too. Default: roles are users' — a service
-    /// token is refused with 403 even if it carries the role (as the [`CurrentUser`]
+    /// token is refused with 403 even if it carries the role (as the [`CurrentUser`](super::CurrentUser)
     /// extractor refuses it). Permission and scope requirements accept both kinds.
     #[must_use]
     pub fn allow_service_tokens(mut self) -> Self {
