@@ -470,3 +470,53 @@ async fn the_gateway_metadata_names_dpop() {
     );
     assert!(meta.get("dpop_bound_access_tokens_required").is_none());
 }
+
+/// Without `public_url`, a DPoP proof's `htu` is the front's `X-Forwarded-Proto`/`-Host` (in
+/// forward-auth-only mode the port answers the front) and the original path; a proof naming
+/// another origin is refused.
+#[tokio::test]
+async fn the_gateway_takes_the_dpop_url_from_the_front() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\nfront = \"nginx\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\n\
+         audiences = [\"api\"]\n\n[[route]]\npath = \"/api\"\n",
+        sso.issuer()
+    );
+    let config = Config::from_toml(&toml, "front.toml", &|_| None).expect("config");
+    let app = App::build(config).await.expect("app");
+    let client = DpopClient::generate(Algorithm::EdDSA).expect("key");
+    let bound = sso.token().aud("api").cnf_jkt(&client.jkt()).sign();
+    let ask = |proof: String| {
+        Request::get("/_ssoguard/auth")
+            .header("x-original-method", "DELETE")
+            .header("x-original-uri", "/api/tasks/7?force=1")
+            .header("x-forwarded-proto", "https")
+            .header("x-forwarded-host", "app.example")
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let good = client
+        .proof("DELETE", "https://app.example/api/tasks/7", &bound)
+        .sign();
+    let resp = app.router().oneshot(ask(good)).await.expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+    for (method, url) in [
+        ("DELETE", "http://app.example/api/tasks/7"),
+        ("DELETE", "https://gw.internal/api/tasks/7"),
+        ("GET", "https://app.example/api/tasks/7"),
+    ] {
+        let proof = client.proof(method, url, &bound).sign();
+        let resp = app.router().oneshot(ask(proof)).await.expect("response");
+        assert_eq!(resp.status(), StatusCode::UNAUTHORIZED, "{method} {url}");
+        let challenges: Vec<_> = resp.headers().get_all("www-authenticate").iter().collect();
+        assert!(
+            challenges[1]
+                .to_str()
+                .expect("ascii")
+                .contains("error=\"invalid_dpop_proof\""),
+            "{challenges:?}"
+        );
+    }
+}
