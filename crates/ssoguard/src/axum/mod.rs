@@ -29,8 +29,7 @@ mod rejection;
 mod require;
 
 pub use rejection::AuthRejection;
-use require::Requirement;
-pub use require::{RequireLayer, RequireService};
+pub use require::{RequireLayer, RequireRole, RequireService};
 
 use crate::challenge::Scheme;
 use crate::claims::TokenClaims;
@@ -44,7 +43,6 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::marker::PhantomData;
 use std::sync::Arc;
 
 /// What the extractors need: the verifier and where tokens may come from.
@@ -491,36 +489,6 @@ macro_rules! role {
             const NAME: &'static str = $role;
         }
     };
-}
-
-/// Extractor: the current user, who must have role `R` (403 otherwise). A user only: a
-/// service (`client_credentials`) token is refused with 403 even if it carries the role, as
-/// with [`CurrentUser`]; a route meant for service tokens with a role says so with
-/// [`RequireLayer::allow_service_tokens`].
-#[derive(Debug, Clone)]
-pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
-
-impl<S, R> FromRequestParts<S> for RequireRole<R>
-where
-    Auth: FromRef<S>,
-    S: Send + Sync,
-    R: RoleName,
-{
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let claims = claims_of_kind(
-            parts,
-            state,
-            false,
-            "A user token is required (this is a service token)",
-        )
-        .await?;
-        let auth = Auth::from_ref(state);
-        let requirement = Requirement::Role(R::NAME.into());
-        requirement.check(&claims, &auth, scheme_of(parts))?;
-        Ok(RequireRole(CurrentUser::from_claims(claims), PhantomData))
-    }
 }
 
 #[cfg(test)]

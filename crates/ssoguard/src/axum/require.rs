@@ -1,14 +1,18 @@
 //! [`RequireLayer`]: a `route_layer` guard for a role, permission or scope, and the
-//! requirement check the [`RequireRole`](super::RequireRole) extractor shares.
+//! [`RequireRole`] extractor, sharing one requirement check.
 
-use super::{Auth, AuthRejection, VerifiedClaims};
+use super::{
+    Auth, AuthRejection, CurrentUser, RoleName, VerifiedClaims, claims_of_kind, scheme_of,
+};
 use crate::challenge::Scheme;
 use crate::claims::TokenClaims;
-use axum::extract::FromRef;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::Request;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -196,5 +200,35 @@ where
             req.extensions_mut().insert(VerifiedClaims(claims, scheme));
             inner.call(req).await
         })
+    }
+}
+
+/// Extractor: the current user, who must have role `R` (403 otherwise). A user only: a
+/// service (`client_credentials`) token is refused with 403 even if it carries the role, as
+/// with [`CurrentUser`](super::CurrentUser); a route meant for service tokens with a role says so with
+/// [`RequireLayer::allow_service_tokens`].
+#[derive(Debug, Clone)]
+pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
+
+impl<S, R> FromRequestParts<S> for RequireRole<R>
+where
+    Auth: FromRef<S>,
+    S: Send + Sync,
+    R: RoleName,
+{
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let claims = claims_of_kind(
+            parts,
+            state,
+            false,
+            "A user token is required (this is a service token)",
+        )
+        .await?;
+        let auth = Auth::from_ref(state);
+        let requirement = Requirement::Role(R::NAME.into());
+        requirement.check(&claims, &auth, scheme_of(parts))?;
+        Ok(RequireRole(CurrentUser::from_claims(claims), PhantomData))
     }
 }
