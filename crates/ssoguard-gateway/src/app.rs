@@ -335,13 +335,23 @@ async fn resource_metadata(State(state): State<AppState>, req: Request<Body>) ->
         .verifiers()
         .filter_map(|v| v.issuer().map(|i| i.to_string()))
         .collect();
-    Json(json!({
+    let dpop = state.gate.dpop();
+    let algs: Vec<&str> = dpop
+        .accepted_algorithms()
+        .iter()
+        .map(|a| a.as_str())
+        .collect();
+    let mut metadata = json!({
         "resource": state.gate.resource(&proto, &host),
         "authorization_servers": servers,
         "bearer_methods_supported": ["header"],
         "resource_name": "ssoguard-gateway",
-    }))
-    .into_response()
+        "dpop_signing_alg_values_supported": algs,
+    });
+    if dpop.is_required() {
+        metadata["dpop_bound_access_tokens_required"] = json!(true);
+    }
+    Json(metadata).into_response()
 }
 
 /// `(proto, host)` the client used, from `X-Forwarded-Proto`/`-Host` (set by the proxy in front)
@@ -368,10 +378,10 @@ fn forwarded_origin(headers: &HeaderMap) -> (String, Option<String>) {
 async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Response {
     // The request itself, not a `HeaderMap` extractor (which would clone every header).
     let headers = req.headers();
-    // The front's X-Forwarded-Host names the host the client addressed (cookie Origin check);
-    // absolute URLs come from `public_url` or the front ([`AppState::origin`]).
-    let (_, host) = forwarded_origin(headers);
+    // Absolute URLs, the cookie Origin check and a DPoP proof's URL come from `public_url` or
+    // the trusted front ([`AppState::origin`]).
     let (proto, url_host) = state.origin(headers, peer(&req));
+    let origin = format!("{proto}://{url_host}");
     let original = match crate::front::original(state.front, headers) {
         Ok(original) => original,
         Err(unclear) => {
@@ -411,7 +421,8 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
         method,
         path: &path,
         headers,
-        host: host.as_deref(),
+        raw_path,
+        origin: &origin,
     };
     match state.gate.check(&check).await {
         Ok(allowed) => {
@@ -466,19 +477,16 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         tracing::warn!("request refused: ambiguous path");
         return detail(StatusCode::BAD_REQUEST, "Ambiguous request path refused");
     };
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let method = req.method().as_str().to_string();
     let (proto, url_host) = state.origin(req.headers(), client);
+    let origin = format!("{proto}://{url_host}");
     let decision = {
         let check = Check {
             method: &method,
             path: &path,
             headers: req.headers(),
-            host: host.as_deref(),
+            raw_path: req.uri().path(),
+            origin: &origin,
         };
         state.gate.check(&check).await
     };

@@ -1,20 +1,28 @@
 //! The one decision pipeline the forward-auth endpoint and the reverse proxy share: find the
-//! rule, find the token, route it to its issuer, verify, check the rule, build identity headers.
+//! rule, find the credential, route it to its issuer, verify, check the rule, build identity
+//! headers. Finding the credential, the CSRF check and the refusals' rendering are the
+//! library's ([`ssoguard::credential`]), the same as the axum extractors'.
 //!
 //! Guarantees: no rule = refused (default deny); a fault (keys unavailable) = 503, never "let
-//! in"; a token taken from a cookie on an unsafe method needs an `Origin` of the same host (CSRF);
-//! messages never contain the token.
+//! in"; a cookie credential on an unsafe method or a WebSocket handshake needs an `Origin` equal
+//! to the gateway's public origin (`public_url`, or the trusted front's `X-Forwarded-*`)
+//! ([`Csrf::same_origin`]); messages never contain the token.
 
 use crate::config::Config;
-use crate::hygiene::{self, Protected};
+use crate::hygiene::Protected;
 use crate::identity::{self, UnsafeValue};
 use crate::metrics::GatewayMetrics;
 use crate::rules::Rules;
 use axum::Json;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
+use axum::body::Body;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use ssoguard::api_key::{ApiKeyRefusal, ApiKeyVerifier};
-use ssoguard::axum::Auth;
+use ssoguard::api_key::ApiKeyVerifier;
+use ssoguard::challenge::Scheme;
+use ssoguard::credential::{
+    Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
+};
+use ssoguard::dpop::{DpopRequest, Presented};
 use ssoguard::session::SessionVerifier;
 use ssoguard::{IntrospectionConfig, IssuerRouter, TokenClaims, Verifier, VerifyError};
 use std::sync::Arc;
@@ -28,8 +36,12 @@ pub struct Gate {
 struct GateInner {
     router: IssuerRouter,
     names: Vec<String>,
-    bearer: Auth,
-    cookies: Vec<Auth>,
+    /// The first issuer's verifier: its DPoP settings name the challenges and the metadata.
+    first: Verifier,
+    /// Where credentials come from: `Authorization`, the issuers' cookies, the session cookie,
+    /// the API-key header.
+    sources: CredentialSources,
+    csrf: Csrf,
     /// The `better-auth-session` issuer: its index for the rules, and its verifier.
     sessions: Option<(usize, SessionVerifier)>,
     /// The `better-auth-api-key` issuer: its index for the rules, its verifier, and its header.
@@ -47,18 +59,13 @@ pub(crate) struct Check<'a> {
     pub(crate) method: &'a str,
     pub(crate) path: &'a str,
     pub(crate) headers: &'a HeaderMap,
-    /// `host[:port]` the client addressed (for the cookie Origin check and RFC 9728).
-    pub(crate) host: Option<&'a str>,
-}
-
-/// Which credential a request carries ([`Gate::credential`]).
-enum Credential<'h> {
-    /// A bearer token, or a token from an issuer's cookie.
-    Token { token: &'h str, from_cookie: bool },
-    /// An API key: the API-key issuer's index, its verifier, the key.
-    ApiKey(usize, &'h ApiKeyVerifier, &'h str),
-    /// No token: Better Auth's session cookie, if any ([`Gate::session`]).
-    Session,
+    /// The path as the client sent it (before canonicalisation; no query): a DPoP proof's
+    /// `htu` names it.
+    pub(crate) raw_path: &'a str,
+    /// The `scheme://host[:port]` the client addressed, from `public_url` or the trusted
+    /// front's `X-Forwarded-*` (never a client's `Host` alone): the cookie Origin check and the
+    /// base of a DPoP proof's `htu`.
+    pub(crate) origin: &'a str,
 }
 
 /// Let through, with these identity headers (empty for a public route).
@@ -69,17 +76,14 @@ pub(crate) struct Allowed {
 /// Why a request is refused, and its response.
 #[derive(Debug)]
 pub(crate) enum Refusal {
-    /// 401 or 503.
-    Verify(VerifyError),
-    /// 403 `insufficient_scope`.
-    Forbidden(String),
+    /// A credential refusal, rendered by the library: 401, 403 (`insufficient_scope`, CSRF),
+    /// 429 or 503.
+    Credential(ssoguard::credential::Refusal),
     /// 403: no rule matches (default deny).
     NoRoute,
     /// A path whose readings reach different rules (`crate::path`): 400 in the reverse proxy,
     /// 403 in forward-auth.
     AmbiguousPath,
-    /// 403: a cookie credential on a cross-site unsafe request.
-    CrossSite,
     /// 403: a claim cannot be sent as a header.
     UnsafeClaim(HeaderName),
 }
@@ -92,7 +96,7 @@ impl Gate {
     /// A message naming the issuer or rule that cannot be built.
     pub fn new(config: &Config, metrics: GatewayMetrics) -> Result<Gate, String> {
         let mut builder = IssuerRouter::builder();
-        let mut cookies = Vec::new();
+        let mut sources = CredentialSources::new();
         let mut session = None;
         let mut api_key = None;
         for i in &config.issuers {
@@ -121,7 +125,7 @@ impl Gate {
                 .build()
                 .map_err(|e| format!("issuer {:?}: {e}", i.name))?;
             if let Some(cookie) = &i.cookie {
-                cookies.push(Auth::new(verifier.clone()).with_cookie(cookie));
+                sources = sources.token_cookie(cookie);
             }
             builder = match &i.issuer {
                 Some(issuer) => builder.issuer(issuer, verifier),
@@ -143,6 +147,7 @@ impl Gate {
         let mut rule_names = names.clone();
         let sessions = session.map(|(name, verifier)| {
             rule_names.push(name);
+            sources = std::mem::take(&mut sources).session_cookies(&verifier);
             (rule_names.len() - 1, verifier)
         });
         let api_keys = match api_key {
@@ -151,6 +156,7 @@ impl Gate {
                 let header = HeaderName::from_bytes(verifier.header_name().as_bytes())
                     .map_err(|_| format!("issuer {name:?}: not a header name"))?;
                 rule_names.push(name);
+                sources = std::mem::take(&mut sources).api_key_header(header.clone());
                 Some((rule_names.len() - 1, verifier, header))
             }
         };
@@ -187,8 +193,9 @@ impl Gate {
             inner: Arc::new(GateInner {
                 router,
                 names,
-                bearer: Auth::new(first),
-                cookies,
+                first,
+                sources,
+                csrf: Csrf::same_origin(),
                 sessions,
                 api_keys,
                 rules,
@@ -247,12 +254,16 @@ impl Gate {
         let (outcome, reason) = match &result {
             Ok(a) if a.headers.is_empty() => ("public", "none"),
             Ok(_) => ("allowed", "none"),
-            Err(Refusal::Verify(e)) if e.is_unavailable() => ("unavailable", e.kind()),
-            Err(Refusal::Verify(e)) => ("unauthenticated", e.kind()),
-            Err(Refusal::Forbidden(_)) => ("forbidden", "rule"),
+            Err(Refusal::Credential(r)) => match r {
+                CredentialRefusal::Verify { error, .. } if error.is_unavailable() => {
+                    ("unavailable", error.kind())
+                }
+                CredentialRefusal::Verify { error, .. } => ("unauthenticated", error.kind()),
+                CredentialRefusal::Forbidden { .. } => ("forbidden", "rule"),
+                CredentialRefusal::CrossSite(_) => ("forbidden", "cross_site_cookie"),
+            },
             Err(Refusal::NoRoute) => ("forbidden", "no_route"),
             Err(Refusal::AmbiguousPath) => ("forbidden", "ambiguous_path"),
-            Err(Refusal::CrossSite) => ("forbidden", "cross_site_cookie"),
             Err(Refusal::UnsafeClaim(_)) => ("forbidden", "unsafe_claim"),
         };
         self.inner.metrics.decision(outcome, reason);
@@ -260,26 +271,30 @@ impl Gate {
         // what failed, e.g. "audience mismatch", not the credential).
         match &result {
             Ok(_) => {}
-            Err(Refusal::Verify(e)) if e.is_unavailable() => tracing::warn!(
-                reason = e.kind(),
-                detail = %e,
-                method = req.method,
-                path = req.path,
-                "authentication unavailable"
-            ),
-            Err(Refusal::Verify(e)) => tracing::info!(
-                reason = e.kind(),
-                detail = %e,
+            Err(Refusal::Credential(CredentialRefusal::Verify { error, .. }))
+                if error.is_unavailable() =>
+            {
+                tracing::warn!(
+                    reason = error.kind(),
+                    detail = %error,
+                    method = req.method,
+                    path = req.path,
+                    "authentication unavailable"
+                );
+            }
+            Err(Refusal::Credential(CredentialRefusal::Verify { error, .. })) => tracing::info!(
+                reason = error.kind(),
+                detail = %error,
                 method = req.method,
                 path = req.path,
                 "request refused: credential not accepted"
             ),
-            Err(Refusal::Forbidden(detail)) => tracing::info!(
+            Err(Refusal::Credential(refusal)) => tracing::info!(
                 reason,
-                detail = %detail,
+                detail = %refusal.detail(),
                 method = req.method,
                 path = req.path,
-                "request refused by rule"
+                "request refused"
             ),
             Err(refusal) => tracing::info!(
                 reason,
@@ -304,87 +319,74 @@ impl Gate {
                 headers: Vec::new(),
             });
         }
-        let (issuer, claims) = match self.credential(req.headers).map_err(Refusal::Verify)? {
-            Credential::Token { token, from_cookie } => {
-                if from_cookie && needs_origin(req) && !same_origin(req.headers, req.host) {
-                    return Err(Refusal::CrossSite);
-                }
-                inner.router.verify(token).await.map_err(Refusal::Verify)?
-            }
-            Credential::ApiKey(index, keys, key) => {
-                (index, keys.verify(key).await.map_err(Refusal::Verify)?)
-            }
-            Credential::Session => self.session(req).await?,
-        };
-        rule.allows(issuer, &claims)
-            .map_err(|f| Refusal::Forbidden(f.0))?;
+        let (issuer, claims, scheme) = self.authenticate(req).await?;
+        rule.allows(issuer, &claims).map_err(|f| {
+            Refusal::Credential(CredentialRefusal::Forbidden {
+                detail: f.0,
+                scope: f.1,
+                scheme,
+            })
+        })?;
         let headers = identity::headers_for(&claims, &inner.mapping)
             .map_err(|UnsafeValue(name)| Refusal::UnsafeClaim(name))?;
         Ok(Allowed { headers })
     }
 
-    /// Better Auth's session cookie, when a `better-auth-session` issuer is configured and no
-    /// token was sent: the issuer's index and the session's claims.
-    async fn session(&self, req: &Check<'_>) -> Result<(usize, Arc<TokenClaims>), Refusal> {
-        let Some((index, sessions)) = &self.inner.sessions else {
-            return Err(Refusal::Verify(VerifyError::MissingToken));
-        };
-        let cookie_headers = req
-            .headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok());
-        let cookies = sessions
-            .find_cookies(cookie_headers)
-            .map_err(Refusal::Verify)?
-            .ok_or(Refusal::Verify(VerifyError::MissingToken))?;
-        if needs_origin(req) && !same_origin(req.headers, req.host) {
-            return Err(Refusal::CrossSite);
+    /// Finds, CSRF-checks and verifies the request's credential ([`ssoguard::credential`]):
+    /// the issuer's index for the rules, the claims, and the scheme it came with.
+    async fn authenticate(
+        &self,
+        req: &Check<'_>,
+    ) -> Result<(usize, Arc<TokenClaims>, Option<Scheme>), Refusal> {
+        let inner = &*self.inner;
+        let refuse =
+            |error, scheme| Refusal::Credential(CredentialRefusal::Verify { error, scheme });
+        let credential = inner
+            .sources
+            .find(req.headers)
+            .map_err(|e| refuse(e, None))?
+            .ok_or_else(|| refuse(VerifyError::MissingToken, None))?;
+        let scheme = credential.scheme();
+        let method = Method::from_bytes(req.method.as_bytes())
+            .map_err(|_| refuse(VerifyError::Malformed("not an HTTP method"), scheme))?;
+        if credential.is_cookie() {
+            inner
+                .csrf
+                .check(&method, req.headers, Some(req.origin))
+                .map_err(|cross| Refusal::Credential(CredentialRefusal::CrossSite(cross)))?;
         }
-        let claims = sessions.verify(&cookies).await.map_err(Refusal::Verify)?;
-        Ok((*index, claims))
-    }
-
-    /// The request's credential, in this order: the API key (when an API-key issuer is
-    /// configured, no `Authorization` is sent and the key header is), the bearer token or a
-    /// token cookie, else Better Auth's session cookie.
-    fn credential<'h>(&'h self, headers: &'h HeaderMap) -> Result<Credential<'h>, VerifyError> {
-        if let Some((index, keys, header)) = &self.inner.api_keys {
-            if !headers.contains_key(header::AUTHORIZATION) {
-                let mut values = headers.get_all(header).iter();
-                if let Some(value) = values.next() {
-                    if values.next().is_some() {
-                        return Err(VerifyError::Malformed(
-                            "ambiguous credentials: more than one API key header",
-                        ));
+        let verified = match credential {
+            Credential::Bearer(token) | Credential::TokenCookie { token, .. } => {
+                inner.router.verify(token).await
+            }
+            Credential::Dpop { token, proof } => {
+                let url = format!("{}{}", req.origin.trim_end_matches('/'), req.raw_path);
+                match DpopRequest::new(method, &url) {
+                    Ok(request) => {
+                        inner
+                            .router
+                            .verify_presented(Presented::Dpop { token, proof }, &request)
+                            .await
                     }
-                    let key = value
-                        .to_str()
-                        .map_err(|_| VerifyError::Malformed("an API key is printable ASCII"))?;
-                    return Ok(Credential::ApiKey(*index, keys, key));
+                    Err(_) => Err(VerifyError::Malformed("DPoP request URL is not valid")),
                 }
             }
-        }
-        match self.token(headers) {
-            Ok((token, from_cookie)) => Ok(Credential::Token { token, from_cookie }),
-            Err(VerifyError::MissingToken) => Ok(Credential::Session),
-            Err(e) => Err(e),
-        }
+            Credential::Session(cookies) => match &inner.sessions {
+                Some((index, sessions)) => sessions.verify(&cookies).await.map(|c| (*index, c)),
+                None => Err(VerifyError::MissingToken),
+            },
+            Credential::ApiKey(key) => match &inner.api_keys {
+                Some((index, keys, _)) => keys.verify(key).await.map(|c| (*index, c)),
+                None => Err(VerifyError::MissingToken),
+            },
+        };
+        let (index, claims) = verified.map_err(|e| refuse(e, scheme))?;
+        Ok((index, claims, scheme))
     }
 
-    /// The bearer token, else the first issuer cookie that carries one; and whether it came
-    /// from a cookie.
-    fn token<'h>(&self, headers: &'h HeaderMap) -> Result<(&'h str, bool), VerifyError> {
-        match self.inner.bearer.token_from_headers(headers) {
-            Err(VerifyError::MissingToken) => {}
-            other => return other.map(|t| (t, false)),
-        }
-        for auth in &self.inner.cookies {
-            if let Ok(token) = auth.token_from_headers(headers) {
-                return Ok((token, true));
-            }
-        }
-        Err(VerifyError::MissingToken)
+    /// The DPoP settings of the RFC 9728 metadata and the challenges.
+    pub(crate) fn dpop(&self) -> &ssoguard::dpop::DpopConfig {
+        self.inner.first.dpop()
     }
 
     /// The response for a refusal (FastAPI-shaped body, RFC 6750 challenge with the RFC 9728
@@ -394,133 +396,25 @@ impl Gate {
             "{}/.well-known/oauth-protected-resource",
             self.resource(proto, host).trim_end_matches('/')
         );
-        let realm = quote(&self.inner.realm);
-        let (status, detail, challenge) = match refusal {
-            Refusal::Verify(e) if e.is_unavailable() => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Authentication service unavailable, retry later".to_string(),
-                None,
-            ),
-            Refusal::Verify(e) if e.status_code() == 429 => {
-                (StatusCode::TOO_MANY_REQUESTS, e.to_string(), None)
+        let (status, detail) = match refusal {
+            Refusal::Credential(refusal) => {
+                let context = RefusalContext {
+                    realm: &self.inner.realm,
+                    resource_metadata: Some(&metadata),
+                    dpop: Some(self.dpop()),
+                };
+                return refusal.to_response(&context).map(Body::from);
             }
-            Refusal::Verify(VerifyError::MissingToken) => (
-                StatusCode::UNAUTHORIZED,
-                "Not authenticated".to_string(),
-                Some(format!("Bearer realm=\"{realm}\"")),
-            ),
-            Refusal::Verify(e) => (
-                StatusCode::UNAUTHORIZED,
-                format!("Invalid token: {e}"),
-                Some(format!(
-                    "Bearer realm=\"{realm}\", error=\"invalid_token\", error_description=\"{}\"",
-                    quote(&e.to_string())
-                )),
-            ),
-            Refusal::Forbidden(detail) => (
-                StatusCode::FORBIDDEN,
-                detail.clone(),
-                Some(format!(
-                    "Bearer realm=\"{realm}\", error=\"insufficient_scope\", error_description=\"{}\"",
-                    quote(detail)
-                )),
-            ),
-            Refusal::NoRoute => (
-                StatusCode::FORBIDDEN,
-                "No route allows this request".to_string(),
-                None,
-            ),
+            Refusal::NoRoute => (StatusCode::FORBIDDEN, "No route allows this request".into()),
             Refusal::AmbiguousPath => (
                 StatusCode::FORBIDDEN,
                 "Ambiguous request path refused".to_string(),
-                None,
-            ),
-            Refusal::CrossSite => (
-                StatusCode::FORBIDDEN,
-                "Cross-site request with cookie credentials refused".to_string(),
-                None,
             ),
             Refusal::UnsafeClaim(name) => (
                 StatusCode::FORBIDDEN,
                 format!("Identity claim for {name} cannot be sent as a header"),
-                None,
             ),
         };
-        let mut response = (status, Json(serde_json::json!({ "detail": detail }))).into_response();
-        if let Some(challenge) = challenge {
-            let challenge = format!("{challenge}, resource_metadata=\"{}\"", quote(&metadata));
-            if let Ok(value) = HeaderValue::from_str(&challenge) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
-        }
-        if let Refusal::Verify(
-            VerifyError::KeysUnavailable { retry_after, .. }
-            | VerifyError::ApiKey(ApiKeyRefusal::RateLimited { retry_after }),
-        ) = refusal
-        {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after.as_secs().max(1)),
-            );
-        }
-        response
-    }
-}
-
-fn is_safe_method(method: &str) -> bool {
-    matches!(method, "GET" | "HEAD" | "OPTIONS")
-}
-
-/// Whether a cookie credential needs a same-origin `Origin`: unsafe methods, and WebSocket
-/// handshakes (a `GET` that opens a two-way channel: cross-site WebSocket hijacking).
-fn needs_origin(req: &Check<'_>) -> bool {
-    !is_safe_method(req.method) || hygiene::is_websocket_handshake(req.headers)
-}
-
-/// True when the request's `Origin` names the host the request was sent to.
-fn same_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
-    let (Some(origin), Some(host)) = (
-        headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()),
-        host,
-    ) else {
-        return false;
-    };
-    origin
-        .split_once("://")
-        .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
-}
-
-/// Makes a value safe inside a quoted-string of an HTTP header.
-fn quote(s: &str) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii() && !c.is_ascii_control())
-        .map(|c| if c == '"' || c == '\\' { '\'' } else { c })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn origin_check() {
-        let mut h = HeaderMap::new();
-        assert!(!same_origin(&h, Some("app.example")));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("https://app.example"),
-        );
-        assert!(same_origin(&h, Some("app.example")));
-        assert!(!same_origin(&h, Some("app.example:8443")));
-        assert!(!same_origin(&h, None));
-        h.insert(
-            header::ORIGIN,
-            HeaderValue::from_static("https://evil.example"),
-        );
-        assert!(!same_origin(&h, Some("app.example")));
-        h.insert(header::ORIGIN, HeaderValue::from_static("null"));
-        assert!(!same_origin(&h, Some("app.example")));
+        (status, Json(serde_json::json!({ "detail": detail }))).into_response()
     }
 }

@@ -136,17 +136,6 @@ pub(crate) fn is_websocket(upgrade: &str) -> bool {
     upgrade.trim().eq_ignore_ascii_case("websocket")
 }
 
-/// Whether the request is a WebSocket handshake: an `Upgrade: websocket`, or a
-/// `Sec-WebSocket-Key` (end-to-end, so still there when a front drops the hop-by-hop `Upgrade`
-/// from its forward-auth question, as Traefik does).
-pub(crate) fn is_websocket_handshake(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::SEC_WEBSOCKET_KEY)
-        || headers
-            .get(header::UPGRADE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(is_websocket)
-}
-
 /// Reverse-proxy mode, after [`check`]: removes what the backend must not get from the client
 /// (route and method headers, `Forwarded`, `X-Real-IP`, `HTTP2-Settings`, and the credential
 /// cookies unless `keep_cookies`).

@@ -53,7 +53,7 @@ pub(crate) struct Ambiguous;
 
 /// Why an authenticated request is still refused (403).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct Forbidden(pub(crate) String);
+pub(crate) struct Forbidden(pub(crate) String, pub(crate) Vec<String>);
 
 impl Rules {
     /// Compiles the configured rules; `issuer_names` resolves rule issuers to indexes.
@@ -153,19 +153,26 @@ impl Rule {
     /// [`Forbidden`] naming the first unmet requirement.
     pub(crate) fn allows(&self, issuer: usize, claims: &TokenClaims) -> Result<(), Forbidden> {
         if !self.issuers.is_empty() && !self.issuers.contains(&issuer) {
-            return Err(Forbidden("Token issuer not allowed here".into()));
+            return Err(Forbidden(
+                "Token issuer not allowed here".into(),
+                Vec::new(),
+            ));
         }
         if !self.roles_any.is_empty() && !self.roles_any.iter().any(|r| claims.has_role(r)) {
-            return Err(Forbidden(format!(
-                "One of the roles {} required",
-                self.roles_any.join(", ")
-            )));
+            return Err(Forbidden(
+                format!("One of the roles {} required", self.roles_any.join(", ")),
+                Vec::new(),
+            ));
         }
         if let Some(missing) = self.roles_all.iter().find(|r| !claims.has_role(r)) {
-            return Err(Forbidden(format!("Role '{missing}' required")));
+            return Err(Forbidden(format!("Role '{missing}' required"), Vec::new()));
         }
         if let Some(missing) = self.scopes.iter().find(|s| !claims.has_scope(s)) {
-            return Err(Forbidden(format!("Scope '{missing}' required")));
+            // The `scope` parameter names every scope the rule needs (RFC 6750 §3.1).
+            return Err(Forbidden(
+                format!("Scope '{missing}' required"),
+                self.scopes.clone(),
+            ));
         }
         Ok(())
     }
@@ -265,11 +272,14 @@ mod tests {
         assert!(no_role.0.contains("admin, ops"));
         assert_eq!(
             rule.allows(1, &claims("admin", "api:write")),
-            Err(Forbidden("Role 'user' required".into()))
+            Err(Forbidden("Role 'user' required".into(), Vec::new()))
         );
         assert_eq!(
             rule.allows(1, &claims("user,ops", "api:read")),
-            Err(Forbidden("Scope 'api:write' required".into()))
+            Err(Forbidden(
+                "Scope 'api:write' required".into(),
+                vec!["api:write".into()]
+            ))
         );
     }
 }

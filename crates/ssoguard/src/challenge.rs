@@ -7,6 +7,7 @@
 //! - Keys or stores unavailable (503), an API key over its rate limit (429): no challenge.
 //! - Too few scopes (403, RFC 6750 §3.1): [`InsufficientScope`].
 
+use crate::dpop::DpopConfig;
 use crate::error::VerifyError;
 use crate::verify::Verifier;
 
@@ -66,31 +67,44 @@ impl Verifier {
         used: Option<Scheme>,
         realm: Option<&str>,
     ) -> Vec<String> {
-        let code = match error {
-            None => None,
-            Some(e) if e.status_code() != 401 => return Vec::new(),
-            Some(e) => e.oauth_error_code().map(|code| (code, e.to_string())),
-        };
-        let dpop = &self.inner.dpop;
-        let bearer_accepted = !dpop.required;
-        let on_dpop = matches!(error, Some(VerifyError::Dpop(_)))
-            || used == Some(Scheme::Dpop)
-            || !bearer_accepted;
-        let algs = dpop
-            .algorithms
-            .iter()
-            .map(|a| a.as_str())
-            .collect::<Vec<_>>()
-            .join(" ");
-        let mut out = Vec::with_capacity(2);
-        if bearer_accepted {
-            let error = if on_dpop { None } else { code.as_ref() };
-            out.push(render(Scheme::Bearer, realm, error, &[]));
-        }
-        let error = if on_dpop { code.as_ref() } else { None };
-        out.push(render(Scheme::Dpop, realm, error, &[("algs", &algs)]));
-        out
+        challenges_for(Some(&self.inner.dpop), error, used, realm)
     }
+}
+
+/// [`Verifier::challenges`] for a surface that accepts DPoP with `dpop`, or only `Bearer`
+/// (`None`: no DPoP challenge is offered).
+pub(crate) fn challenges_for(
+    dpop: Option<&DpopConfig>,
+    error: Option<&VerifyError>,
+    used: Option<Scheme>,
+    realm: Option<&str>,
+) -> Vec<String> {
+    let code = match error {
+        None => None,
+        Some(e) if e.status_code() != 401 => return Vec::new(),
+        Some(e) => e.oauth_error_code().map(|code| (code, e.to_string())),
+    };
+    let Some(dpop) = dpop else {
+        return vec![render(Scheme::Bearer, realm, code.as_ref(), &[])];
+    };
+    let bearer_accepted = !dpop.required;
+    let on_dpop = matches!(error, Some(VerifyError::Dpop(_)))
+        || used == Some(Scheme::Dpop)
+        || !bearer_accepted;
+    let algs = dpop
+        .algorithms
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let mut out = Vec::with_capacity(2);
+    if bearer_accepted {
+        let error = if on_dpop { None } else { code.as_ref() };
+        out.push(render(Scheme::Bearer, realm, error, &[]));
+    }
+    let error = if on_dpop { code.as_ref() } else { None };
+    out.push(render(Scheme::Dpop, realm, error, &[("algs", &algs)]));
+    out
 }
 
 /// A request that needs scopes the token does not carry: 403 with
@@ -157,11 +171,11 @@ impl InsufficientScope {
 }
 
 /// RFC 6749 §3.3 `scope-token` characters: `%x21 / %x23-5B / %x5D-7E`.
-fn is_scope_char(b: u8) -> bool {
+pub(crate) fn is_scope_char(b: u8) -> bool {
     b == 0x21 || (0x23..=0x5b).contains(&b) || (0x5d..=0x7e).contains(&b)
 }
 
-fn render(
+pub(crate) fn render(
     scheme: Scheme,
     realm: Option<&str>,
     error: Option<&(&'static str, String)>,
@@ -187,7 +201,7 @@ fn render(
 
 /// Makes a value safe inside a quoted-string of an HTTP header (the same rule as the axum
 /// rejection's): printable ASCII only, `"` and `\` replaced.
-fn quote(s: &str) -> String {
+pub(crate) fn quote(s: &str) -> String {
     s.chars()
         .filter(|c| c.is_ascii() && !c.is_ascii_control())
         .map(|c| if c == '"' || c == '\\' { '\'' } else { c })

@@ -33,13 +33,13 @@
 mod algorithm;
 pub mod api_key;
 mod batch;
-#[cfg(any(feature = "axum", feature = "dev-issuer"))]
 mod bearer;
 #[cfg(any(feature = "session-database", feature = "api-key-database"))]
 mod better_auth_db;
 mod builder;
 pub mod challenge;
 pub mod claims;
+pub mod credential;
 mod dangerous;
 mod discovery;
 pub mod dpop;

@@ -2,10 +2,7 @@
 
 use super::Auth;
 use crate::api_key::ApiKeyVerifier;
-use crate::claims::TokenClaims;
-use crate::error::VerifyError;
-use axum::http::{HeaderMap, header};
-use std::sync::Arc;
+use axum::http::HeaderName;
 
 impl Auth {
     /// Also accepts Better Auth API keys: a request with the verifier's key header
@@ -29,6 +26,7 @@ impl Auth {
     /// ```
     #[must_use]
     pub fn with_api_keys(mut self, keys: ApiKeyVerifier) -> Self {
+        self.sources.api_key_header = HeaderName::from_bytes(keys.header_name().as_bytes()).ok();
         self.api_keys = Some(keys);
         self
     }
@@ -37,40 +35,5 @@ impl Auth {
     #[must_use]
     pub fn api_keys(&self) -> Option<&ApiKeyVerifier> {
         self.api_keys.as_ref()
-    }
-
-    /// The API key answer for this request, or `None` when it is not an API-key request (no
-    /// key verifier, an `Authorization` header, or no key header).
-    pub(super) async fn api_key_claims(
-        &self,
-        headers: &HeaderMap,
-    ) -> Option<Result<Arc<TokenClaims>, VerifyError>> {
-        let keys = self.api_keys.as_ref()?;
-        if headers.contains_key(header::AUTHORIZATION) {
-            return None;
-        }
-        let mut values = headers.get_all(keys.header_name()).iter();
-        let value = values.next()?;
-        if values.next().is_some() {
-            return Some(Err(VerifyError::Malformed(
-                "ambiguous credentials: more than one API key header",
-            )));
-        }
-        let Ok(key) = value.to_str() else {
-            return Some(Err(VerifyError::Malformed("an API key is printable ASCII")));
-        };
-        Some(keys.verify(key).await)
-    }
-}
-
-impl Auth {
-    /// The rejection of a refused (or uncheckable) API key, logged by kind only.
-    pub(super) fn api_key_rejection(&self, e: VerifyError) -> super::AuthRejection {
-        if e.is_unavailable() {
-            tracing::warn!(reason = e.kind(), "API key check unavailable");
-        } else {
-            tracing::debug!(reason = e.kind(), refusal = %e, "API key refused");
-        }
-        super::AuthRejection::verify(e, self.realm.clone())
     }
 }

@@ -25,41 +25,41 @@
 
 mod api_key;
 mod credential;
-mod csrf;
 mod rejection;
+mod require;
 
 pub use rejection::AuthRejection;
+pub use require::{RequireLayer, RequireRole, RequireService};
 
+use crate::challenge::Scheme;
 use crate::claims::TokenClaims;
-use crate::error::VerifyError;
+use crate::credential::{CredentialSources, Csrf};
+use crate::error::{ConfigError, VerifyError};
 use crate::session::SessionVerifier;
 use crate::verify::Verifier;
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, Request};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
-use credential::Credential;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use std::convert::Infallible;
-use std::future::Future;
-use std::marker::PhantomData;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 /// What the extractors need: the verifier and where tokens may come from.
 #[derive(Clone, Debug)]
 pub struct Auth {
     verifier: Verifier,
-    cookie_name: Option<Arc<str>>,
+    /// Where credentials may come from ([`crate::credential`]).
+    sources: CredentialSources,
     /// Better Auth session cookies, when accepted ([`Auth::with_sessions`]).
     sessions: Option<SessionVerifier>,
     realm: Arc<str>,
-    /// Origins whose state-changing requests may carry a cookie-borne token ([`csrf`]).
-    allowed_origins: Arc<[Box<str>]>,
+    /// The CSRF rule for cookie credentials: allowed origins ([`Auth::with_allowed_origins`]).
+    csrf: Csrf,
     /// Better Auth API keys ([`Auth::with_api_keys`]).
     api_keys: Option<crate::api_key::ApiKeyVerifier>,
+    /// The public base URL DPoP proofs name ([`Auth::with_public_url`]).
+    public_url: Option<Arc<str>>,
 }
 
 impl Auth {
@@ -68,11 +68,12 @@ impl Auth {
     pub fn new(verifier: Verifier) -> Self {
         Auth {
             verifier,
-            cookie_name: None,
+            sources: CredentialSources::new(),
             sessions: None,
             realm: Arc::from("api"),
-            allowed_origins: Arc::from(Vec::new()),
+            csrf: Csrf::allowed_origins(std::iter::empty::<&str>()),
             api_keys: None,
+            public_url: None,
         }
     }
 
@@ -88,11 +89,32 @@ impl Auth {
     /// with 403 `{"detail": "Cross-site request refused: …"}` before the handler runs.
     /// A token in the `Authorization` header is never CSRF-checked (browsers do not add it).
     /// Two cookies of this name (cookie tossing from a sibling subdomain) are ambiguous
-    /// credentials: 401.
+    /// credentials: 401. A WebSocket handshake (`GET` with `Upgrade: websocket`) is checked
+    /// like a state-changing request.
     #[must_use]
     pub fn with_cookie(mut self, name: impl Into<String>) -> Self {
-        self.cookie_name = Some(Arc::from(name.into()));
+        self.sources.cookies = vec![Arc::from(name.into())];
         self
+    }
+
+    /// Accepts DPoP-bound tokens (`Authorization: DPoP <token>` with a `DPoP` proof, RFC 9449)
+    /// for requests to this public base URL (`https://api.example.com`, or with the prefix a
+    /// proxy strips: `https://example.com/api`): a proof's `htu` must be this base followed by
+    /// the request's path. The base is configuration, never read from request headers.
+    /// Default: none, and a DPoP request is refused with 401 ("DPoP is not accepted: the
+    /// service has no public URL configured"). A `cnf`-bound token sent as `Bearer` is refused
+    /// either way; the proof rules and whether bearer tokens are refused are the verifier's
+    /// ([`VerifierBuilder::dpop`](crate::VerifierBuilder::dpop)). With it, a 401 also carries
+    /// a `DPoP` challenge with `algs`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidUrl`] when `url` is not an absolute http(s) URL.
+    pub fn with_public_url(mut self, url: impl AsRef<str>) -> Result<Self, ConfigError> {
+        let url = url.as_ref().trim().trim_end_matches('/');
+        crate::dpop::DpopRequest::new(Method::GET, url)?;
+        self.public_url = Some(Arc::from(url));
+        Ok(self)
     }
 
     /// Also accepts Better Auth's **session cookie** (`better-auth.session_token`), checked by
@@ -121,6 +143,7 @@ impl Auth {
     /// ```
     #[must_use]
     pub fn with_sessions(mut self, sessions: SessionVerifier) -> Self {
+        self.sources = self.sources.session_cookies(&sessions);
         self.sessions = Some(sessions);
         self
     }
@@ -141,10 +164,7 @@ impl Auth {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.allowed_origins = origins
-            .into_iter()
-            .map(|o| Box::from(o.as_ref().trim().trim_end_matches('/')))
-            .collect();
+        self.csrf = Csrf::allowed_origins(origins);
         self
     }
 
@@ -161,18 +181,16 @@ impl Auth {
         &self.verifier
     }
 
-    /// Finds the token in a request: `Authorization: Bearer` (scheme case-insensitive, exactly
-    /// one), else the configured cookie. A session cookie is not a token: see
-    /// [`with_sessions`](Self::with_sessions).
+    /// Finds the token in a request: `Authorization: Bearer` or `DPoP` (scheme
+    /// case-insensitive, exactly one), else the configured cookie. A session cookie is not a
+    /// token: see [`with_sessions`](Self::with_sessions).
     ///
     /// # Errors
     ///
     /// [`VerifyError::MissingToken`] when there is none; [`VerifyError::Malformed`] for several
     /// Authorization headers or a Bearer value that is not exactly one token.
     pub fn token_from_headers<'h>(&self, headers: &'h HeaderMap) -> Result<&'h str, VerifyError> {
-        self.find_token(headers)?
-            .map(|(token, _)| token)
-            .ok_or(VerifyError::MissingToken)
+        self.find_token(headers)?.ok_or(VerifyError::MissingToken)
     }
 
     /// Extracts and verifies the request's token, without knowing the method: a cookie-borne
@@ -200,50 +218,33 @@ impl Auth {
         method: &Method,
         headers: &HeaderMap,
     ) -> Result<Arc<TokenClaims>, AuthRejection> {
-        // API keys ([`Auth::with_api_keys`]): the key header, when no Authorization is sent.
-        if let Some(result) = self.api_key_claims(headers).await {
-            return result.map_err(|e| self.api_key_rejection(e));
-        }
-        let result = match self.find_credential(headers) {
-            Ok(Credential::Bearer(token)) => self.verifier.verify(token).await,
-            Ok(Credential::TokenCookie(token)) => {
-                self.refuse_cross_site(method, headers)?;
-                self.verifier.verify(token).await
-            }
-            Ok(Credential::Session(cookies)) => {
-                self.refuse_cross_site(method, headers)?;
-                match &self.sessions {
-                    Some(sessions) => sessions.verify(&cookies).await,
-                    None => Err(VerifyError::MissingToken),
-                }
-            }
-            Err(e) => Err(e),
-        };
-        result.map_err(|e| {
-            if e.is_unavailable() {
-                tracing::warn!(reason = e.kind(), "authentication unavailable");
-            } else {
-                tracing::debug!(reason = e.kind(), "token refused");
-            }
-            AuthRejection::verify(e, self.realm.clone())
-        })
+        self.authenticate_inner(method, None, headers)
+            .await
+            .map(|(claims, _)| claims)
     }
 
-    /// The CSRF rule for cookie-borne credentials ([`csrf`]).
-    fn refuse_cross_site(&self, method: &Method, headers: &HeaderMap) -> Result<(), AuthRejection> {
-        match csrf::cross_site_refusal(method, headers, &self.allowed_origins) {
-            None => Ok(()),
-            Some(reason) => {
-                tracing::debug!(reason, "cookie credential on a cross-site request");
-                Err(AuthRejection::cross_site(reason, self.realm.clone()))
-            }
-        }
+    /// [`authenticate_request`](Self::authenticate_request) with the request's URI, which a
+    /// DPoP proof names (see [`with_public_url`](Self::with_public_url)).
+    ///
+    /// # Errors
+    ///
+    /// An [`AuthRejection`] (401, 403 for a cross-site cookie request, 429, or 503).
+    pub async fn authenticate_http(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Arc<TokenClaims>, AuthRejection> {
+        self.authenticate_inner(method, Some(uri), headers)
+            .await
+            .map(|(claims, _)| claims)
     }
 }
 
-/// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors.
+/// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors,
+/// with the scheme the credential came with.
 #[derive(Clone, Debug)]
-struct VerifiedClaims(Arc<TokenClaims>);
+struct VerifiedClaims(Arc<TokenClaims>, Option<Scheme>);
 
 async fn claims_from_parts<S>(
     parts: &mut Parts,
@@ -253,14 +254,24 @@ where
     Auth: FromRef<S>,
 {
     let auth = Auth::from_ref(state);
-    if let Some(VerifiedClaims(claims)) = parts.extensions.get::<VerifiedClaims>() {
+    if let Some(VerifiedClaims(claims, _)) = parts.extensions.get::<VerifiedClaims>() {
         return Ok((claims.clone(), auth));
     }
-    let claims = auth
-        .authenticate_request(&parts.method, &parts.headers)
+    let (claims, scheme) = auth
+        .authenticate_inner(&parts.method, Some(&parts.uri), &parts.headers)
         .await?;
-    parts.extensions.insert(VerifiedClaims(claims.clone()));
+    parts
+        .extensions
+        .insert(VerifiedClaims(claims.clone(), scheme));
     Ok((claims, auth))
+}
+
+/// The scheme of the credential verified earlier in this request.
+fn scheme_of(parts: &Parts) -> Option<Scheme> {
+    parts
+        .extensions
+        .get::<VerifiedClaims>()
+        .and_then(|VerifiedClaims(_, scheme)| *scheme)
 }
 
 /// Verified claims of the wanted caller kind: a service (`client_credentials`) token when
@@ -276,7 +287,7 @@ where
 {
     let (claims, auth) = claims_from_parts(parts, state).await?;
     if claims.is_client_credentials() != service {
-        return Err(AuthRejection::forbidden(refusal.into(), auth.realm.clone()));
+        return Err(auth.forbidden(refusal.into(), Vec::new(), scheme_of(parts)));
     }
     Ok(claims)
 }
@@ -444,7 +455,7 @@ where
         claims
             .deserialize_into()
             .map(Claims)
-            .map_err(|e| AuthRejection::verify(e, auth.realm.clone()))
+            .map_err(|e| auth.reject(e, scheme_of(parts)))
     }
 }
 
@@ -478,210 +489,6 @@ macro_rules! role {
             const NAME: &'static str = $role;
         }
     };
-}
-
-/// Extractor: the current user, who must have role `R` (403 otherwise). A user only: a
-/// service (`client_credentials`) token is refused with 403 even if it carries the role, as
-/// with [`CurrentUser`]; a route meant for service tokens with a role says so with
-/// [`RequireLayer::allow_service_tokens`].
-#[derive(Debug, Clone)]
-pub struct RequireRole<R: RoleName>(pub CurrentUser, pub PhantomData<R>);
-
-impl<S, R> FromRequestParts<S> for RequireRole<R>
-where
-    Auth: FromRef<S>,
-    S: Send + Sync,
-    R: RoleName,
-{
-    type Rejection = AuthRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let claims = claims_of_kind(
-            parts,
-            state,
-            false,
-            "A user token is required (this is a service token)",
-        )
-        .await?;
-        let auth = Auth::from_ref(state);
-        let requirement = Requirement::Role(R::NAME.into());
-        requirement.check(&claims, &auth)?;
-        Ok(RequireRole(CurrentUser::from_claims(claims), PhantomData))
-    }
-}
-
-#[derive(Debug, Clone)]
-enum Requirement {
-    Role(String),
-    AnyRole(Vec<String>),
-    Permission(String),
-    Scope(String),
-}
-
-impl Requirement {
-    fn check(&self, claims: &TokenClaims, auth: &Auth) -> Result<(), AuthRejection> {
-        let (ok, detail) = match self {
-            Requirement::Role(role) => (claims.has_role(role), format!("Role '{role}' required")),
-            Requirement::AnyRole(roles) => (
-                roles.iter().any(|r| claims.has_role(r)),
-                format!("One of roles {} required", roles.join(", ")),
-            ),
-            Requirement::Permission(p) => (
-                claims.has_permission(p),
-                format!("Permission '{p}' required"),
-            ),
-            Requirement::Scope(s) => (claims.has_scope(s), format!("Scope '{s}' required")),
-        };
-        if ok {
-            Ok(())
-        } else {
-            tracing::debug!(requirement = ?self, "access refused: requirement not met");
-            Err(AuthRejection::forbidden(detail, auth.realm.clone()))
-        }
-    }
-}
-
-/// A `route_layer` guard: authenticates, checks a role, permission or scope, and lets the
-/// request through with its verified claims attached (extractors then reuse them).
-#[derive(Clone, Debug)]
-pub struct RequireLayer {
-    auth: Auth,
-    requirement: Arc<Requirement>,
-    /// Whether a service (`client_credentials`) token may pass a role requirement.
-    service_tokens: bool,
-}
-
-impl RequireLayer {
-    fn new<S>(state: &S, requirement: Requirement) -> Self
-    where
-        Auth: FromRef<S>,
-    {
-        RequireLayer {
-            auth: Auth::from_ref(state),
-            requirement: Arc::new(requirement),
-            service_tokens: false,
-        }
-    }
-
-    /// Lets service (`client_credentials`) tokens pass a [`role`](Self::role) or
-    /// [`any_role`](Self::any_role) requirement too. Default: roles are users' — a service
-    /// token is refused with 403 even if it carries the role (as the [`CurrentUser`]
-    /// extractor refuses it). Permission and scope requirements accept both kinds.
-    #[must_use]
-    pub fn allow_service_tokens(mut self) -> Self {
-        self.service_tokens = true;
-        self
-    }
-
-    /// Requires `role` from a user (403 `{"detail": "Role 'admin' required"}` otherwise; a
-    /// service token is refused unless [`allow_service_tokens`](Self::allow_service_tokens)).
-    pub fn role<S>(state: &S, role: impl Into<String>) -> Self
-    where
-        Auth: FromRef<S>,
-    {
-        Self::new(state, Requirement::Role(role.into()))
-    }
-
-    /// Requires one of `roles`.
-    pub fn any_role<S, I>(state: &S, roles: I) -> Self
-    where
-        Auth: FromRef<S>,
-        I: IntoIterator,
-        I::Item: Into<String>,
-    {
-        Self::new(
-            state,
-            Requirement::AnyRole(roles.into_iter().map(Into::into).collect()),
-        )
-    }
-
-    /// Requires a permission in the `permissions` claim.
-    pub fn permission<S>(state: &S, permission: impl Into<String>) -> Self
-    where
-        Auth: FromRef<S>,
-    {
-        Self::new(state, Requirement::Permission(permission.into()))
-    }
-
-    /// Requires a scope in the `scope` claim (client-credentials tokens).
-    pub fn scope<S>(state: &S, scope: impl Into<String>) -> Self
-    where
-        Auth: FromRef<S>,
-    {
-        Self::new(state, Requirement::Scope(scope.into()))
-    }
-}
-
-impl<Svc> tower_layer::Layer<Svc> for RequireLayer {
-    type Service = RequireService<Svc>;
-
-    fn layer(&self, inner: Svc) -> Self::Service {
-        RequireService {
-            inner,
-            layer: self.clone(),
-        }
-    }
-}
-
-/// The service of a [`RequireLayer`].
-#[derive(Clone, Debug)]
-pub struct RequireService<Svc> {
-    inner: Svc,
-    layer: RequireLayer,
-}
-
-impl<Svc, B> tower_service::Service<Request<B>> for RequireService<Svc>
-where
-    Svc: tower_service::Service<Request<B>, Response = Response, Error = Infallible>
-        + Clone
-        + Send
-        + 'static,
-    Svc::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = Response;
-    type Error = Infallible;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        // The clone is not ready; swap so the ready one handles this request.
-        let clone = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, clone);
-        let layer = self.layer.clone();
-        Box::pin(async move {
-            let claims = match req.extensions().get::<VerifiedClaims>() {
-                Some(VerifiedClaims(c)) => c.clone(),
-                None => match layer
-                    .auth
-                    .authenticate_request(req.method(), req.headers())
-                    .await
-                {
-                    Ok(c) => c,
-                    Err(rejection) => return Ok(rejection.into_response()),
-                },
-            };
-            let role_requirement = matches!(
-                *layer.requirement,
-                Requirement::Role(_) | Requirement::AnyRole(_)
-            );
-            if role_requirement && !layer.service_tokens && claims.is_client_credentials() {
-                return Ok(AuthRejection::forbidden(
-                    "A user token is required (this is a service token)".into(),
-                    layer.auth.realm.clone(),
-                )
-                .into_response());
-            }
-            if let Err(rejection) = layer.requirement.check(&claims, &layer.auth) {
-                return Ok(rejection.into_response());
-            }
-            req.extensions_mut().insert(VerifiedClaims(claims));
-            inner.call(req).await
-        })
-    }
 }
 
 #[cfg(test)]

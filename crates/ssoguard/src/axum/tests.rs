@@ -602,3 +602,76 @@ async fn forged_or_doubled_session_cookies_are_401() {
         challenge(&headers)
     );
 }
+
+/// DPoP through the extractors: the proof's `htu` is the configured public URL and the path;
+/// without a public URL a DPoP request is refused with a clear 401; a bound token is never a
+/// bearer token; a scope requirement names the scope (RFC 6750 §3.1).
+#[tokio::test]
+async fn dpop_needs_a_public_url_and_scopes_are_named() {
+    use crate::Algorithm;
+    use crate::testing::DpopClient;
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let client = DpopClient::generate(Algorithm::ES256).expect("key");
+    let bound = issuer.token().cnf_jkt(&client.jkt()).sign();
+    let build = |auth: Auth| {
+        let state = State { auth };
+        Router::new()
+            .route("/me", get(|u: CurrentUser| async move { u.id }))
+            .route(
+                "/write",
+                get(|| async { "ok" }).route_layer(RequireLayer::scope(&state, "tasks:write")),
+            )
+            .with_state(state)
+    };
+    let without = build(Auth::new(default_verifier(&issuer)));
+    let with = build(
+        Auth::new(default_verifier(&issuer))
+            .with_public_url("https://api.example/base/")
+            .expect("url"),
+    );
+    let scheme = format!("DPoP {bound}");
+    let proof = client
+        .proof("GET", "https://api.example/base/me", &bound)
+        .sign();
+    let headers = [("authorization", scheme.as_str()), ("dpop", proof.as_str())];
+
+    let (status, h, body) = call(&without, "/me", &headers).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(body.contains("no public URL configured"), "{body}");
+    assert_eq!(
+        h.get_all("www-authenticate").iter().count(),
+        1,
+        "no DPoP offered"
+    );
+
+    let (status, _, body) = call(&with, "/me", &headers).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "user-1"));
+    let (status, h, _) = call(&with, "/me", &headers).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "replayed");
+    let challenges: Vec<_> = h.get_all("www-authenticate").iter().collect();
+    assert_eq!(challenges[0], r#"Bearer realm="api""#);
+    assert!(
+        challenges[1]
+            .to_str()
+            .expect("ascii")
+            .starts_with(r#"DPoP realm="api", error="invalid_dpop_proof""#),
+        "{challenges:?}"
+    );
+    let as_bearer = format!("Bearer {bound}");
+    let (status, h, _) = call(&with, "/me", &[("authorization", &as_bearer)]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(challenge(&h).contains("invalid_token"), "{h:?}");
+
+    let token = issuer
+        .token()
+        .claim("scope", serde_json::json!("tasks:read"))
+        .sign();
+    let bearer = format!("Bearer {token}");
+    let (status, h, body) = call(&with, "/write", &[("authorization", &bearer)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        challenge(&h),
+        r#"Bearer realm="api", error="insufficient_scope", error_description="Scope 'tasks:write' required", scope="tasks:write""#
+    );
+    assert_eq!(body, r#"{"detail":"Scope 'tasks:write' required"}"#);
+}
