@@ -88,6 +88,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// `AUTH_COOKIE_NAME`: accept the token from this cookie too. Unset: cookies ignored.
     pub auth_cookie_name: Option<String>,
+    /// `PUBLIC_URL`: the URL clients reach this service at (`https://api.example.com`, or with
+    /// the prefix a proxy strips). DPoP proofs must name it (`htu`); never read from request
+    /// headers. Unset: DPoP requests are refused (401), bearer tokens work as before.
+    pub public_url: Option<String>,
     /// `BETTER_AUTH_SECRET` and the other `BETTER_AUTH_*` session settings
     /// ([`crate::sessions`]): accept Better Auth's session cookie. Unset: ignored.
     pub sessions: Option<crate::sessions::SessionSettings>,
@@ -305,6 +309,7 @@ impl Config {
             port,
             cors_origins,
             auth_cookie_name: get("AUTH_COOKIE_NAME"),
+            public_url: get("PUBLIC_URL"),
             jwks_cache_ttl,
             jwks_refetch_cooldown,
             log_format,

@@ -40,6 +40,11 @@ pub enum StartupError {
         /// The library's name of the setting (`authority` is `AUTH_SERVER_URL`).
         setting: &'static str,
     },
+    /// `PUBLIC_URL` is not an absolute http(s) URL.
+    #[error(
+        "PUBLIC_URL is invalid: give the absolute http(s) URL clients reach this service at (e.g. https://api.example.com)"
+    )]
+    InvalidPublicUrl,
     /// The session-cookie settings are not usable (the variable at fault is named).
     #[error("invalid Better Auth session settings: {0}")]
     Sessions(crate::config::ConfigError),
@@ -220,6 +225,12 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         other => StartupError::Sso(other),
     })?;
     let mut auth = Auth::new(verifier).with_realm("tasks-api");
+    // DPoP (`Authorization: DPoP` + a proof) needs the public URL the proofs name.
+    if let Some(url) = &config.public_url {
+        auth = auth
+            .with_public_url(url)
+            .map_err(|_| StartupError::InvalidPublicUrl)?;
+    }
     if let Some(cookie) = &config.auth_cookie_name {
         // Cookie-borne tokens on state-changing requests only from the CORS origins (CSRF).
         auth = auth
