@@ -23,8 +23,10 @@ use ssoguard::credential::{
     Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
 };
 use ssoguard::dpop::{DpopRequest, Presented};
+use ssoguard::revocation::{MemoryRevocations, Revocations};
 use ssoguard::session::SessionVerifier;
 use ssoguard::{IntrospectionConfig, IssuerRouter, TokenClaims, Verifier, VerifyError};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The shared pipeline (cheap to clone).
@@ -99,16 +101,36 @@ impl Gate {
         let mut sources = CredentialSources::new();
         let mut session = None;
         let mut api_key = None;
+        // One revocation store per SSO (Better Auth base URL), shared by its token verifier and
+        // its session verifier: a back-channel logout then refuses the session's tokens and its
+        // cookie alike, and never another SSO's session that happens to use the same `sid`.
+        let mut revocations: HashMap<String, Arc<dyn Revocations>> = HashMap::new();
+        let mut store_for = |i: &crate::config::IssuerConfig| {
+            let base = crate::sessions::better_auth_base(
+                i.authority
+                    .as_deref()
+                    .or(i.issuer.as_deref())
+                    .unwrap_or_default(),
+            );
+            Arc::clone(
+                revocations
+                    .entry(base)
+                    .or_insert_with(|| Arc::new(MemoryRevocations::default())),
+            )
+        };
         for i in &config.issuers {
             if let Some(settings) = &i.session {
-                session = Some((i.name.clone(), crate::sessions::verifier(i, settings)?));
+                let verifier = crate::sessions::verifier(i, settings, store_for(i))?;
+                session = Some((i.name.clone(), verifier));
                 continue;
             }
             if let Some(settings) = &i.api_key {
                 api_key = Some((i.name.clone(), crate::api_keys::verifier(i, settings)?));
                 continue;
             }
-            let mut vb = Verifier::builder().audiences(i.audiences.iter().cloned());
+            let mut vb = Verifier::builder()
+                .audiences(i.audiences.iter().cloned())
+                .revocations(store_for(i));
             if let Some(authority) = &i.authority {
                 vb = vb.authority(authority);
             }

@@ -20,8 +20,10 @@
 //! `[[issuer]]` is still needed beside it.
 
 use crate::config::{ConfigError, FileIssuer, IssuerConfig};
+use ssoguard::revocation::Revocations;
 use ssoguard::session::{DEFAULT_COOKIE_PREFIX, SessionSecret, SessionVerifier};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The `kind` of a session-cookie issuer.
@@ -153,12 +155,16 @@ pub(crate) fn from_env(
 }
 
 /// The verifier of a session issuer.
+/// `revocations` is the store of the same SSO's token verifier, so a back-channel logout refuses
+/// the session's cookie too.
 pub(crate) fn verifier(
     issuer: &IssuerConfig,
     session: &SessionIssuer,
+    revocations: Arc<dyn Revocations>,
 ) -> Result<SessionVerifier, String> {
     let base = better_auth_base(issuer.authority.as_deref().unwrap_or_default());
     SessionVerifier::builder()
+        .revocations(revocations)
         .secret(session.secret.clone())
         .remote(&base)
         .issuer(&base)

@@ -231,3 +231,65 @@ async fn an_unreachable_sso_is_503_never_200() {
     assert_eq!(headers[header::CACHE_CONTROL], "no-store");
     assert_eq!(body["error"], "temporarily_unavailable");
 }
+
+/// The token issuer and the session-cookie issuer of one SSO share its revocations: a logout
+/// refuses the signed-out session's cookie (answered from its cookie cache, no lookup) and
+/// leaves the user's other session alone.
+#[tokio::test]
+async fn a_logout_ends_that_sessions_cookie_too() {
+    use ssoguard::session::{SessionSecret, sign_session_token, write_compact_cookie_cache};
+    const SECRET: &str = "gateway-logout-secret-0123456789abcdef012345";
+    let sso = TestIssuer::start().await.expect("issuer");
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\n\n[[issuer]]\nname = \"tokens\"\nissuer = \"{}\"\n\
+         audiences = [\"api\"]\n\n[[issuer]]\nname = \"sessions\"\nkind = \"better-auth-session\"\n\
+         authority = \"{}\"\nsecret_env = \"TEST_SECRET\"\n\n[[route]]\npath = \"/**\"\n",
+        sso.issuer(),
+        sso.origin()
+    );
+    let env = |k: &str| (k == "TEST_SECRET").then(|| SECRET.to_string());
+    let config = Config::from_toml(&toml, "test.toml", &env).expect("config");
+    let app = App::build(config).await.expect("app");
+    let secret = SessionSecret::new(SECRET).expect("secret");
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_millis(),
+    )
+    .expect("ms");
+    let cookie = |token: &str, sid: &str| {
+        let data = write_compact_cookie_cache(
+            &json!({"id": sid, "token": token, "userId": "erin", "expiresAt": "2099-01-01T00:00:00.000Z"}),
+            &json!({"id": "erin", "email": "erin@example.com", "role": "user"}),
+            now_ms + 300_000,
+            &secret,
+        );
+        format!(
+            "better-auth.session_token={}; better-auth.session_data={data}",
+            sign_session_token(token, &secret)
+        )
+    };
+    let with_cookie = |cookie: String| {
+        let app = &app;
+        async move {
+            let req = Request::get("/_ssoguard/auth")
+                .header("x-original-method", "GET")
+                .header("x-original-uri", "/api/me")
+                .header(header::COOKIE, cookie)
+                .body(Body::empty())
+                .expect("request");
+            call(app, req).await.0
+        }
+    };
+    let (a, b) = (cookie("tok-a", "sid-a"), cookie("tok-b", "sid-b"));
+    assert_eq!(with_cookie(a.clone()).await, StatusCode::OK);
+    let logout = sso
+        .logout_token()
+        .aud("api")
+        .claim("sid", json!("sid-a"))
+        .sign();
+    assert_eq!(post_logout(&app, &logout).await.0, StatusCode::OK);
+    assert_eq!(with_cookie(a).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(with_cookie(b).await, StatusCode::OK);
+}
