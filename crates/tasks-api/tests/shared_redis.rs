@@ -8,11 +8,15 @@
 //! - Redis killed: the instances report `degraded` on `/ready` and keep refusing what they know;
 //!   a logout received meanwhile is enforced by its instance at once; Redis restarted empty: the
 //!   instances reconnect by themselves and the waiting logout reaches the other two.
+//! - The same through a real nginx `upstream` (round robin) in front of the three: after a
+//!   logout posted through nginx, three consecutive requests (one per instance) are refused
+//!   within 1 s.
 //! - DPoP replay across instances, at library level: two verifiers sharing the Redis replay
 //!   store (tasks-api does not accept DPoP over HTTP yet): a proof used at one is a replay at the
 //!   other; with Redis down the proof cannot be checked (503-class error), never accepted.
 //!
-//! Without `redis-server` the tests print `SKIPPED: …` and pass, except under `CI`.
+//! Without `redis-server` (or nginx, for its test) the tests print `SKIPPED: …` and pass, except
+//! under `CI`.
 
 mod common;
 
@@ -158,8 +162,9 @@ impl Instance {
     }
 }
 
-async fn me(http: &reqwest::Client, instance: &Instance, token: &str) -> u16 {
-    http.get(format!("{}/api/me", instance.base))
+/// `GET /api/me` at `base` (an instance or the front).
+async fn me(http: &reqwest::Client, base: &str, token: &str) -> u16 {
+    http.get(format!("{base}/api/me"))
         .bearer_auth(token)
         .send()
         .await
@@ -193,8 +198,8 @@ async fn shared_state_is(http: &reqwest::Client, instances: &[Instance], want: &
     }
 }
 
-async fn post_logout(http: &reqwest::Client, instance: &Instance, logout: &str) -> u16 {
-    http.post(format!("{}/auth/backchannel-logout", instance.base))
+async fn post_logout(http: &reqwest::Client, base: &str, logout: &str) -> u16 {
+    http.post(format!("{base}/auth/backchannel-logout"))
         .form(&[("logout_token", logout)])
         .send()
         .await
@@ -215,7 +220,7 @@ async fn refused_by_all(
     while !pending.is_empty() {
         let mut still = Vec::new();
         for instance in pending {
-            if me(http, instance, token).await != 401 {
+            if me(http, &instance.base, token).await != 401 {
                 still.push(instance);
             }
         }
@@ -265,11 +270,11 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
         let token = session_token(&issuer, &sid);
         // Verified (and cached) by every instance first.
         for instance in &instances {
-            assert_eq!(me(&http, instance, &token).await, 200);
+            assert_eq!(me(&http, &instance.base, &token).await, 200);
         }
         let receiver = &instances[round % 3];
         assert_eq!(
-            post_logout(&http, receiver, &logout_token(&issuer, &sid)).await,
+            post_logout(&http, &receiver.base, &logout_token(&issuer, &sid)).await,
             200
         );
         lags.push(refused_by_all(&http, &instances, &token, Duration::from_secs(1)).await);
@@ -282,7 +287,11 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
         lags[lags.len() - 1]
     );
     for instance in &instances {
-        assert_eq!(me(&http, instance, &other).await, 200, "another session");
+        assert_eq!(
+            me(&http, &instance.base, &other).await,
+            200,
+            "another session"
+        );
     }
 
     // Redis killed: every instance says so and keeps enforcing what it knows.
@@ -290,9 +299,13 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
     shared_state_is(&http, &instances, "degraded").await;
     let early = session_token(&issuer, "sid-0");
     for instance in &instances {
-        assert_eq!(me(&http, instance, &early).await, 401, "not forgotten");
         assert_eq!(
-            me(&http, instance, &other).await,
+            me(&http, &instance.base, &early).await,
+            401,
+            "not forgotten"
+        );
+        assert_eq!(
+            me(&http, &instance.base, &other).await,
             200,
             "bearer JWTs still served"
         );
@@ -300,13 +313,18 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
     // A logout received meanwhile: enforced by its instance at once, waiting to be shared.
     let outage = session_token(&issuer, "sid-outage");
     for instance in &instances {
-        assert_eq!(me(&http, instance, &outage).await, 200);
+        assert_eq!(me(&http, &instance.base, &outage).await, 200);
     }
     assert_eq!(
-        post_logout(&http, &instances[1], &logout_token(&issuer, "sid-outage")).await,
+        post_logout(
+            &http,
+            &instances[1].base,
+            &logout_token(&issuer, "sid-outage")
+        )
+        .await,
         200
     );
-    assert_eq!(me(&http, &instances[1], &outage).await, 401);
+    assert_eq!(me(&http, &instances[1].base, &outage).await, 401);
     assert_eq!(ready(&http, &instances[1]).await["unpublished"], 1);
     assert_eq!(ready(&http, &instances[1]).await["status"], "ready");
 
@@ -317,9 +335,14 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
     assert_eq!(ready(&http, &instances[1]).await["unpublished"], 0);
     // And pushing works again on the new server.
     let after = session_token(&issuer, "sid-after");
-    assert_eq!(me(&http, &instances[2], &after).await, 200);
+    assert_eq!(me(&http, &instances[2].base, &after).await, 200);
     assert_eq!(
-        post_logout(&http, &instances[0], &logout_token(&issuer, "sid-after")).await,
+        post_logout(
+            &http,
+            &instances[0].base,
+            &logout_token(&issuer, "sid-after")
+        )
+        .await,
         200
     );
     refused_by_all(&http, &instances, &after, Duration::from_secs(1)).await;
@@ -328,9 +351,9 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
     // since the restart.
     let late = Instance::start(&issuer, &redis.url()).await;
     shared_state_is(&http, std::slice::from_ref(&late), "ok").await;
-    assert_eq!(me(&http, &late, &after).await, 401);
-    assert_eq!(me(&http, &late, &outage).await, 401);
-    assert_eq!(me(&http, &late, &other).await, 200);
+    assert_eq!(me(&http, &late.base, &after).await, 401);
+    assert_eq!(me(&http, &late.base, &outage).await, 401);
+    assert_eq!(me(&http, &late.base, &other).await, 200);
 }
 
 #[tokio::test]
@@ -388,4 +411,122 @@ async fn a_dpop_proof_used_at_one_verifier_is_a_replay_at_another() {
         "{error:?}"
     );
     assert_eq!(error.status_code(), 503);
+}
+
+/// nginx on a free port, round robin over `upstreams` (nginx's default balancing).
+struct Nginx {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+    base: String,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Nginx {
+    fn start(upstreams: &[Instance]) -> Option<Nginx> {
+        let binary = ["/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/bin/nginx"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists());
+        let Some(binary) = binary else {
+            common::skip("nginx is not installed");
+            return None;
+        };
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let dir =
+            std::env::temp_dir().join(format!("nginx-shared-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("nginx dir");
+        let servers: String = upstreams
+            .iter()
+            .map(|i| format!("    server {};\n", i.base.trim_start_matches("http://")))
+            .collect();
+        let d = dir.display();
+        let conf = format!(
+            "worker_processes 1;\npid {d}/nginx.pid;\nerror_log stderr warn;\n\
+             events {{ worker_connections 256; }}\n\
+             http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+             fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+             upstream tasks {{\n{servers}  }}\n\
+             server {{\n    listen 127.0.0.1:{port};\n    location / {{ proxy_pass http://tasks; }}\n  }}\n}}\n"
+        );
+        std::fs::write(dir.join("nginx.conf"), conf).expect("write nginx.conf");
+        let child = std::process::Command::new(binary)
+            .arg("-p")
+            .arg(&dir)
+            .arg("-c")
+            .arg(dir.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn nginx");
+        let nginx = Nginx {
+            child,
+            dir,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nginx did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Some(nginx)
+    }
+}
+
+#[tokio::test]
+async fn through_nginx_round_robin_a_logout_is_refused_on_every_instance_within_a_second() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let http = reqwest::Client::new();
+    let mut instances = Vec::new();
+    for _ in 0..3 {
+        instances.push(Instance::start(&issuer, &redis.url()).await);
+    }
+    shared_state_is(&http, &instances, "ok").await;
+    let Some(nginx) = Nginx::start(&instances) else {
+        return;
+    };
+    let front = nginx.base.as_str();
+    for round in 0..5 {
+        let sid = format!("sid-lb-{round}");
+        let token = session_token(&issuer, &sid);
+        // Three requests: one per instance, each verifies (and caches) the token.
+        for _ in 0..3 {
+            assert_eq!(me(&http, front, &token).await, 200);
+        }
+        assert_eq!(
+            post_logout(&http, front, &logout_token(&issuer, &sid)).await,
+            200
+        );
+        let start = Instant::now();
+        let mut refused_in_a_row = 0;
+        while refused_in_a_row < 3 {
+            if me(&http, front, &token).await == 401 {
+                refused_in_a_row += 1;
+            } else {
+                refused_in_a_row = 0;
+                assert!(
+                    start.elapsed() < Duration::from_secs(1),
+                    "accepted after 1 s"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            start.elapsed()
+        );
+    }
 }
