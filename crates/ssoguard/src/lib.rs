@@ -16,6 +16,9 @@
 //!   fault injection and the attack catalogue.
 //! - Feature `dev-issuer`: `dev::DevIssuer`, the development SSO behind `tasks-api --dev` and
 //!   `ssoguard dev-issuer` (without the rest of `testing`).
+//! - Feature `shared-redis`: `shared::SharedRedis`, revocations (back-channel logouts) and the
+//!   DPoP replay store shared by every instance of a service through Redis, the request path
+//!   still reading a local set.
 //! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
 //!   feature `api-key-database`, in Better Auth's database.
 //!
@@ -57,6 +60,8 @@ pub mod m2m;
 mod metrics;
 pub mod revocation;
 pub mod session;
+#[cfg(feature = "shared-redis")]
+pub mod shared;
 mod single_flight;
 mod time;
 mod token_cache;

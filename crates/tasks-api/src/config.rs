@@ -110,6 +110,9 @@ pub struct Config {
     pub dev_keys_file: String,
     /// Better Auth API keys: `BETTER_AUTH_API_KEYS` and the variables of [`crate::api_keys`].
     pub api_keys: crate::api_keys::ApiKeySettings,
+    /// `SSOGUARD_REDIS_URL` (`redis://…`, `rediss://…`): revocations and DPoP replay shared with
+    /// every other instance through this Redis. Unset: both stay in this process.
+    pub redis_url: Option<Secret>,
 }
 
 /// A configuration value is missing or invalid.
@@ -288,7 +291,22 @@ impl Config {
                 reason: "it is only used with BETTER_AUTH_SESSION_LOOKUP=database or BETTER_AUTH_API_KEYS=database".into(),
             });
         }
+        let redis_url = match get("SSOGUARD_REDIS_URL") {
+            None => None,
+            Some(url) => {
+                let url = url.trim().to_string();
+                if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                    // The value is not repeated: it may hold a password.
+                    return Err(ConfigError::Invalid {
+                        name: "SSOGUARD_REDIS_URL",
+                        reason: "use a redis:// or rediss:// URL".into(),
+                    });
+                }
+                Some(Secret::new(url))
+            }
+        };
         Ok(Config {
+            redis_url,
             api_keys,
             sessions,
             sso_issuer: get("SSO_ISSUER"),
@@ -332,6 +350,30 @@ mod tests {
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
         Config::from_lookup(dev, |k| map.get(k).cloned())
+    }
+
+    /// `SSOGUARD_REDIS_URL`: optional, redis:// or rediss://, never echoed in an error.
+    #[test]
+    fn redis_url_is_optional_and_checked() {
+        const CLIENT: (&str, &str) = ("SSO_CLIENT_ID", "web");
+        assert!(config(&[CLIENT], false).expect("unset").redis_url.is_none());
+        for url in [
+            "redis://127.0.0.1:6379",
+            "rediss://:pw@cache.internal:6380/1",
+        ] {
+            let c = config(&[CLIENT, ("SSOGUARD_REDIS_URL", url)], false).expect(url);
+            assert_eq!(c.redis_url.as_ref().map(Secret::expose), Some(url));
+            assert!(!format!("{c:?}").contains(url));
+        }
+        for url in ["http://127.0.0.1:6379", "127.0.0.1:6379", "redis:x-s3cret"] {
+            match config(&[CLIENT, ("SSOGUARD_REDIS_URL", url)], false) {
+                Err(e @ ConfigError::Invalid { name, .. }) => {
+                    assert_eq!(name, "SSOGUARD_REDIS_URL");
+                    assert!(!e.to_string().contains("s3cret"));
+                }
+                other => panic!("{url} accepted: {other:?}"),
+            }
+        }
     }
 
     /// One `BETTER_AUTH_DATABASE_URL` serves session lookups and API keys alike; set for

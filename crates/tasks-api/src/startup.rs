@@ -10,7 +10,9 @@ use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
 use ssoguard::axum::Auth;
 use ssoguard::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
+use ssoguard::dpop::DpopConfig;
 use ssoguard::m2m::SsoAdminClient;
+use ssoguard::shared::SharedRedis;
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -48,6 +50,9 @@ pub enum StartupError {
     /// The session-cookie settings are not usable (the variable at fault is named).
     #[error("invalid Better Auth session settings: {0}")]
     Sessions(crate::config::ConfigError),
+    /// `SSOGUARD_REDIS_URL` is not a URL the Redis client accepts (the value is not repeated).
+    #[error("SSOGUARD_REDIS_URL is not a usable redis:// or rediss:// URL")]
+    RedisUrl,
     /// The database could not be reached or migrated at start.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -213,6 +218,19 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     if config.sso_allow_http {
         builder = builder.insecure_allow_http();
     }
+    // SSOGUARD_REDIS_URL: revocations and DPoP replay shared with the other instances.
+    let shared = match &config.redis_url {
+        None => None,
+        Some(url) => {
+            let redis = SharedRedis::new(url.expose()).map_err(|_| StartupError::RedisUrl)?;
+            let revocations = redis.revocations();
+            builder = builder
+                .revocations(revocations.clone())
+                .dpop(DpopConfig::default().replay_store(redis.replay_store()));
+            tracing::info!("revocations and DPoP replay shared through Redis");
+            Some(revocations)
+        }
+    };
     let verifier = builder.build().map_err(|e| match e {
         ssoguard::ConfigError::PlainHttp { setting } => StartupError::PlainHttp {
             setting: match setting {
@@ -275,7 +293,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             key.expose(),
         )
     });
-    Ok(AppState::new(auth, db, sso))
+    Ok(AppState::new(auth, db, sso, shared))
 }
 
 /// Every route, with its state; no middleware and no body limit (both added once around the

@@ -64,7 +64,7 @@ impl RedisLookup {
                 reason: "not a valid redis:// or rediss:// URL".into(),
             })?;
         Ok(RedisStore {
-            client,
+            client: Box::new(client),
             key_prefix: self.key_prefix,
             timeout,
             connection: tokio::sync::OnceCell::new(),
@@ -73,7 +73,8 @@ impl RedisLookup {
 }
 
 pub(crate) struct RedisStore {
-    client: redis::Client,
+    // Boxed: with TLS support the client is large, and this is one variant of the store enum.
+    client: Box<redis::Client>,
     key_prefix: String,
     timeout: Duration,
     connection: tokio::sync::OnceCell<redis::aio::ConnectionManager>,
@@ -87,7 +88,7 @@ impl RedisStore {
             .set_number_of_retries(1);
         self.connection
             .get_or_try_init(|| async {
-                redis::aio::ConnectionManager::new_lazy_with_config(self.client.clone(), config)
+                redis::aio::ConnectionManager::new_lazy_with_config((*self.client).clone(), config)
             })
             .await
             .cloned()

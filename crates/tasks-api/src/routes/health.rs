@@ -1,4 +1,6 @@
-//! `/health` (no dependencies) and `/ready` (database answers and signing keys are loaded).
+//! `/health` (no dependencies) and `/ready` (database answers and signing keys are loaded; with
+//! `SSOGUARD_REDIS_URL`, the shared state's connection is reported but does not make the
+//! instance unready).
 
 use super::AppState;
 use axum::extract::State;
@@ -23,6 +25,13 @@ pub async fn health() -> Json<serde_json::Value> {
 
 /// Readiness: 200 when the database answers and signing keys are loaded; 503 naming what is not.
 ///
+/// With `SSOGUARD_REDIS_URL`, `shared_state` is `ok`, `connecting` or `degraded` (Redis
+/// unreachable: DPoP requests are answered 503, revocations known here are still enforced, those
+/// received elsewhere are not heard until Redis is back; `unpublished` counts logouts received
+/// here and waiting to be shared). It does not make the instance unready: taking every
+/// instance out of the load balancer because Redis is down would refuse every request, bearer
+/// JWTs included, which still work. Without it, `shared_state` is `in_process`.
+///
 /// The body says what is ready and what is not, never why: the SSO's URL and its error text
 /// would tell any caller about the internal network. Details go to the log.
 #[utoipa::path(get, path = "/ready", tag = "health", responses(
@@ -42,12 +51,17 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
             "not ready: signing keys unavailable"
         );
     }
-    let body = json!({
+    let mut body = json!({
         "status": if not_ready.is_empty() { "ready" } else { "not_ready" },
         "not_ready": not_ready,
         "database": if database { "ok" } else { "unreachable" },
         "signing_keys": if keys.ready { "ok" } else { "unavailable" },
+        "shared_state": "in_process",
     });
+    if let Some(shared) = &state.shared {
+        body["shared_state"] = json!(shared.health().as_str());
+        body["unpublished"] = json!(shared.unpublished());
+    }
     let status = if not_ready.is_empty() {
         StatusCode::OK
     } else {

@@ -12,6 +12,7 @@ use crate::db::Db;
 use axum::extract::FromRef;
 use ssoguard::axum::Auth;
 use ssoguard::m2m::SsoAdminClient;
+use ssoguard::shared::RedisRevocations;
 use std::ops::Deref;
 use std::sync::Arc;
 
@@ -30,13 +31,26 @@ pub struct Services {
     pub db: Db,
     /// The SSO admin client (`None` when `SSO_API_KEY` is not set).
     pub sso: Option<SsoAdminClient>,
+    /// The revocations shared through Redis (`None` when `SSOGUARD_REDIS_URL` is not set), for
+    /// `/ready`.
+    pub shared: Option<Arc<RedisRevocations>>,
 }
 
 impl AppState {
     /// Bundles the services.
     #[must_use]
-    pub fn new(auth: Auth, db: Db, sso: Option<SsoAdminClient>) -> Self {
-        AppState(Arc::new(Services { auth, db, sso }))
+    pub fn new(
+        auth: Auth,
+        db: Db,
+        sso: Option<SsoAdminClient>,
+        shared: Option<Arc<RedisRevocations>>,
+    ) -> Self {
+        AppState(Arc::new(Services {
+            auth,
+            db,
+            sso,
+            shared,
+        }))
     }
 }
 
