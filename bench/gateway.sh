@@ -18,7 +18,7 @@
 # (`uvicorn[standard]`: uvloop and httptools), one worker, in every row. At the end the gateway's
 # peak RSS (VmHWM) is read. Output: one JSON line per row in $OUT/results.jsonl and a table.
 #
-# Usage: bash bench/gateway.sh      (DURATION=10 CONNS=32 TOKENS=2000 GATEWAY_PYTHON=... OUT=...
+# Usage: bash bench/gateway.sh      (DURATION=10 CONNS=32 TOKENS=100000 GATEWAY_PYTHON=... GW_BIN=... OUT=...
 #                                    SERVER_CPU=1 CLIENT_CPU=0)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,13 +28,13 @@ BENCH=$ROOT/bench
 
 DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
-TOKENS=${TOKENS:-2000}
+TOKENS=${TOKENS:-100000}
 SERVER_CPU=${SERVER_CPU:-1}
 CLIENT_CPU=${CLIENT_CPU:-0}
 OUT=${OUT:-$ROOT/bench/results/gateway-$(date -u +%Y%m%dT%H%M%SZ)}
 PY=${GATEWAY_PYTHON:-$HOME/.cache/ssoguard-venv/bin/python}
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-GW_BIN=$TARGET/release/ssoguard-gateway
+GW_BIN=${GW_BIN:-$TARGET/release/ssoguard-gateway}
 FASTAPI_DIR=$ROOT/crates/ssoguard-gateway/tests/fastapi
 mkdir -p "$OUT"
 RESULTS=$OUT/results.jsonl

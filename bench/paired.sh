@@ -13,7 +13,8 @@
 # A, B: tasks-api | jwt-authorizer | http-floor | ssoguard-nocache (the same name twice is an
 # A/A check, or an A/B of two builds with A_BIN / B_BIN);  MODE: repeated | distinct;  ALG: RS256 | EdDSA.
 # Environment (defaults): ROUNDS=5 DURATION=10 WARMUP=2 CONNECTIONS=16 (per server) SERVER_CPU=0
-# CLIENT_CPU=1; A_BIN / B_BIN: another tasks-api binary for that side; A_ENV / B_ENV: extra
+# CLIENT_CPU=1 TOKENS=100000 (distinct tokens minted when it starts its own key server: more than
+# every cache in the path, so "distinct" verifies a signature per request); A_BIN / B_BIN: another tasks-api binary for that side; A_ENV / B_ENV: extra
 # VAR=value words for that side's server; KEYSERVER_TOK + KEYSERVER_ISSUER: use the key server
 # already running on 127.0.0.1:18000 (bench/run.sh does); RESULTS=<file>: append the rounds and
 # medians as one JSON line. Uses the binaries bench/run.sh built (run it once first).
@@ -35,7 +36,7 @@ trap 'for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev
 if [ -n "${KEYSERVER_TOK:-}" ]; then
   TOK=$KEYSERVER_TOK ISSUER=$KEYSERVER_ISSUER
 else
-  start_keyserver "$OUT" 1000
+  start_keyserver "$OUT" "${TOKENS:-100000}"
   PIDS+=("$KS_PID")
   taskset -a -pc "$CLIENT_CPU" "$KS_PID" >/dev/null
 fi

@@ -6,7 +6,7 @@
 #   DURATION=300 USERS=5000 bench/soak.sh
 #   SOAK_DATABASE_URL=postgres://postgres@127.0.0.1:5432/test bench/soak.sh
 #
-# Not part of CI (it takes minutes); figures go to docs/BENCHMARKS.md ("Soak").
+# Not part of CI (it takes minutes); figures go to docs/benchmarks-log.md ("Soak").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

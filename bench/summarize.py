@@ -133,14 +133,18 @@ def main(path):
 
     notes = []
     for alg in ("EdDSA", "RS256"):
-        d, r, lib = load.get(("tasks-api", "distinct", alg)), load.get(("tasks-api", "repeated", alg)), \
-            crypto.get(("library", alg))
-        if d and r and lib:
-            misses = max(0.0, (d["cpu_us_per_req"] - r["cpu_us_per_req"]) / (lib["ns_per_op"] / 1e3))
-            notes.append(f"- tasks-api {alg} distinct: {d['cpu_us_per_req']:.1f} µs CPU/req against "
-                         f"{r['cpu_us_per_req']:.1f} for one repeated token and {lib['ns_per_op'] / 1e3:.1f} "
-                         f"per uncached verification: about {min(misses, 1) * 100:.0f}% of requests verified "
-                         f"a signature (the others were token-cache hits).")
+        # The reference for "every request verifies a signature" is the cache-off server under
+        # the same load, not the crypto floor: under load EdDSA signatures are batch-checked, so
+        # a verification costs less than one checked alone.
+        d, r, n = (load.get((server, mode, alg)) for server, mode in
+                   (("tasks-api", "distinct"), ("tasks-api", "repeated"), ("ssoguard-nocache", "distinct")))
+        if d and r and n and n["cpu_us_per_req"] > r["cpu_us_per_req"]:
+            verified = max(0.0, (d["cpu_us_per_req"] - r["cpu_us_per_req"])
+                           / (n["cpu_us_per_req"] - r["cpu_us_per_req"]))
+            notes.append(f"- tasks-api {alg} distinct: {d['cpu_us_per_req']:.1f} µs CPU/req, against "
+                         f"{r['cpu_us_per_req']:.1f} for one repeated token (cache hits) and "
+                         f"{n['cpu_us_per_req']:.1f} for ssoguard-nocache (every request verified): about "
+                         f"{min(verified, 1) * 100:.0f}% of the distinct requests verified a signature.")
     if notes:
         p("#### Token cache in the distinct runs (estimate from CPU per request)\n")
         out.extend(notes)

@@ -7,7 +7,7 @@ use tracing_subscriber::EnvFilter;
 
 /// mimalloc instead of the system allocator, as in `tasks-api`: every request allocates a few
 /// dozen small blocks (hyper buffers, header maps, identity header values), which mimalloc
-/// serves faster than glibc's malloc (docs/BENCHMARKS.md, Gateway).
+/// serves faster than glibc's malloc (docs/benchmarks-log.md, Gateway).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -26,7 +26,7 @@
 //! compact `session_data` cookie (HMAC, base64, JSON, rules on every call).
 //!
 //! Run: `cargo bench -p ssoguard --features testing --bench verify -- --warm-up-time 1 --measurement-time 3`
-//! (results and analysis in `docs/BENCHMARKS.md`).
+//! (results and analysis in `docs/benchmarks-log.md`).
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]

@@ -1,4 +1,4 @@
-//! Scale figures for docs/BENCHMARKS.md: JWKS fetches under a cold-cache stampede and a
+//! Scale figures for docs/benchmarks-log.md: JWKS fetches under a cold-cache stampede and a
 //! forged-kid flood, steady-state SSO load, and the verified-token cache's memory at its bound.
 //!
 //! `cargo run --release -p ssoguard --features testing --example scale`

@@ -214,7 +214,7 @@ impl VerifierBuilder {
     /// Under load a server has many requests ready at once; each EdDSA verification queues its
     /// signature on a per-thread queue and yields once, then up to 32 queued signatures are
     /// checked together (4 or more: one batch check, about half the CPU per signature; see
-    /// docs/BENCHMARKS.md). A batch passes only if every signature in it is valid; otherwise each
+    /// docs/benchmarks-log.md). A batch passes only if every signature in it is valid; otherwise each
     /// is re-checked alone, so a forged signature only fails its own request (and batch checks
     /// pause for 100 ms on that thread). A lone request is a batch of one, checked with
     /// `aws-lc-rs` as when this is off. RSA and ECDSA signatures are always checked inline. Turn

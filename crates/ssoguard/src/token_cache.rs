@@ -37,7 +37,7 @@ pub struct TokenCacheConfig {
     /// Cache successful verifications. Default: `true`.
     pub enabled: bool,
     /// Most entries kept. Default: 10,000 (the memory per typical entry is in
-    /// docs/BENCHMARKS.md, `examples/scale.rs`).
+    /// docs/benchmarks-log.md, `examples/scale.rs`).
     pub max_entries: usize,
     /// Most memory kept, estimated per entry as [`Self::ENTRY_OVERHEAD_BYTES`] plus twice the decoded
     /// payload (the claim strings and their map); an entry larger than a sixteenth of this is not

@@ -19,7 +19,7 @@
 //!
 //! Every request is made as `axum::serve` makes it: a clone of the service, called once, the
 //! whole body read. Run: `cargo bench -p tasks-api --bench router -- --warm-up-time 1
-//! --measurement-time 3` (results in `docs/BENCHMARKS.md`).
+//! --measurement-time 3` (results in `docs/benchmarks-log.md`).
 //!
 //! On a noisy host, count instructions instead (repeatable to a fraction of a percent):
 //! `ROUTER_BENCH_COUNT=<bench name>:<n>` skips criterion and makes n requests of that one bench

@@ -10,7 +10,7 @@
 //! every preflight, and a request without one (a server-side fetch, a CLI, a same-origin `GET`)
 //! gets nothing from CORS headers; but tower-http's service, settings included, is cloned and run
 //! for every request, which costs 8–12 % of a cached request end to end (paired A/B,
-//! docs/BENCHMARKS.md).
+//! docs/benchmarks-log.md).
 
 use crate::config::Config;
 use axum::http::{HeaderName, HeaderValue, Method, Request, Response, header};

@@ -6,7 +6,7 @@ use tasks_api::startup::App;
 
 /// mimalloc instead of the system allocator: a request allocates a few dozen small blocks
 /// (hyper buffers, header maps, boxed futures, the JSON body), which mimalloc serves faster than
-/// glibc's malloc (`benches/router.rs` measures it; docs/BENCHMARKS.md).
+/// glibc's malloc (`benches/router.rs` measures it; docs/benchmarks-log.md).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -330,7 +330,7 @@ pub const SENSITIVE_RESPONSE_HEADERS: [HeaderName; 1] = [header::SET_COOKIE];
 /// The whole router is wrapped, not each route (`Router::layer`): axum boxes a route's layered
 /// stack and clones it, box and all, for every request; here the stack is one concrete type that
 /// `axum::serve` clones once per request (`benches/router.rs` measures the difference,
-/// docs/BENCHMARKS.md).
+/// docs/benchmarks-log.md).
 pub fn with_middleware(
     router: Router,
     cors: CorsForOriginLayer,
