@@ -5,6 +5,8 @@
 #
 # Usage: A_BIN=/tmp/gw-a B_BIN=/tmp/gw-b bash bench/forward-auth-paired.sh
 #        (ROUNDS=4 SECONDS_PER_ROW=6 SERVER_CPU=1 CLIENT_CPU=0 OUT=...)
+#        A_ENV / B_ENV: extra VAR=value words for that side's gateway, e.g. the same binary with
+#        and without shared state: A_BIN=$BIN B_BIN=$BIN B_ENV=SSOGUARD_REDIS_URL=redis://127.0.0.1:6379
 # Prints per round: A, B and tasks-api req/s, B/A, A/tasks-api, B/tasks-api.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +32,11 @@ drive() { # wrk arguments...; prints req/s
   TOKENS_FILE=$TOK/rs256-repeated.txt taskset -c "$CLIENT_CPU" wrk -t1 -c32 -d"${SECONDS_PER_ROW}s" \
     -s "$BENCH/wrk/tokens.lua" "$@" | awk '/Requests\/sec/ {print $2}'
 }
-gateway() { # BINARY
-  GATEWAY_CONFIG=$OUT/gateway.toml RUST_LOG=warn taskset -c "$SERVER_CPU" "$1" 2>>"$OUT/gateway.log" &
+gateway() { # BINARY [VAR=value...]
+  local binary=$1
+  shift
+  env GATEWAY_CONFIG="$OUT/gateway.toml" RUST_LOG=warn "$@" taskset -c "$SERVER_CPU" "$binary" \
+    2>>"$OUT/gateway.log" &
   local pid=$!
   wait_ready 18113 /_ssoguard/health >/dev/null
   drive -H "X-Original-URI: /api/me" -H "X-Original-Method: GET" http://127.0.0.1:18113/_ssoguard/auth
@@ -51,8 +56,10 @@ tasks_api() {
 }
 ratio() { python3 -c "print(f'{$1 / $2:.3f}')"; }
 for round in $(seq 1 "$ROUNDS"); do
-  a=$(gateway "$A_BIN")
-  b=$(gateway "$B_BIN")
+  # shellcheck disable=SC2086 # the extra environment is words
+  a=$(gateway "$A_BIN" ${A_ENV:-})
+  # shellcheck disable=SC2086
+  b=$(gateway "$B_BIN" ${B_ENV:-})
   t=$(tasks_api)
   echo "round $round A=$a B=$b tasks-api=$t B/A=$(ratio "$b" "$a") A/tasks-api=$(ratio "$a" "$t") B/tasks-api=$(ratio "$b" "$t")" |
     tee -a "$OUT/rounds.txt"

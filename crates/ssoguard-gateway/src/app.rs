@@ -276,12 +276,17 @@ async fn ready(State(state): State<AppState>) -> Response {
         .map(|(v, name)| (name.clone(), v.key_status()))
         .collect();
     let all_ready = issuers.iter().all(|(_, s)| s.ready);
-    let body = Json(json!({
-        "ready": all_ready,
-        "issuers": issuers.iter().map(|(name, s)| json!({
-            "name": name, "ready": s.ready, "keys": s.keys, "age_secs": s.age_secs,
-        })).collect::<Vec<_>>(),
-    }));
+    // The shared state is reported, never a reason to be unready: bearer JWTs work without
+    // Redis, and what this instance already knows is still enforced.
+    let mut body = crate::shared::readiness(state.gate.shared());
+    body["ready"] = json!(all_ready);
+    body["issuers"] = issuers
+        .iter()
+        .map(|(name, s)| {
+            json!({ "name": name, "ready": s.ready, "keys": s.keys, "age_secs": s.age_secs })
+        })
+        .collect();
+    let body = Json(body);
     let status = if all_ready {
         StatusCode::OK
     } else {

@@ -74,6 +74,9 @@ pub struct Config {
     /// Peers whose `X-Forwarded-For`/`-Host`/`-Proto` the reverse proxy believes
     /// (`trusted_proxies`, `TRUSTED_PROXIES` comma-separated IPs). Default: none.
     pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Revocations and DPoP replay shared with the other instances through Redis (`[shared]`,
+    /// `SSOGUARD_REDIS_URL`; [`crate::shared`]). Default: none, kept in process.
+    pub shared: Option<crate::shared::SharedConfig>,
     /// The issuers, in order.
     pub issuers: Vec<IssuerConfig>,
     /// Identity headers: header name (lower case) → claim path, defaults first.
@@ -167,6 +170,7 @@ struct FileConfig {
     public_url: Option<Spanned<String>>,
     #[serde(default)]
     trusted_proxies: Vec<Spanned<String>>,
+    shared: Option<crate::shared::FileShared>,
     #[serde(default)]
     issuer: Vec<FileIssuer>,
     #[serde(default)]
@@ -298,6 +302,7 @@ impl Config {
                 ),
             },
             trusted_proxies: trusted_from_env(&get, Vec::new())?,
+            shared: crate::shared::from_env(&get)?,
             issuers,
             headers: default_headers(),
             routes: vec![RouteConfig {
@@ -608,6 +613,7 @@ impl Config {
             forward_credential_cookie: file.forward_credential_cookie,
             realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
             resource: file.resource,
+            shared: crate::shared::from_file(file.shared.as_ref(), env)?,
             issuers,
             headers,
             routes,

@@ -22,9 +22,10 @@ use ssoguard::challenge::Scheme;
 use ssoguard::credential::{
     Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
 };
-use ssoguard::dpop::{DpopRequest, Presented};
+use ssoguard::dpop::{DpopConfig, DpopRequest, Presented};
 use ssoguard::revocation::{MemoryRevocations, Revocations};
 use ssoguard::session::SessionVerifier;
+use ssoguard::shared::RedisRevocations;
 use ssoguard::{IntrospectionConfig, IssuerRouter, TokenClaims, Verifier, VerifyError};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -54,6 +55,8 @@ struct GateInner {
     resource: Option<String>,
     protected: Protected,
     metrics: GatewayMetrics,
+    /// The revocations shared through Redis (`[shared]`), for `/_ssoguard/ready`.
+    shared: Option<Arc<RedisRevocations>>,
 }
 
 /// The request as the gate sees it (the original one, for forward-auth).
@@ -104,8 +107,17 @@ impl Gate {
         // One revocation store per SSO (Better Auth base URL), shared by its token verifier and
         // its session verifier: a back-channel logout then refuses the session's tokens and its
         // cookie alike, and never another SSO's session that happens to use the same `sid`.
+        // With `[shared]`, one Redis instead: its revocations are every SSO's (as in tasks-api,
+        // keyed by `sid`/`sub`), and its replay store every verifier's.
+        let shared = config.shared.as_ref().map(|settings| {
+            let redis = settings.redis();
+            (redis.revocations(), redis.replay_store())
+        });
         let mut revocations: HashMap<String, Arc<dyn Revocations>> = HashMap::new();
-        let mut store_for = |i: &crate::config::IssuerConfig| {
+        let mut store_for = |i: &crate::config::IssuerConfig| -> Arc<dyn Revocations> {
+            if let Some((shared, _)) = &shared {
+                return shared.clone();
+            }
             let base = crate::sessions::better_auth_base(
                 i.authority
                     .as_deref()
@@ -131,6 +143,9 @@ impl Gate {
             let mut vb = Verifier::builder()
                 .audiences(i.audiences.iter().cloned())
                 .revocations(store_for(i));
+            if let Some((_, replay)) = &shared {
+                vb = vb.dpop(DpopConfig::default().replay_store(replay.clone()));
+            }
             if let Some(authority) = &i.authority {
                 vb = vb.authority(authority);
             }
@@ -226,6 +241,7 @@ impl Gate {
                 resource: config.resource.clone(),
                 protected,
                 metrics,
+                shared: shared.map(|(revocations, _)| revocations),
             }),
         })
     }
@@ -404,6 +420,11 @@ impl Gate {
         };
         let (index, claims) = verified.map_err(|e| refuse(e, scheme))?;
         Ok((index, claims, scheme))
+    }
+
+    /// The revocations shared through Redis, when `[shared]` is set.
+    pub(crate) fn shared(&self) -> Option<&Arc<RedisRevocations>> {
+        self.inner.shared.as_ref()
     }
 
     /// The DPoP settings of the RFC 9728 metadata and the challenges.

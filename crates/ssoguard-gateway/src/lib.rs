@@ -32,6 +32,7 @@ mod proxy;
 mod rules;
 mod server;
 pub mod sessions;
+pub mod shared;
 
 pub use app::{App, StartupError};
 pub use config::{Config, ConfigError};

@@ -18,7 +18,10 @@
 //! 10,000 other sessions revoked — the paired A/B for "no measurable cost when the token's
 //! `sid` is not revoked".
 //!
-//! Run: `cargo bench -p ssoguard --features testing --bench dpop -- --warm-up-time 1 --measurement-time 3`
+//! With feature `shared-redis`, `dpop_distinct_redis`: the replay store in Redis
+//! (`BENCH_REDIS_URL`, default `redis://127.0.0.1:6379`), the cost of sharing it.
+//!
+//! Run: `cargo bench -p ssoguard --features testing,shared-redis --bench dpop -- --warm-up-time 1 --measurement-time 3`
 
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
@@ -100,7 +103,60 @@ fn dpop_benches(c: &mut Criterion) {
             BatchSize::SmallInput,
         );
     });
+    #[cfg(feature = "shared-redis")]
+    dpop_with_redis(&mut group, &rt, &issuer, &client, &bound, &request);
     group.finish();
+}
+
+/// `dpop_distinct_redis`: the same as `dpop_distinct` with the replay store in Redis
+/// (`BENCH_REDIS_URL`, default the local `redis://127.0.0.1:6379`): one `SET NX` round trip
+/// more per request. Skipped with a message when that Redis does not answer.
+#[cfg(feature = "shared-redis")]
+fn dpop_with_redis(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    rt: &tokio::runtime::Runtime,
+    issuer: &TestIssuer,
+    client: &DpopClient,
+    bound: &[String],
+    request: &DpopRequest,
+) {
+    let url =
+        std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let shared = ssoguard::shared::SharedRedis::new(&url)
+        .expect("a redis URL")
+        .key_prefix(format!("ssoguard-bench-{}:", std::process::id()));
+    let verifier = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .token_cache(TokenCacheConfig::default().enabled(false))
+        .dpop(DpopConfig::default().replay_store(shared.replay_store()))
+        .build()
+        .expect("verifier");
+    rt.block_on(verifier.warm_up()).expect("keys load");
+    let probe = client.proof("GET", URL, &bound[0]).sign();
+    if rt
+        .block_on(verifier.verify_dpop(&bound[0], Some(&probe), request))
+        .is_err()
+    {
+        eprintln!("dpop_distinct_redis skipped: no Redis answering at BENCH_REDIS_URL");
+        return;
+    }
+    let next = AtomicUsize::new(0);
+    group.bench_function("dpop_distinct_redis", |b| {
+        b.iter_batched(
+            || {
+                let i = next.fetch_add(1, Ordering::Relaxed) % TOKENS;
+                (i, client.proof("GET", URL, &bound[i]).sign())
+            },
+            |(i, proof)| {
+                black_box(
+                    rt.block_on(verifier.verify_dpop(&bound[i], Some(&proof), request))
+                        .expect("verifies"),
+                );
+            },
+            BatchSize::SmallInput,
+        );
+    });
 }
 
 fn revocation_benches(c: &mut Criterion) {

@@ -13,94 +13,32 @@
 use ssoguard::dpop::{ReplayStore, ReplayStoreUnavailable};
 use ssoguard::revocation::{Revocation, Revocations};
 use ssoguard::shared::{RedisRevocations, SharedHealth, SharedRedis};
+use ssoguard::testing::RedisServer;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// A `redis-server` of this test's own.
-struct RedisServer {
-    port: u16,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    /// Starts one on a free port; `None` (skipped) when `redis-server` is not installed.
-    fn start() -> Option<RedisServer> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer { port, child: None };
-        if !server.restart() {
+/// A `redis-server` of this test's own; `None` (skipped) when it is not installed.
+fn redis_server() -> Option<RedisServer> {
+    match RedisServer::start() {
+        Ok(server) => Some(server),
+        Err(e) => {
             if std::env::var_os("CI").is_some() {
-                panic!("redis-server is not installed; CI is set, so this is a failure");
+                panic!("redis-server cannot run ({e}); CI is set, so this is a failure");
             }
-            eprintln!("SKIPPED: redis-server is not installed");
-            return None;
+            eprintln!("SKIPPED: redis-server cannot run: {e}");
+            None
         }
-        Some(server)
-    }
-
-    /// (Re)starts it on its port, empty. False when `redis-server` cannot be run.
-    fn restart(&mut self) -> bool {
-        let Ok(child) = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        else {
-            return false;
-        };
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if self.ping() {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-
-    fn ping(&self) -> bool {
-        let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) else {
-            return false;
-        };
-        let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-        let mut reply = [0u8; 7];
-        stream.write_all(b"PING\r\n").is_ok()
-            && stream.read_exact(&mut reply).is_ok()
-            && &reply == b"+PONG\r\n"
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-
-    /// A configuration of this server with `prefix` (one per test).
-    fn shared(&self, prefix: &str) -> SharedRedis {
-        SharedRedis::new(&self.url())
-            .expect("a redis URL")
-            .key_prefix(prefix)
     }
 }
 
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// A configuration of `redis` with `prefix` (one per test).
+fn shared_at(redis: &RedisServer, prefix: &str) -> SharedRedis {
+    SharedRedis::new(&redis.url())
+        .expect("a redis URL")
+        .key_prefix(prefix)
 }
 
 fn now() -> i64 {
@@ -149,18 +87,18 @@ async fn connected(store: &RedisRevocations) {
 
 #[tokio::test]
 async fn a_proof_recorded_by_one_instance_is_a_replay_at_another() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
-    let a = redis.shared("replay:").replay_store();
-    let b = redis.shared("replay:").replay_store();
+    let a = shared_at(&redis, "replay:").replay_store();
+    let b = shared_at(&redis, "replay:").replay_store();
     let now = now();
     assert_eq!(a.check_and_insert(key(1), now + 60, now).await, Ok(true));
     assert_eq!(b.check_and_insert(key(1), now + 60, now).await, Ok(false));
     assert_eq!(a.check_and_insert(key(1), now + 60, now).await, Ok(false));
     assert_eq!(b.check_and_insert(key(2), now + 60, now).await, Ok(true));
     // Another prefix is another service: its proofs are its own.
-    let other = redis.shared("other:").replay_store();
+    let other = shared_at(&redis, "other:").replay_store();
     assert_eq!(
         other.check_and_insert(key(1), now + 60, now).await,
         Ok(true)
@@ -169,10 +107,10 @@ async fn a_proof_recorded_by_one_instance_is_a_replay_at_another() {
 
 #[tokio::test]
 async fn a_replay_entry_expires_with_the_proof() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
-    let store = redis.shared("expiry:").replay_store();
+    let store = shared_at(&redis, "expiry:").replay_store();
     let now = now();
     // Kept until one second past `expires_at`: here, one second.
     assert_eq!(store.check_and_insert(key(1), now, now).await, Ok(true));
@@ -186,11 +124,11 @@ async fn a_replay_entry_expires_with_the_proof() {
 
 #[tokio::test]
 async fn a_revocation_at_one_instance_reaches_the_others_and_later_ones_load_it() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
-    let a = redis.shared("rev:").revocations();
-    let b = redis.shared("rev:").revocations();
+    let a = shared_at(&redis, "rev:").revocations();
+    let b = shared_at(&redis, "rev:").revocations();
     connected(&a).await;
     connected(&b).await;
     assert!(b.is_empty());
@@ -239,23 +177,23 @@ async fn a_revocation_at_one_instance_reaches_the_others_and_later_ones_load_it(
     );
 
     // An instance started afterwards loads both.
-    let c = redis.shared("rev:").revocations();
+    let c = shared_at(&redis, "rev:").revocations();
     connected(&c).await;
     assert!(c.is_revoked(Some("sid-1"), "anyone", None, now()));
     assert!(c.is_revoked(None, "bob", Some(logout_at - 1), now()));
     // Another prefix shares nothing.
-    let d = redis.shared("elsewhere:").revocations();
+    let d = shared_at(&redis, "elsewhere:").revocations();
     connected(&d).await;
     assert!(d.is_empty());
 }
 
 #[tokio::test]
 async fn hooks_hear_revocations_made_elsewhere() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
-    let a = redis.shared("hooks:").revocations();
-    let b = redis.shared("hooks:").revocations();
+    let a = shared_at(&redis, "hooks:").revocations();
+    let b = shared_at(&redis, "hooks:").revocations();
     connected(&a).await;
     connected(&b).await;
     let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -277,13 +215,13 @@ async fn hooks_hear_revocations_made_elsewhere() {
 
 #[tokio::test]
 async fn redis_killed_and_restarted_empty() {
-    let Some(mut redis) = RedisServer::start() else {
+    let Some(mut redis) = redis_server() else {
         return;
     };
-    let shared = redis.shared("fault:").timeout(Duration::from_millis(200));
+    let shared = shared_at(&redis, "fault:").timeout(Duration::from_millis(200));
     let replay = shared.replay_store();
     let a = shared.revocations();
-    let b = redis.shared("fault:").revocations();
+    let b = shared_at(&redis, "fault:").revocations();
     connected(&a).await;
     connected(&b).await;
     a.revoke(&session("known"), now()).expect("room");
@@ -334,7 +272,14 @@ async fn redis_killed_and_restarted_empty() {
     assert!(!b.is_revoked(Some("during-outage"), "x", None, now()));
 
     // Restarted empty: both reconnect without being restarted, A publishes what waited.
-    assert!(redis.restart());
+    redis.restart().expect("redis-server restarted");
+    // The replay store's very first call on the new server succeeds: its broken connection is
+    // replaced within the call, not by a failed request.
+    let now1 = now();
+    assert_eq!(
+        replay.check_and_insert(key(3), now1 + 60, now1).await,
+        Ok(true)
+    );
     connected(&a).await;
     connected(&b).await;
     assert!(
@@ -353,11 +298,6 @@ async fn redis_killed_and_restarted_empty() {
         "not forgotten"
     );
     // The replay store works again, on the new (empty) server.
-    let now1 = now();
-    assert_eq!(
-        replay.check_and_insert(key(3), now1 + 60, now1).await,
-        Ok(true)
-    );
     assert_eq!(
         replay.check_and_insert(key(3), now1 + 60, now1).await,
         Ok(false)
@@ -366,14 +306,14 @@ async fn redis_killed_and_restarted_empty() {
 
 #[tokio::test]
 async fn garbage_in_redis_is_ignored_not_trusted() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
     // A key under the prefix that is not a revocation, and a garbage message on the channel.
     let status = Command::new("redis-cli")
         .args([
             "-p",
-            &redis.port.to_string(),
+            &redis.port().to_string(),
             "SET",
             "g:revoked:sid:x",
             "not json",
@@ -384,13 +324,13 @@ async fn garbage_in_redis_is_ignored_not_trusted() {
         eprintln!("SKIPPED: redis-cli is not installed");
         return;
     }
-    let a = redis.shared("g:").revocations();
+    let a = shared_at(&redis, "g:").revocations();
     connected(&a).await;
     assert!(a.is_empty(), "garbage loads as nothing");
     let _ = Command::new("redis-cli")
         .args([
             "-p",
-            &redis.port.to_string(),
+            &redis.port().to_string(),
             "PUBLISH",
             "g:revocations",
             "{\"sid\":7}",

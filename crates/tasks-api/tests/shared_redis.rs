@@ -24,80 +24,22 @@ use axum::http::Method;
 use serde_json::{Value, json};
 use ssoguard::dpop::{DpopConfig, DpopError, DpopRequest};
 use ssoguard::shared::SharedRedis;
-use ssoguard::testing::{DpopClient, TestIssuer};
+use ssoguard::testing::{DpopClient, RedisServer, TestIssuer};
 use ssoguard::{Algorithm, KeysUnavailable, Verifier, VerifyError};
-use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncBufReadExt as _, BufReader};
 use tokio::process::{Child, Command};
 
-/// A `redis-server` of this test's own, on a fixed free port so it can be restarted empty.
-struct RedisServer {
-    port: u16,
-    child: Option<std::process::Child>,
-}
-
-impl RedisServer {
-    fn start() -> Option<RedisServer> {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let mut server = RedisServer { port, child: None };
-        if !server.restart() {
-            common::skip("redis-server is not installed");
-            return None;
+/// A `redis-server` of this test's own; `None` (skipped) when it cannot run.
+fn redis_server() -> Option<RedisServer> {
+    match RedisServer::start() {
+        Ok(server) => Some(server),
+        Err(e) => {
+            common::skip(&format!("redis-server cannot run: {e}"));
+            None
         }
-        Some(server)
-    }
-
-    fn restart(&mut self) -> bool {
-        let Ok(child) = std::process::Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(std::env::temp_dir())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-        else {
-            return false;
-        };
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
-                let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
-                let mut reply = [0u8; 7];
-                if stream.write_all(b"PING\r\n").is_ok()
-                    && stream.read_exact(&mut reply).is_ok()
-                    && &reply == b"+PONG\r\n"
-                {
-                    return true;
-                }
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-
-    fn kill(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.kill();
     }
 }
 
@@ -252,7 +194,7 @@ fn logout_token(issuer: &TestIssuer, sid: &str) -> String {
 
 #[tokio::test]
 async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
-    let Some(mut redis) = RedisServer::start() else {
+    let Some(mut redis) = redis_server() else {
         return;
     };
     let issuer = TestIssuer::start().await.expect("issuer");
@@ -329,7 +271,7 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
     assert_eq!(ready(&http, &instances[1]).await["status"], "ready");
 
     // Restarted empty: reconnected without restarting anyone; the waiting logout reaches all.
-    assert!(redis.restart());
+    redis.restart().expect("redis-server restarted");
     shared_state_is(&http, &instances, "ok").await;
     refused_by_all(&http, &instances, &outage, Duration::from_secs(2)).await;
     assert_eq!(ready(&http, &instances[1]).await["unpublished"], 0);
@@ -358,7 +300,7 @@ async fn a_logout_at_one_instance_is_enforced_by_all_three_within_a_second() {
 
 #[tokio::test]
 async fn a_dpop_proof_used_at_one_verifier_is_a_replay_at_another() {
-    let Some(mut redis) = RedisServer::start() else {
+    let Some(mut redis) = redis_server() else {
         return;
     };
     let issuer = TestIssuer::start().await.expect("issuer");
@@ -484,7 +426,7 @@ impl Nginx {
 
 #[tokio::test]
 async fn through_nginx_round_robin_a_logout_is_refused_on_every_instance_within_a_second() {
-    let Some(redis) = RedisServer::start() else {
+    let Some(redis) = redis_server() else {
         return;
     };
     let issuer = TestIssuer::start().await.expect("issuer");

@@ -48,7 +48,7 @@ fn on_path(program: &str) -> Option<PathBuf> {
 
 /// A missing prerequisite: a loud skip, recorded as `<package>/<binary>::<test>: <reason>` in
 /// the file `SSOGUARD_SKIP_LOG` names (`scripts/test` lists it); a panic under CI.
-fn missing(message: &str) -> bool {
+pub fn missing(message: &str) -> bool {
     if std::env::var_os("CI").is_some() {
         panic!("{message}; CI is set, so this is a failure, not a skip (.ci/run installs it)");
     }
@@ -343,7 +343,7 @@ fn collect(
     });
 }
 
-fn temp_dir(what: &str) -> PathBuf {
+pub fn temp_dir(what: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
         "ssoguard-gw-{what}-{}-{}",
         std::process::id(),

@@ -43,16 +43,23 @@ impl RedisReplayStore {
             let _ = write!(name, "{byte:02x}");
         }
         let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let set = || {
+            let mut cmd = redis::cmd("SET");
+            cmd.arg(&name).arg(1).arg("NX").arg("PX").arg(millis);
+            cmd
+        };
         let reply: redis::Value = within(self.shared.timeout, async {
             let mut connection = self.shared.connection(&self.connection).await?;
-            redis::cmd("SET")
-                .arg(name)
-                .arg(1)
-                .arg("NX")
-                .arg("PX")
-                .arg(millis)
-                .query_async(&mut connection)
-                .await
+            match set().query_async(&mut connection).await {
+                // The connection broke (Redis restarted): the connection manager reconnects,
+                // and the command is sent once more, within the same timeout. Had the first
+                // one reached Redis, the second finds the proof recorded and it is refused as
+                // a replay: never let in twice.
+                Err(e) if e.is_connection_dropped() || e.is_io_error() => {
+                    set().query_async(&mut connection).await
+                }
+                other => other,
+            }
         })
         .await?;
         match reply {

@@ -42,6 +42,8 @@ mod dpop;
 mod handlers;
 mod keys;
 mod listener;
+#[cfg(feature = "testing")]
+mod redis;
 mod token;
 
 use handlers::{discovery, introspect, jwks};
@@ -51,6 +53,8 @@ use token::KidChoice;
 #[cfg(feature = "testing")]
 pub use dpop::{DpopClient, ProofBuilder};
 pub use keys::{SigningKey, StoredKey};
+#[cfg(feature = "testing")]
+pub use redis::RedisServer;
 pub use token::TokenBuilder;
 
 /// Errors of key generation, loading and the issuer's server.
