@@ -92,6 +92,10 @@ pub struct Config {
     /// the prefix a proxy strips). DPoP proofs must name it (`htu`); never read from request
     /// headers. Unset: DPoP requests are refused (401), bearer tokens work as before.
     pub public_url: Option<String>,
+    /// `DPOP_REQUIRED` (`1`): every token must be DPoP-bound and come with its proof; a bearer
+    /// token is refused (401 with the DPoP challenge). Needs `PUBLIC_URL`. Default off: bearer
+    /// and DPoP both accepted.
+    pub dpop_required: bool,
     /// `BETTER_AUTH_SECRET` and the other `BETTER_AUTH_*` session settings
     /// ([`crate::sessions`]): accept Better Auth's session cookie. Unset: ignored.
     pub sessions: Option<crate::sessions::SessionSettings>,
@@ -248,16 +252,23 @@ impl Config {
         };
         let introspection_max_per_second = count("INTROSPECTION_MAX_PER_SECOND")?;
         let introspection_max_concurrent = count("INTROSPECTION_MAX_CONCURRENT")?;
-        let sso_allow_http = match get("SSO_ALLOW_HTTP").as_deref().map(str::trim) {
-            None | Some("0" | "false") => false,
-            Some("1" | "true") => true,
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "SSO_ALLOW_HTTP",
-                    reason: format!("\"{other}\" (use 1 or 0)"),
-                });
-            }
+        let switch = |name: &'static str| match get(name).as_deref().map(str::trim) {
+            None | Some("0" | "false") => Ok(false),
+            Some("1" | "true") => Ok(true),
+            Some(other) => Err(ConfigError::Invalid {
+                name,
+                reason: format!("\"{other}\" (use 1 or 0)"),
+            }),
         };
+        let sso_allow_http = switch("SSO_ALLOW_HTTP")?;
+        let dpop_required = switch("DPOP_REQUIRED")?;
+        let public_url = get("PUBLIC_URL");
+        if dpop_required && public_url.is_none() {
+            return Err(ConfigError::Invalid {
+                name: "DPOP_REQUIRED",
+                reason: "needs PUBLIC_URL, the URL DPoP proofs name".into(),
+            });
+        }
         let log_format = match get("LOG_FORMAT")
             .as_deref()
             .map(str::to_ascii_lowercase)
@@ -327,7 +338,8 @@ impl Config {
             port,
             cors_origins,
             auth_cookie_name: get("AUTH_COOKIE_NAME"),
-            public_url: get("PUBLIC_URL"),
+            public_url,
+            dpop_required,
             jwks_cache_ttl,
             jwks_refetch_cooldown,
             log_format,
@@ -350,6 +362,24 @@ mod tests {
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
         Config::from_lookup(dev, |k| map.get(k).cloned())
+    }
+
+    /// `DPOP_REQUIRED`: a switch that needs `PUBLIC_URL`.
+    #[test]
+    fn dpop_required_needs_a_public_url() {
+        const CLIENT: (&str, &str) = ("SSO_CLIENT_ID", "web");
+        assert!(!config(&[CLIENT], false).expect("default").dpop_required);
+        let public = ("PUBLIC_URL", "https://api.example.com");
+        let on = config(&[CLIENT, public, ("DPOP_REQUIRED", "1")], false).expect("on");
+        assert!(on.dpop_required);
+        match config(&[CLIENT, ("DPOP_REQUIRED", "1")], false) {
+            Err(ConfigError::Invalid { name, reason }) => {
+                assert_eq!(name, "DPOP_REQUIRED");
+                assert!(reason.contains("PUBLIC_URL"), "{reason}");
+            }
+            other => panic!("expected an error, got {other:?}"),
+        }
+        assert!(config(&[CLIENT, public, ("DPOP_REQUIRED", "yes")], false).is_err());
     }
 
     /// `SSOGUARD_REDIS_URL`: optional, redis:// or rediss://, never echoed in an error.

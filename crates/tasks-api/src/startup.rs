@@ -218,19 +218,21 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     if config.sso_allow_http {
         builder = builder.insecure_allow_http();
     }
-    // SSOGUARD_REDIS_URL: revocations and DPoP replay shared with the other instances.
+    // DPOP_REQUIRED: bearer tokens refused. SSOGUARD_REDIS_URL: revocations and DPoP replay
+    // shared with the other instances.
+    let mut dpop = DpopConfig::default().required(config.dpop_required);
     let shared = match &config.redis_url {
         None => None,
         Some(url) => {
             let redis = SharedRedis::new(url.expose()).map_err(|_| StartupError::RedisUrl)?;
             let revocations = redis.revocations();
-            builder = builder
-                .revocations(revocations.clone())
-                .dpop(DpopConfig::default().replay_store(redis.replay_store()));
+            builder = builder.revocations(revocations.clone());
+            dpop = dpop.replay_store(redis.replay_store());
             tracing::info!("revocations and DPoP replay shared through Redis");
             Some(revocations)
         }
     };
+    builder = builder.dpop(dpop);
     let verifier = builder.build().map_err(|e| match e {
         ssoguard::ConfigError::PlainHttp { setting } => StartupError::PlainHttp {
             setting: match setting {

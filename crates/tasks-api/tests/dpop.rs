@@ -200,3 +200,47 @@ async fn without_public_url_dpop_is_refused_and_bearer_still_works() {
     .await;
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn with_dpop_required_a_bearer_token_is_refused_with_the_dpop_challenge() {
+    let app = TestApp::spawn_with(
+        Backend::Sqlite,
+        &[("PUBLIC_URL", PUBLIC_URL), ("DPOP_REQUIRED", "1")],
+    )
+    .await;
+    let plain = app.token("bob", "user");
+    let response = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/me",
+        "Bearer",
+        &plain,
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 401);
+    let schemes = challenges(&response);
+    assert!(
+        schemes.iter().any(|c| c.starts_with("DPoP")),
+        "a DPoP challenge: {schemes:?}"
+    );
+    assert!(
+        !schemes.iter().any(|c| c.starts_with("Bearer")),
+        "no Bearer challenge when bearer tokens are refused: {schemes:?}"
+    );
+    // The same user with a bound token and its proof is served.
+    let (token, client) = bound_token(&app, "bob");
+    let proof = client
+        .proof("GET", &format!("{PUBLIC_URL}/api/me"), &token)
+        .sign();
+    let response = send(
+        &app,
+        reqwest::Method::GET,
+        "/api/me",
+        "DPoP",
+        &token,
+        Some(&proof),
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}

@@ -4,7 +4,11 @@
 //! ssoguard's `Verifier::verify_dpop` checks them with real proofs from the same key: a valid
 //! proof passes; a replayed proof, one for another method or URL, one signed by another key, a
 //! stale `iat` and the `ath` of another token are refused, and so is the token sent as Bearer.
-//! The opaque token is bound the same way through introspection (`cnf.jkt`).
+//! The opaque token is bound the same way through introspection (`cnf.jkt`). Then the same
+//! tokens over HTTP, at a tasks-api configured with `PUBLIC_URL` (as a deployment would be):
+//! `/api/me` (a user's token) or `/api/service/stats` (a client-credentials token) answers 200
+//! to a token with its proof, and 401 to a replayed proof, a proof for
+//! another method or URL or from another key, and to the token sent as Bearer.
 //!
 //! Without Node.js the test prints `SKIPPED: …` and passes, except under `CI`, where it fails.
 
@@ -12,13 +16,16 @@ mod interop_support;
 
 use axum::http::Method;
 use interop_support::{
-    BetterAuth, CLIENT_ID, CLIENT_SECRET, RESOURCE, interop_dir, jwt_claims, prerequisites_met,
+    BetterAuth, CLIENT_ID, CLIENT_SECRET, RESOURCE, TasksApi, interop_dir, jwt_claims,
+    prerequisites_met,
 };
 use serde_json::Value;
 use ssoguard::dpop::{DpopError, DpopRequest};
 use ssoguard::testing::DpopClient;
 use ssoguard::{Algorithm, IntrospectionConfig, Verifier, VerifyError};
 
+/// The public URL tasks-api is configured with, and the URL of `/api/me` under it.
+const PUBLIC_URL: &str = "https://api.example.com";
 const API_URL: &str = "https://api.example.com/api/me";
 
 /// The tokens dpop.mjs obtained with `client`'s key.
@@ -145,4 +152,92 @@ async fn better_auths_dpop_bound_tokens_need_their_proof() {
         .expect("opaque");
     assert_eq!(opaque.split('.').count(), 1, "an opaque token");
     check_token(&verifier, &client, opaque, "opaque (introspection)").await;
+
+    // The same tokens over HTTP, with fresh proofs (the ones above are spent).
+    let api = TasksApi::for_server(
+        &sso,
+        &[
+            ("SSO_CLIENT_ID", &format!("{CLIENT_ID},{RESOURCE}")),
+            ("SSO_CLIENT_SECRET", CLIENT_SECRET),
+            ("PUBLIC_URL", PUBLIC_URL),
+        ],
+    )
+    .await;
+    for name in [
+        "client_credentials_jwt",
+        "authorization_code",
+        "refresh",
+        "client_credentials_opaque",
+    ] {
+        let token = tokens[name]["access_token"].as_str().expect(name);
+        check_over_http(&api, &client, token, name).await;
+    }
+}
+
+/// `GET path` at `api` with `Authorization: <scheme> <token>` and maybe a proof: the status.
+async fn get(api: &TasksApi, path: &str, scheme: &str, token: &str, proof: Option<&str>) -> u16 {
+    let mut request = api
+        .http
+        .get(format!("{}{path}", api.base))
+        .header("authorization", format!("{scheme} {token}"));
+    if let Some(proof) = proof {
+        request = request.header("dpop", proof);
+    }
+    request.send().await.expect("request").status().as_u16()
+}
+
+/// The proof rules over HTTP for one real token: a user's token at `/api/me`, a service's
+/// (client credentials, scope `api:read`) at `/api/service/stats`.
+async fn check_over_http(api: &TasksApi, client: &DpopClient, token: &str, what: &str) {
+    let path = if what.starts_with("client_credentials") {
+        "/api/service/stats"
+    } else {
+        "/api/me"
+    };
+    let url = format!("{PUBLIC_URL}{path}");
+    let other_key = DpopClient::generate(Algorithm::ES256).expect("key");
+    let proof = client.proof("GET", &url, token).sign();
+    assert_eq!(
+        get(api, path, "DPoP", token, Some(&proof)).await,
+        200,
+        "{what}: token and proof"
+    );
+    let refused = [
+        ("replayed proof", proof),
+        (
+            "proof for another method",
+            client.proof("POST", &url, token).sign(),
+        ),
+        (
+            "proof for another URL",
+            client
+                .proof("GET", &format!("{PUBLIC_URL}/api/tasks"), token)
+                .sign(),
+        ),
+        (
+            "proof signed by another key",
+            other_key.proof("GET", &url, token).sign(),
+        ),
+        (
+            "stale iat",
+            client.proof("GET", &url, token).iat_in(-600).sign(),
+        ),
+    ];
+    for (name, proof) in refused {
+        assert_eq!(
+            get(api, path, "DPoP", token, Some(&proof)).await,
+            401,
+            "{what}: {name}"
+        );
+    }
+    assert_eq!(
+        get(api, path, "DPoP", token, None).await,
+        401,
+        "{what}: no proof"
+    );
+    assert_eq!(
+        get(api, path, "Bearer", token, None).await,
+        401,
+        "{what}: the token as Bearer"
+    );
 }
