@@ -1,0 +1,412 @@
+//! The configuration from one TOML file: every value checked, every refusal naming the file
+//! and line. `HOST`/`PORT` and the other override variables still win over the file's values.
+
+use super::checks::{
+    check_public_url, check_upstream, front_from_env, listen_from_env, metrics_from_env,
+    trusted_from_env,
+};
+use super::{Config, ConfigError, IssuerConfig, RouteConfig, default_headers};
+use crate::front::Front;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+use toml::Spanned;
+
+/// Headers a `[headers]` mapping may never set: hop-by-hop headers (RFC 9110 §7.6.1) and the
+/// ones that carry credentials or framing.
+const RESERVED_HEADERS: [&str; 14] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "host",
+    "content-length",
+    "authorization",
+    "cookie",
+    "set-cookie",
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<Spanned<String>>,
+    metrics_listen: Option<Spanned<String>>,
+    upstream: Option<Spanned<String>>,
+    upstream_timeout_secs: Option<u64>,
+    header_read_timeout_secs: Option<Spanned<u64>>,
+    max_connections: Option<Spanned<usize>>,
+    #[serde(default)]
+    forward_authorization: bool,
+    #[serde(default)]
+    forward_credential_cookie: bool,
+    front: Option<Spanned<String>>,
+    realm: Option<String>,
+    resource: Option<String>,
+    public_url: Option<Spanned<String>>,
+    #[serde(default)]
+    trusted_proxies: Vec<Spanned<String>>,
+    shared: Option<crate::shared::FileShared>,
+    #[serde(default)]
+    issuer: Vec<FileIssuer>,
+    #[serde(default)]
+    headers: BTreeMap<Spanned<String>, Spanned<String>>,
+    #[serde(default)]
+    route: Vec<FileRoute>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileIssuer {
+    pub(crate) name: Spanned<String>,
+    /// `jwt` (default), `better-auth-session` or `better-auth-api-key`.
+    pub(crate) kind: Option<Spanned<String>>,
+    pub(crate) issuer: Option<Spanned<String>>,
+    pub(crate) authority: Option<String>,
+    pub(crate) jwks_url: Option<String>,
+    #[serde(default)]
+    pub(crate) audiences: Vec<String>,
+    pub(crate) cookie: Option<String>,
+    pub(crate) introspection: Option<FileIntrospection>,
+    /// `better-auth-session`: the variable holding Better Auth's secret.
+    pub(crate) secret_env: Option<Spanned<String>>,
+    /// `better-auth-session`: longest a looked-up session is reused. Default 30.
+    pub(crate) cache_ttl_secs: Option<u64>,
+    /// `better-auth-session`: Better Auth's `advanced.cookiePrefix`. Default `better-auth`.
+    pub(crate) cookie_prefix: Option<String>,
+    /// `better-auth-api-key`: the key header. Default `x-api-key`.
+    pub(crate) header: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileIntrospection {
+    client_id: String,
+    client_secret_env: Spanned<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRoute {
+    path: Spanned<String>,
+    #[serde(default)]
+    methods: Vec<Spanned<String>>,
+    public: Option<Spanned<bool>>,
+    /// Says what a rule without `public` means anyway: a valid credential is required.
+    authenticated: Option<Spanned<bool>>,
+    #[serde(default)]
+    roles_any: Vec<String>,
+    #[serde(default)]
+    roles_all: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    issuers: Vec<Spanned<String>>,
+}
+
+impl Config {
+    /// Reads and checks a TOML file. `HOST`/`PORT` override `listen` when set.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the file and line.
+    pub fn from_file(
+        path: &Path,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read: {e}", path.display())))?;
+        Self::from_toml(&text, &path.display().to_string(), env)
+    }
+
+    /// Parses and checks TOML text; `origin` names it in messages.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming `origin` and the line.
+    pub fn from_toml(
+        text: &str,
+        origin: &str,
+        env: &impl Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let at = |span: std::ops::Range<usize>, message: String| {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            ConfigError(format!("{origin} line {line}: {message}"))
+        };
+        let file: FileConfig = toml::from_str(text).map_err(|e| match e.span() {
+            Some(span) => at(span, e.message().to_string()),
+            None => ConfigError(format!("{origin}: {}", e.message())),
+        })?;
+        if file.issuer.is_empty() {
+            return Err(ConfigError(format!(
+                "{origin}: no [[issuer]]: at least one is needed"
+            )));
+        }
+        let several = file
+            .issuer
+            .iter()
+            .filter(|i| !crate::sessions::is_better_auth(i))
+            .count()
+            > 1;
+        let mut issuers: Vec<IssuerConfig> = Vec::new();
+        for fi in &file.issuer {
+            let name = fi.name.get_ref().clone();
+            if issuers.iter().any(|i| i.name == name) {
+                return Err(at(
+                    fi.name.span(),
+                    format!("issuer name {name:?} is used twice"),
+                ));
+            }
+            if let Some(session) = crate::sessions::from_file(fi, &issuers, env, &at)? {
+                issuers.push(session);
+                continue;
+            }
+            let issuer = fi.issuer.as_ref().map(|s| s.get_ref().clone());
+            if let (Some(url), Some(spanned)) = (&issuer, &fi.issuer) {
+                if issuers.iter().any(|i| i.issuer.as_ref() == Some(url)) {
+                    return Err(at(
+                        spanned.span(),
+                        format!("issuer {url:?} overlaps an earlier [[issuer]] (same issuer URL)"),
+                    ));
+                }
+            }
+            if several && issuer.is_none() {
+                return Err(at(
+                    fi.name.span(),
+                    format!(
+                        "issuer {name:?} has no `issuer`: with several issuers each names its exact issuer"
+                    ),
+                ));
+            }
+            if issuer.is_none() && fi.authority.is_none() && fi.jwks_url.is_none() {
+                return Err(at(
+                    fi.name.span(),
+                    format!("issuer {name:?} needs `issuer` or `authority`"),
+                ));
+            }
+            if fi.audiences.iter().all(|a| a.trim().is_empty()) {
+                return Err(at(
+                    fi.name.span(),
+                    format!("issuer {name:?} has no audiences"),
+                ));
+            }
+            let introspection = match &fi.introspection {
+                None => None,
+                Some(i) => {
+                    let var = i.client_secret_env.get_ref();
+                    match env(var).filter(|v| !v.is_empty()) {
+                        Some(secret) => Some((i.client_id.clone(), secret)),
+                        None => {
+                            return Err(at(
+                                i.client_secret_env.span(),
+                                format!("client_secret_env: the variable {var} is not set"),
+                            ));
+                        }
+                    }
+                }
+            };
+            issuers.push(IssuerConfig {
+                name,
+                issuer,
+                authority: fi.authority.clone(),
+                jwks_url: fi.jwks_url.clone(),
+                audiences: fi.audiences.clone(),
+                cookie: fi.cookie.clone(),
+                introspection,
+                session: None,
+                api_key: None,
+            });
+        }
+        if issuers.iter().filter(|i| i.introspection.is_some()).count() > 1 {
+            return Err(ConfigError(format!(
+                "{origin}: more than one [[issuer]] has introspection: opaque tokens carry no issuer, so only one may"
+            )));
+        }
+        let mut headers = default_headers();
+        for (name, claim) in &file.headers {
+            let lower = name.get_ref().to_ascii_lowercase();
+            if axum::http::HeaderName::from_bytes(lower.as_bytes()).is_err() {
+                return Err(at(
+                    name.span(),
+                    format!("{:?} is not a header name", name.get_ref()),
+                ));
+            }
+            if RESERVED_HEADERS.contains(&lower.as_str()) {
+                return Err(at(
+                    name.span(),
+                    format!(
+                        "[headers] {:?} is a hop-by-hop or reserved header and cannot carry a claim",
+                        name.get_ref()
+                    ),
+                ));
+            }
+            if claim.get_ref().trim().is_empty() {
+                return Err(at(claim.span(), "empty claim path".into()));
+            }
+            headers.retain(|(h, _)| *h != lower);
+            headers.push((lower, claim.get_ref().clone()));
+        }
+        if file.route.is_empty() {
+            return Err(ConfigError(format!(
+                "{origin}: no [[route]]: every request would be refused (default deny)"
+            )));
+        }
+        let mut routes = Vec::new();
+        for fr in &file.route {
+            let path = fr.path.get_ref().clone();
+            if !path.starts_with('/') {
+                return Err(at(
+                    fr.path.span(),
+                    format!("path {path:?} must start with /"),
+                ));
+            }
+            if path.contains('*') || path.contains('?') || path.contains('[') {
+                crate::rules::glob(&path).map_err(|e| at(fr.path.span(), e))?;
+            }
+            let mut methods = Vec::new();
+            for m in &fr.methods {
+                let upper = m.get_ref().to_ascii_uppercase();
+                if axum::http::Method::from_bytes(upper.as_bytes()).is_err() || upper.is_empty() {
+                    return Err(at(
+                        m.span(),
+                        format!("{:?} is not an HTTP method", m.get_ref()),
+                    ));
+                }
+                methods.push(upper);
+            }
+            let public = fr.public.as_ref().is_some_and(|p| *p.get_ref());
+            if let Some(authenticated) = &fr.authenticated {
+                if *authenticated.get_ref() == public {
+                    return Err(at(
+                        authenticated.span(),
+                        "set either `public = true` or `authenticated = true` (the default), \
+                         not both, and neither to false"
+                            .into(),
+                    ));
+                }
+            }
+            if public
+                && (!fr.roles_any.is_empty()
+                    || !fr.roles_all.is_empty()
+                    || !fr.scopes.is_empty()
+                    || !fr.issuers.is_empty())
+            {
+                return Err(at(
+                    fr.public.as_ref().map_or(fr.path.span(), Spanned::span),
+                    "a public route cannot also require roles, scopes or issuers".into(),
+                ));
+            }
+            for name in &fr.issuers {
+                if !issuers.iter().any(|i| &i.name == name.get_ref()) {
+                    return Err(at(
+                        name.span(),
+                        format!("route names unknown issuer {:?}", name.get_ref()),
+                    ));
+                }
+            }
+            routes.push(RouteConfig {
+                path,
+                methods,
+                public,
+                roles_any: fr.roles_any.clone(),
+                roles_all: fr.roles_all.clone(),
+                scopes: fr.scopes.clone(),
+                issuers: fr.issuers.iter().map(|s| s.get_ref().clone()).collect(),
+            });
+        }
+        let get = |k: &str| {
+            env(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let listen_default = match &file.listen {
+            None => None,
+            Some(l) => Some(
+                l.get_ref()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| at(l.span(), format!("listen: {e}")))?,
+            ),
+        };
+        let upstream = match file.upstream {
+            None => get("UPSTREAM_URL"),
+            Some(u) => {
+                check_upstream(u.get_ref()).map_err(|e| at(u.span(), format!("upstream: {e}")))?;
+                Some(u.into_inner())
+            }
+        };
+        let front = match &file.front {
+            None => Front::default(),
+            Some(f) => f.get_ref().parse().map_err(|e| at(f.span(), e))?,
+        };
+        let public_url = match get("PUBLIC_URL") {
+            Some(u) => {
+                Some(check_public_url(&u).map_err(|e| ConfigError(format!("PUBLIC_URL: {e}")))?)
+            }
+            None => match &file.public_url {
+                None => None,
+                Some(u) => Some(
+                    check_public_url(u.get_ref())
+                        .map_err(|e| at(u.span(), format!("public_url: {e}")))?,
+                ),
+            },
+        };
+        let mut trusted = Vec::new();
+        for ip in &file.trusted_proxies {
+            trusted.push(ip.get_ref().trim().parse().map_err(|_| {
+                at(
+                    ip.span(),
+                    format!("trusted_proxies: {:?} is not an IP address", ip.get_ref()),
+                )
+            })?);
+        }
+        let trusted_proxies = trusted_from_env(&get, trusted)?;
+        let mut limits = crate::Limits::default();
+        if let Some(secs) = &file.header_read_timeout_secs {
+            if *secs.get_ref() == 0 {
+                return Err(at(
+                    secs.span(),
+                    "header_read_timeout_secs must be at least 1".into(),
+                ));
+            }
+            limits.header_read_timeout = Duration::from_secs(*secs.get_ref());
+        }
+        if let Some(max) = &file.max_connections {
+            if *max.get_ref() == 0 {
+                return Err(at(max.span(), "max_connections must be at least 1".into()));
+            }
+            limits.max_connections = *max.get_ref();
+        }
+        let metrics_listen = match &file.metrics_listen {
+            None => None,
+            Some(l) => Some(
+                l.get_ref()
+                    .parse::<SocketAddr>()
+                    .map_err(|e| at(l.span(), format!("metrics_listen: {e}")))?,
+            ),
+        };
+        Ok(Config {
+            metrics_listen: metrics_from_env(&get, metrics_listen)?,
+            limits,
+            public_url,
+            trusted_proxies,
+            front: front_from_env(&get, front)?,
+            listen: listen_from_env(&get, listen_default)?,
+            upstream,
+            upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
+            forward_authorization: file.forward_authorization,
+            forward_credential_cookie: file.forward_credential_cookie,
+            realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
+            resource: file.resource,
+            shared: crate::shared::from_file(file.shared.as_ref(), env)?,
+            issuers,
+            headers,
+            routes,
+        })
+    }
+}
