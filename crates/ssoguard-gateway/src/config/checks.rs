@@ -4,6 +4,7 @@
 
 use super::ConfigError;
 use crate::front::Front;
+use crate::shared::SharedConfig;
 use std::net::SocketAddr;
 
 pub(super) fn listen_from_env(
@@ -99,4 +100,11 @@ pub(super) fn check_upstream(url: &str) -> Result<(), String> {
         return Err(format!("{url:?}: an upstream is an origin, without a path"));
     }
     Ok(())
+}
+
+/// The shared state's Redis at `url`, read from `source` (`[shared] redis_url` or the variable):
+/// the library's check; the value itself is never repeated in the message.
+pub(super) fn shared_config(url: &str, source: &str) -> Result<SharedConfig, ConfigError> {
+    SharedConfig::new(url)
+        .ok_or_else(|| ConfigError(format!("{source}: not a usable redis:// or rediss:// URL")))
 }

@@ -3,10 +3,13 @@
 
 use super::checks::{
     check_public_url, check_upstream, front_from_env, listen_from_env, metrics_from_env,
-    trusted_from_env,
+    shared_config, trusted_from_env,
 };
 use super::{Config, ConfigError, IssuerConfig, RouteConfig, default_headers};
 use crate::front::Front;
+use crate::sessions::SessionIssuer;
+use crate::shared::{REDIS_URL_VAR, SharedConfig};
+use ssoguard::session::{DEFAULT_COOKIE_PREFIX, SessionSecret};
 use std::path::Path;
 use std::time::Duration;
 
@@ -57,7 +60,7 @@ impl Config {
             api_key: None,
         };
         let mut issuers = vec![issuer];
-        issuers.extend(crate::sessions::from_env(&get)?);
+        issuers.extend(session_from_env(&get)?);
         let config = Config {
             listen: listen_from_env(&get, None)?,
             metrics_listen: metrics_from_env(&get, None)?,
@@ -76,7 +79,7 @@ impl Config {
                 ),
             },
             trusted_proxies: trusted_from_env(&get, Vec::new())?,
-            shared: crate::shared::from_env(&get)?,
+            shared: shared_from_env(&get)?,
             issuers,
             headers: default_headers(),
             routes: vec![RouteConfig {
@@ -94,4 +97,34 @@ impl Config {
         }
         Ok(config)
     }
+}
+
+/// `BETTER_AUTH_SECRET` set: a session issuer `session` for `AUTH_SERVER_URL`.
+fn session_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<IssuerConfig>, ConfigError> {
+    let Some(value) = get("BETTER_AUTH_SECRET") else {
+        return Ok(None);
+    };
+    let secret =
+        SessionSecret::new(value).map_err(|e| ConfigError(format!("BETTER_AUTH_SECRET: {e}")))?;
+    let authority = get("AUTH_SERVER_URL").unwrap_or_else(|| "http://localhost:3001".into());
+    Ok(Some(IssuerConfig {
+        session: Some(SessionIssuer {
+            secret,
+            cache_ttl: Duration::from_secs(30),
+            cookie_prefix: get("BETTER_AUTH_COOKIE_PREFIX")
+                .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
+        }),
+        ..IssuerConfig::better_auth("session".into(), authority)
+    }))
+}
+
+/// The shared settings from the environment alone (`SSOGUARD_REDIS_URL`).
+pub(super) fn shared_from_env(
+    get: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SharedConfig>, ConfigError> {
+    get(REDIS_URL_VAR)
+        .map(|url| shared_config(&url, REDIS_URL_VAR))
+        .transpose()
 }

@@ -3,13 +3,18 @@
 
 use super::checks::{
     check_public_url, check_upstream, front_from_env, listen_from_env, metrics_from_env,
-    trusted_from_env,
+    shared_config, trusted_from_env,
 };
 use super::{Config, ConfigError, IssuerConfig, RouteConfig, default_headers};
+use crate::api_keys::ApiKeyIssuer;
 use crate::front::Front;
+use crate::sessions::SessionIssuer;
+use crate::shared::{REDIS_URL_VAR, SharedConfig};
 use serde::Deserialize;
+use ssoguard::session::{DEFAULT_COOKIE_PREFIX, SessionSecret};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::Path;
 use std::time::Duration;
 use toml::Spanned;
@@ -52,7 +57,7 @@ struct FileConfig {
     public_url: Option<Spanned<String>>,
     #[serde(default)]
     trusted_proxies: Vec<Spanned<String>>,
-    shared: Option<crate::shared::FileShared>,
+    shared: Option<FileShared>,
     #[serde(default)]
     issuer: Vec<FileIssuer>,
     #[serde(default)]
@@ -110,6 +115,13 @@ struct FileRoute {
     issuers: Vec<Spanned<String>>,
 }
 
+/// `[shared]` in the file.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FileShared {
+    pub(super) redis_url: Option<String>,
+}
+
 impl Config {
     /// Reads and checks a TOML file. `HOST`/`PORT` override `listen` when set.
     ///
@@ -151,7 +163,7 @@ impl Config {
         let several = file
             .issuer
             .iter()
-            .filter(|i| !crate::sessions::is_better_auth(i))
+            .filter(|i| !is_better_auth(i))
             .count()
             > 1;
         let mut issuers: Vec<IssuerConfig> = Vec::new();
@@ -163,7 +175,7 @@ impl Config {
                     format!("issuer name {name:?} is used twice"),
                 ));
             }
-            if let Some(session) = crate::sessions::from_file(fi, &issuers, env, &at)? {
+            if let Some(session) = better_auth_issuer(fi, &issuers, env, &at)? {
                 issuers.push(session);
                 continue;
             }
@@ -403,10 +415,180 @@ impl Config {
             forward_credential_cookie: file.forward_credential_cookie,
             realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
             resource: file.resource,
-            shared: crate::shared::from_file(file.shared.as_ref(), env)?,
+            shared: shared_from_file(file.shared.as_ref(), env)?,
             issuers,
             headers,
             routes,
         })
+    }
+}
+
+/// True for a Better Auth session or API-key issuer (not a token issuer).
+fn is_better_auth(fi: &FileIssuer) -> bool {
+    use crate::sessions::KIND;
+    fi.kind
+        .as_ref()
+        .is_some_and(|k| k.get_ref() == KIND || k.get_ref() == crate::api_keys::KIND)
+}
+
+/// The issuer of an `[[issuer]]` table of kind `better-auth-session` or `better-auth-api-key`;
+/// `None` for a token issuer.
+fn better_auth_issuer(
+    fi: &FileIssuer,
+    earlier: &[IssuerConfig],
+    env: &impl Fn(&str) -> Option<String>,
+    at: &impl Fn(Range<usize>, String) -> ConfigError,
+) -> Result<Option<IssuerConfig>, ConfigError> {
+    use crate::sessions::KIND;
+    let Some(kind) = &fi.kind else {
+        return Ok(None);
+    };
+    match kind.get_ref().as_str() {
+        "jwt" => return Ok(None),
+        KIND => {}
+        crate::api_keys::KIND => return api_key_issuer(fi, earlier, at).map(Some),
+        other => {
+            return Err(at(
+                kind.span(),
+                format!(
+                    "kind {other:?}: use \"jwt\", \"{KIND}\" or \"{}\"",
+                    crate::api_keys::KIND
+                ),
+            ));
+        }
+    }
+    let name = fi.name.get_ref();
+    if fi.issuer.is_some()
+        || fi.jwks_url.is_some()
+        || fi.introspection.is_some()
+        || fi.cookie.is_some()
+        || fi.header.is_some()
+        || !fi.audiences.is_empty()
+    {
+        return Err(at(
+            kind.span(),
+            format!(
+                "issuer {name:?} ({KIND}) takes authority, secret_env, cache_ttl_secs and cookie_prefix only"
+            ),
+        ));
+    }
+    if earlier.iter().any(|i| i.session.is_some()) {
+        return Err(at(
+            kind.span(),
+            format!("only one {KIND} issuer is allowed"),
+        ));
+    }
+    let authority = fi.authority.clone().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!("issuer {name:?} ({KIND}) needs `authority`: Better Auth's origin"),
+        )
+    })?;
+    let secret_env = fi.secret_env.as_ref().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!(
+                "issuer {name:?} ({KIND}) needs `secret_env`: the variable holding Better Auth's secret"
+            ),
+        )
+    })?;
+    let var = secret_env.get_ref();
+    let value = env(var).filter(|v| !v.is_empty()).ok_or_else(|| {
+        at(
+            secret_env.span(),
+            format!("secret_env: the variable {var} is not set"),
+        )
+    })?;
+    let secret = SessionSecret::new(value)
+        .map_err(|e| at(secret_env.span(), format!("secret_env: {var}: {e}")))?;
+    let cache_ttl = Duration::from_secs(fi.cache_ttl_secs.unwrap_or(30));
+    if cache_ttl.is_zero() {
+        return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
+    }
+    Ok(Some(IssuerConfig {
+        session: Some(SessionIssuer {
+            secret,
+            cache_ttl,
+            cookie_prefix: fi
+                .cookie_prefix
+                .clone()
+                .unwrap_or_else(|| DEFAULT_COOKIE_PREFIX.into()),
+        }),
+        ..IssuerConfig::better_auth(name.clone(), authority)
+    }))
+}
+
+/// The issuer of an `[[issuer]]` table of kind `better-auth-api-key`.
+fn api_key_issuer(
+    fi: &FileIssuer,
+    earlier: &[IssuerConfig],
+    at: &impl Fn(Range<usize>, String) -> ConfigError,
+) -> Result<IssuerConfig, ConfigError> {
+    use crate::api_keys::KIND;
+    let name = fi.name.get_ref();
+    let span = fi.kind.as_ref().map_or(fi.name.span(), |k| k.span());
+    if fi.issuer.is_some()
+        || fi.jwks_url.is_some()
+        || fi.introspection.is_some()
+        || fi.cookie.is_some()
+        || !fi.audiences.is_empty()
+        || fi.secret_env.is_some()
+        || fi.cookie_prefix.is_some()
+    {
+        return Err(at(
+            span,
+            format!("issuer {name:?} ({KIND}) takes authority, header and cache_ttl_secs only"),
+        ));
+    }
+    if earlier.iter().any(|i| i.api_key.is_some()) {
+        return Err(at(span, format!("only one {KIND} issuer is allowed")));
+    }
+    let authority = fi.authority.clone().ok_or_else(|| {
+        at(
+            fi.name.span(),
+            format!("issuer {name:?} ({KIND}) needs `authority`: Better Auth's origin"),
+        )
+    })?;
+    let header = fi.header.as_ref().map_or_else(
+        || "x-api-key".to_owned(),
+        |h| h.get_ref().to_ascii_lowercase(),
+    );
+    if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
+        let span = fi.header.as_ref().map_or(fi.name.span(), |h| h.span());
+        return Err(at(span, format!("{header:?} is not a header name")));
+    }
+    let cache_ttl = Duration::from_secs(fi.cache_ttl_secs.unwrap_or(30));
+    if cache_ttl.is_zero() {
+        return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
+    }
+    let issuer = IssuerConfig {
+        api_key: Some(ApiKeyIssuer { header, cache_ttl }),
+        ..IssuerConfig::better_auth(name.clone(), authority)
+    };
+    // Checked here, so an http authority off loopback is refused with its line.
+    crate::api_keys::verifier(
+        name,
+        issuer.authority.as_deref().unwrap_or_default(),
+        issuer.api_key.as_ref().expect("set above"),
+    )
+    .map_err(|e| at(fi.name.span(), e))?;
+    Ok(issuer)
+}
+
+/// The shared settings from the file's `[shared]` and the environment: at most one of them may
+/// name the Redis.
+pub(super) fn shared_from_file(
+    file: Option<&FileShared>,
+    env: &impl Fn(&str) -> Option<String>,
+) -> Result<Option<SharedConfig>, ConfigError> {
+    let from_env = env(REDIS_URL_VAR).filter(|v| !v.trim().is_empty());
+    let from_file = file.and_then(|f| f.redis_url.as_deref());
+    match (from_file, from_env) {
+        (Some(_), Some(_)) => Err(ConfigError(format!(
+            "[shared] redis_url and {REDIS_URL_VAR} are both set: set one of them"
+        ))),
+        (Some(url), None) => shared_config(url, "[shared] redis_url").map(Some),
+        (None, Some(url)) => shared_config(&url, REDIS_URL_VAR).map(Some),
+        (None, None) => Ok(None),
     }
 }

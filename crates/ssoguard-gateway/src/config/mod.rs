@@ -21,8 +21,6 @@ use crate::front::Front;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub(crate) use file::FileIssuer;
-
 /// The reserved prefix of the gateway's own endpoints (never forwarded upstream).
 pub const RESERVED_PREFIX: &str = "/_ssoguard/";
 

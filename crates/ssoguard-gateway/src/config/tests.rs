@@ -204,3 +204,65 @@ fn environment_alone() {
             .contains("UPSTREAM_URL")
     );
 }
+
+/// `[shared]` and `SSOGUARD_REDIS_URL`: at most one of them names the Redis.
+mod shared {
+    use crate::config::env::shared_from_env;
+    use crate::config::file::{FileShared, shared_from_file};
+    use crate::shared::REDIS_URL_VAR;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_string())
+        }
+    }
+
+    fn file(url: &str) -> FileShared {
+        FileShared {
+            redis_url: Some(url.to_string()),
+        }
+    }
+
+    #[test]
+    fn unset_means_in_process() {
+        assert!(shared_from_file(None, &env(&[])).expect("ok").is_none());
+        assert!(shared_from_env(&env(&[])).expect("ok").is_none());
+    }
+
+    #[test]
+    fn either_route_works_alone() {
+        let f = file("redis://127.0.0.1:6379");
+        assert!(shared_from_file(Some(&f), &env(&[])).expect("file").is_some());
+        let e = env(&[(REDIS_URL_VAR, "rediss://cache.internal:6380/2")]);
+        assert!(shared_from_file(None, &e).expect("env").is_some());
+        assert!(shared_from_env(&e).expect("env").is_some());
+    }
+
+    #[test]
+    fn both_routes_at_once_are_refused() {
+        let f = file("redis://127.0.0.1:6379");
+        let e = env(&[(REDIS_URL_VAR, "redis://127.0.0.1:6379")]);
+        let err = shared_from_file(Some(&f), &e).expect_err("both");
+        assert!(err.0.contains("both set"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_url_is_named_by_its_source_never_echoed() {
+        let secret = "http://user:hunter2@cache:6379";
+        let f = FileShared {
+            redis_url: Some(secret.to_string()),
+        };
+        let err = shared_from_file(Some(&f), &env(&[])).expect_err("not redis");
+        assert!(err.0.contains("[shared] redis_url"), "{err}");
+        assert!(!err.0.contains("hunter2"), "{err}");
+        let e = env(&[(REDIS_URL_VAR, "postgres://user:hunter2@db/x")]);
+        let err = shared_from_env(&e).expect_err("not redis");
+        assert!(
+            err.0.contains(REDIS_URL_VAR) && !err.0.contains("hunter2"),
+            "{err}"
+        );
+    }
+}
