@@ -37,7 +37,9 @@ impl SharedConfig {
     /// The settings for the Redis at `url`; `None` when the library refuses the URL (the caller
     /// names where it came from, never the value: it may hold a password).
     pub(crate) fn new(url: &str) -> Option<SharedConfig> {
-        SharedRedis::new(url).ok().map(|redis| SharedConfig { redis })
+        SharedRedis::new(url)
+            .ok()
+            .map(|redis| SharedConfig { redis })
     }
 }
 

@@ -120,8 +120,7 @@ fn dpop_with_redis(
     bound: &[String],
     request: &DpopRequest,
 ) {
-    let url =
-        std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
+    let url = std::env::var("BENCH_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".into());
     let shared = ssoguard::shared::SharedRedis::new(&url)
         .expect("a redis URL")
         .key_prefix(format!("ssoguard-bench-{}:", std::process::id()));

@@ -587,4 +587,3 @@ fn signature_step(ex: &Explanation, outcome: &Outcome) -> Step {
         _ => Step::skip("signature", "not checked (an earlier check failed)"),
     }
 }
-

@@ -160,12 +160,7 @@ impl Config {
                 "{origin}: no [[issuer]]: at least one is needed"
             )));
         }
-        let several = file
-            .issuer
-            .iter()
-            .filter(|i| !is_better_auth(i))
-            .count()
-            > 1;
+        let several = file.issuer.iter().filter(|i| !is_better_auth(i)).count() > 1;
         let mut issuers: Vec<IssuerConfig> = Vec::new();
         for fi in &file.issuer {
             let name = fi.name.get_ref().clone();

@@ -141,8 +141,8 @@ fn front_limits_urls_and_listeners() {
         "PUBLIC_URL" => Some("http://gw.example:8080".to_string()),
         _ => None,
     };
-    let c = Config::from_toml(&format!("front = \"nginx\"\n{BASE}"), "gw.toml", &env)
-        .expect("valid");
+    let c =
+        Config::from_toml(&format!("front = \"nginx\"\n{BASE}"), "gw.toml", &env).expect("valid");
     assert_eq!(c.front, Front::Traefik);
     assert_eq!(c.trusted_proxies.len(), 2);
     assert_eq!(c.public_url.as_deref(), Some("http://gw.example:8080"));
@@ -235,7 +235,11 @@ mod shared {
     #[test]
     fn either_route_works_alone() {
         let f = file("redis://127.0.0.1:6379");
-        assert!(shared_from_file(Some(&f), &env(&[])).expect("file").is_some());
+        assert!(
+            shared_from_file(Some(&f), &env(&[]))
+                .expect("file")
+                .is_some()
+        );
         let e = env(&[(REDIS_URL_VAR, "rediss://cache.internal:6380/2")]);
         assert!(shared_from_file(None, &e).expect("env").is_some());
         assert!(shared_from_env(&e).expect("env").is_some());

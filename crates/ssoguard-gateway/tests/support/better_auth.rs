@@ -192,4 +192,3 @@ pub struct SignedUp {
     /// The bearer plugin's session token (for plugin calls).
     pub bearer: String,
 }
-
