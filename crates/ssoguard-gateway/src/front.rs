@@ -66,7 +66,7 @@ const FORWARDED: HeaderSet = HeaderSet {
 /// Every header (folded: lower case, `-`) that some front or backend framework reads as the
 /// original request's target, path prefix or method. In forward-auth mode a question carrying
 /// one that is not the configured front's `uri` or `method` is refused; in reverse-proxy mode
-/// they are removed before the request is forwarded ([`crate::hygiene`]).
+/// they are removed before the request is forwarded (`hygiene`).
 pub const ORIGINAL_REQUEST_HEADERS: [&str; 16] = [
     // nginx auth_request convention, and its relatives.
     "x-original-uri",
