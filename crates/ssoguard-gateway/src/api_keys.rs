@@ -18,9 +18,7 @@
 //! tell them), so a rule with `scopes` refuses them. The key header is never forwarded upstream.
 //! At least one token `[[issuer]]` is still needed beside it.
 
-use crate::config::{ConfigError, FileIssuer, IssuerConfig};
 use ssoguard::api_key::ApiKeyVerifier;
-use std::ops::Range;
 use std::time::Duration;
 
 /// The `kind` of an API-key issuer.
@@ -35,71 +33,20 @@ pub struct ApiKeyIssuer {
     pub cache_ttl: Duration,
 }
 
-/// The issuer of an `[[issuer]]` table of kind `better-auth-api-key`.
-pub(crate) fn from_file(
-    fi: &FileIssuer,
-    earlier: &[IssuerConfig],
-    at: &impl Fn(Range<usize>, String) -> ConfigError,
-) -> Result<IssuerConfig, ConfigError> {
-    let name = fi.name.get_ref();
-    let span = fi.kind.as_ref().map_or(fi.name.span(), |k| k.span());
-    if fi.issuer.is_some()
-        || fi.jwks_url.is_some()
-        || fi.introspection.is_some()
-        || fi.cookie.is_some()
-        || !fi.audiences.is_empty()
-        || fi.secret_env.is_some()
-        || fi.cookie_prefix.is_some()
-    {
-        return Err(at(
-            span,
-            format!("issuer {name:?} ({KIND}) takes authority, header and cache_ttl_secs only"),
-        ));
-    }
-    if earlier.iter().any(|i| i.api_key.is_some()) {
-        return Err(at(span, format!("only one {KIND} issuer is allowed")));
-    }
-    let authority = fi.authority.clone().ok_or_else(|| {
-        at(
-            fi.name.span(),
-            format!("issuer {name:?} ({KIND}) needs `authority`: Better Auth's origin"),
-        )
-    })?;
-    let header = fi.header.as_ref().map_or_else(
-        || "x-api-key".to_owned(),
-        |h| h.get_ref().to_ascii_lowercase(),
-    );
-    if axum::http::HeaderName::from_bytes(header.as_bytes()).is_err() {
-        let span = fi.header.as_ref().map_or(fi.name.span(), |h| h.span());
-        return Err(at(span, format!("{header:?} is not a header name")));
-    }
-    let cache_ttl = Duration::from_secs(fi.cache_ttl_secs.unwrap_or(30));
-    if cache_ttl.is_zero() {
-        return Err(at(fi.name.span(), "cache_ttl_secs must not be 0".into()));
-    }
-    let issuer = IssuerConfig {
-        api_key: Some(ApiKeyIssuer { header, cache_ttl }),
-        ..IssuerConfig::better_auth(name.clone(), authority)
-    };
-    // Checked here, so an http authority off loopback is refused with its line.
-    verifier(&issuer, issuer.api_key.as_ref().expect("set above"))
-        .map_err(|e| at(fi.name.span(), e))?;
-    Ok(issuer)
-}
-
-/// The verifier of an API-key issuer (remote mode; refusals cached up to 5 s).
+/// The verifier of the API-key issuer `name` reached at `authority` (remote mode; refusals
+/// cached up to 5 s).
 pub(crate) fn verifier(
-    issuer: &IssuerConfig,
+    name: &str,
+    authority: &str,
     keys: &ApiKeyIssuer,
 ) -> Result<ApiKeyVerifier, String> {
-    let authority = issuer.authority.as_deref().unwrap_or_default();
     ApiKeyVerifier::builder()
         .remote(crate::sessions::better_auth_base(authority))
         .header(&keys.header)
         .cache_ttl(keys.cache_ttl)
         .negative_ttl(keys.cache_ttl.min(Duration::from_secs(5)))
         .build()
-        .map_err(|e| format!("issuer {:?}: {e}", issuer.name))
+        .map_err(|e| format!("issuer {name:?}: {e}"))
 }
 
 #[cfg(test)]

@@ -13,8 +13,8 @@
 //! Adding a front is adding a row to [`Front::set`]; a unit test checks that every header of
 //! every set is in [`ORIGINAL_REQUEST_HEADERS`], so a new set is refused under every other front.
 
-use crate::hygiene::fold;
 use axum::http::HeaderMap;
+use std::borrow::Cow;
 use std::fmt;
 use std::str::FromStr;
 
@@ -66,7 +66,7 @@ const FORWARDED: HeaderSet = HeaderSet {
 /// Every header (folded: lower case, `-`) that some front or backend framework reads as the
 /// original request's target, path prefix or method. In forward-auth mode a question carrying
 /// one that is not the configured front's `uri` or `method` is refused; in reverse-proxy mode
-/// they are removed before the request is forwarded ([`crate::hygiene`]).
+/// they are removed before the request is forwarded (`hygiene`).
 pub const ORIGINAL_REQUEST_HEADERS: [&str; 16] = [
     // nginx auth_request convention, and its relatives.
     "x-original-uri",
@@ -196,6 +196,25 @@ pub(crate) fn original(front: Front, headers: &HeaderMap) -> Result<Original<'_>
     })
 }
 
+/// A header name as CGI-style servers read it: lower case, `_` as `-`.
+pub(crate) fn fold(name: &str) -> Cow<'_, str> {
+    if name.bytes().any(|b| b == b'_' || b.is_ascii_uppercase()) {
+        Cow::Owned(
+            name.bytes()
+                .map(|b| {
+                    if b == b'_' {
+                        '-'
+                    } else {
+                        char::from(b.to_ascii_lowercase())
+                    }
+                })
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,5 +312,12 @@ mod tests {
             original(Front::Caddy, &twice),
             Err(Unclear::Duplicate(set.uri))
         );
+    }
+
+    #[test]
+    fn folding() {
+        assert_eq!(fold("x-auth-request-user"), "x-auth-request-user");
+        assert_eq!(fold("X_Auth_Request_User"), "x-auth-request-user");
+        assert_eq!(fold("x_auth-request_user"), "x-auth-request-user");
     }
 }

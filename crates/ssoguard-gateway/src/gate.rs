@@ -132,12 +132,16 @@ impl Gate {
         };
         for i in &config.issuers {
             if let Some(settings) = &i.session {
-                let verifier = crate::sessions::verifier(i, settings, store_for(i))?;
+                let authority = i.authority.as_deref().unwrap_or_default();
+                let verifier =
+                    crate::sessions::verifier(&i.name, authority, settings, store_for(i))?;
                 session = Some((i.name.clone(), verifier));
                 continue;
             }
             if let Some(settings) = &i.api_key {
-                api_key = Some((i.name.clone(), crate::api_keys::verifier(i, settings)?));
+                let authority = i.authority.as_deref().unwrap_or_default();
+                let verifier = crate::api_keys::verifier(&i.name, authority, settings)?;
+                api_key = Some((i.name.clone(), verifier));
                 continue;
             }
             let mut vb = Verifier::builder()

@@ -4,7 +4,7 @@
 //!
 //! Problems are reported FastAPI's way ([`FieldError`]), every problem of a request at once.
 
-use crate::db::{self, PageStart};
+use crate::db::{PageStart, parse_cursor};
 use crate::error::{ApiError, FieldError};
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -366,7 +366,7 @@ impl ListQuery {
         };
         let start = match query.get("cursor") {
             None => PageStart::Offset(offset),
-            Some(cursor) => match db::parse_cursor(cursor) {
+            Some(cursor) => match parse_cursor(cursor) {
                 Some((micros, id)) => PageStart::After(micros, id),
                 None => {
                     errors.push(FieldError::query("cursor", "Invalid cursor", "value_error"));

@@ -2,7 +2,7 @@
 //! the SSO's answers. Whether a step passed is the library's ([`ssoguard::Explanation`]), never
 //! decided here.
 
-use super::{SKEW_HINT, Step};
+use super::report::Step;
 use crate::decode::{
     Decoded, audiences, bare_origin, date_claim, origin_of, quote_list, str_claim,
 };
@@ -14,6 +14,9 @@ use ssoguard::dpop::{DpopError, DpopRequest};
 use ssoguard::{Algorithm, TokenClaims, VerifyError};
 use ssoguard::{DiscoveryError, ProviderMetadata};
 use std::fmt::Write as _;
+
+/// Clock differences under this many seconds are reported as probable clock skew.
+const SKEW_HINT: i64 = 5 * 60;
 
 pub(super) fn header_step(decoded: &Decoded) -> Step {
     match decoded {

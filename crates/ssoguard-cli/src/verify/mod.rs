@@ -8,113 +8,24 @@ use crate::decode::{self, Decoded, Jwt};
 use crate::input::redact;
 use crate::net::alg_list;
 use crate::timefmt::now;
-use serde::Serialize;
-use serde_json::Value;
 use ssoguard::ProviderMetadata;
 use ssoguard::dpop::DpopRequest;
 use ssoguard::{
     Algorithm, Check, Explanation, KeySetInfo, KeyStatus, Outcome, Verifier, VerifyError,
 };
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 mod hints;
+mod options;
+mod report;
+
+pub(crate) use options::{DpopOptions, VerifyOptions};
+use report::{ErrorReport, Report, Step, render_text};
 
 use hints::{
     aud_step, claims_step, cnf_step, discovery_step, dpop_step, exp_step, fallback_hint,
     header_step, iat_step, iss_step, nbf_step, sub_step,
 };
-
-/// Clock differences under this many seconds are reported as probable clock skew.
-const SKEW_HINT: i64 = 5 * 60;
-
-/// What `verify` was asked to do.
-#[derive(Debug, Clone)]
-pub(crate) struct VerifyOptions {
-    /// The token argument (`None` or `-`: stdin).
-    pub(crate) token: Option<String>,
-    /// Origin or issuer.
-    pub(crate) issuer: String,
-    /// Accepted audiences; empty: not checked.
-    pub(crate) audiences: Vec<String>,
-    /// Explicit JWKS URL.
-    pub(crate) jwks_url: Option<String>,
-    /// Allowed algorithms; empty: all.
-    pub(crate) algorithms: Vec<Algorithm>,
-    /// A DPoP request (`--dpop`, `--method`, `--url`): the token is explained as sent with the
-    /// DPoP scheme and this proof.
-    pub(crate) dpop: Option<DpopOptions>,
-}
-
-/// `--dpop <proof> --method <M> --url <URL>`.
-#[derive(Debug, Clone)]
-pub(crate) struct DpopOptions {
-    /// The `DPoP` header's proof.
-    pub(crate) proof: String,
-    /// The request method.
-    pub(crate) method: String,
-    /// The request URL as the client called it.
-    pub(crate) url: String,
-}
-
-/// The machine-readable report (`--json`); the text output carries the same content.
-#[derive(Debug, Serialize)]
-pub(crate) struct Report {
-    valid: bool,
-    exit_code: u8,
-    issuer: Option<String>,
-    audiences: Vec<String>,
-    algorithms: Vec<String>,
-    steps: Vec<Step>,
-    error: Option<ErrorReport>,
-    claims: Option<Value>,
-}
-
-#[derive(Debug, Serialize)]
-struct Step {
-    step: &'static str,
-    ok: Option<bool>,
-    decisive: bool,
-    detail: String,
-    hint: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-struct ErrorReport {
-    kind: String,
-    message: String,
-    step: Option<&'static str>,
-}
-
-impl Step {
-    fn new(step: &'static str, ok: Option<bool>, detail: impl Into<String>) -> Self {
-        Step {
-            step,
-            ok,
-            decisive: false,
-            detail: detail.into(),
-            hint: None,
-        }
-    }
-    fn ok(step: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(step, Some(true), detail)
-    }
-    fn fail(step: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(step, Some(false), detail)
-    }
-    fn skip(step: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(step, None, detail)
-    }
-    /// Adds a hint (a second one is appended as its own sentence).
-    fn hint(mut self, hint: impl Into<String>) -> Self {
-        let hint = hint.into();
-        self.hint = Some(match self.hint.take() {
-            Some(old) => format!("{old}. {hint}"),
-            None => hint,
-        });
-        self
-    }
-}
 
 /// Runs `verify`: (stdout, stderr, exit code), as text or JSON, with the token redacted.
 pub(crate) async fn run(opts: &VerifyOptions, json: bool) -> (String, String, u8) {
@@ -675,99 +586,4 @@ fn signature_step(ex: &Explanation, outcome: &Outcome) -> Step {
         },
         _ => Step::skip("signature", "not checked (an earlier check failed)"),
     }
-}
-
-/// Wraps `text` at word boundaries to `width` columns, every line indented by `indent`.
-fn wrap(text: &str, indent: usize, width: usize) -> String {
-    let pad = " ".repeat(indent);
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split(' ') {
-        if !line.is_empty() && indent + line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(format!("{pad}{line}"));
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(format!("{pad}{line}"));
-    }
-    lines.join("\n")
-}
-
-/// The text form of a report.
-fn render_text(report: &Report, opts: &VerifyOptions) -> String {
-    let mut out = String::new();
-    if report.steps.is_empty() {
-        if let Some(e) = &report.error {
-            let _ = writeln!(out, "error: {}", e.message);
-        }
-        return out;
-    }
-    let audience = if opts.audiences.is_empty() {
-        "not checked".to_string()
-    } else {
-        opts.audiences.join(", ")
-    };
-    let algs = if opts.algorithms.is_empty() {
-        "all".to_string()
-    } else {
-        report.algorithms.join(", ")
-    };
-    let _ = writeln!(
-        out,
-        "ssoguard verify: issuer {}, audience {audience}, algorithms {algs}",
-        opts.issuer
-    );
-    for step in &report.steps {
-        let mark = match step.ok {
-            Some(true) => "✓",
-            Some(false) => "✗",
-            None => "–",
-        };
-        let label = if step.step == "jwks" {
-            "JWKS"
-        } else {
-            step.step
-        };
-        let _ = writeln!(out, "  {label:<10} {mark} {}", step.detail);
-        if let Some(hint) = &step.hint {
-            let word = if step.ok == Some(false) {
-                "hint"
-            } else {
-                "note"
-            };
-            let _ = writeln!(out, "{}", wrap(&format!("{word}: {hint}"), 15, 100));
-        }
-    }
-    let verdict = match (&report.error, report.valid) {
-        (_, true) => {
-            let sub = report
-                .claims
-                .as_ref()
-                .and_then(|c| c.get("sub"))
-                .and_then(Value::as_str)
-                .unwrap_or("?");
-            format!("VALID: the library accepted the token (sub {sub})")
-        }
-        (Some(e), false) if report.exit_code == 3 => format!(
-            "UNAVAILABLE: {} [{}] — the SSO's keys could not be loaded (exit 3)",
-            e.message, e.kind
-        ),
-        (Some(e), false) if report.exit_code == 2 => {
-            format!("NOT A TOKEN: {} (exit 2)", e.message)
-        }
-        (Some(e), false) => format!(
-            "INVALID: {} [{} at step {}] (exit 1)",
-            e.message,
-            e.kind,
-            e.step.unwrap_or("?")
-        ),
-        (None, false) => "INVALID".to_string(),
-    };
-    let _ = writeln!(out, "{verdict}");
-    out
 }

@@ -9,8 +9,7 @@
 //! lookup timeout. Dates are read as Better Auth writes them: `timestamptz` on Postgres, ISO
 //! 8601 text on SQLite (epoch numbers are accepted too).
 
-use super::lookup::StoreDown;
-use super::record::SessionRecord;
+use super::record::{SessionRecord, StoreDown};
 use crate::better_auth_db::{Pool, quoted_identifier};
 use crate::error::ConfigError;
 use std::collections::BTreeMap;

@@ -14,7 +14,7 @@
 //! bounded by the lookup timeout. Every lookup is counted
 //! ([`MetricsSnapshot::session_lookups`](crate::MetricsSnapshot::session_lookups)).
 
-use super::record::SessionRecord;
+use super::record::{SessionRecord, StoreDown};
 use super::remote::RemoteStore;
 use crate::claims::TokenClaims;
 use crate::error::{KeysUnavailable, VerifyError};
@@ -24,10 +24,6 @@ use crate::token_cache::{TokenCache, TokenHash};
 use crate::ttl_map::TtlMap;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// The store could not answer (already logged, with the reason and without the token).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct StoreDown;
 
 /// Where sessions are looked up.
 pub(crate) enum Store {

@@ -6,11 +6,16 @@
 //! fields as columns. Each becomes a [`SessionRecord`], then [`SessionRecord::into_claims`]:
 //! expired → [`VerifyError::Expired`], banned (admin plugin, `banExpires` respected) →
 //! [`VerifyError::UserBanned`], else [`TokenClaims`] with `sub` = user id, so the axum
-//! `CurrentUser` is the same whichever credential came.
+//! `CurrentUser` is the same whichever credential came. A store that cannot answer says
+//! [`StoreDown`].
 
 use crate::claims::TokenClaims;
 use crate::error::VerifyError;
 use serde_json::{Map, Value, json};
+
+/// The store could not answer (already logged, with the reason and without the token).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct StoreDown;
 
 /// The fields of a session and its user that authentication needs.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,8 +8,7 @@
 //! the redis crate's `ConnectionManager` (one multiplexed connection, reconnected on failure),
 //! connected on first use; connect and response timeouts are the lookup timeout.
 
-use super::lookup::StoreDown;
-use super::record::SessionRecord;
+use super::record::{SessionRecord, StoreDown};
 use crate::error::ConfigError;
 use redis::AsyncCommands as _;
 use std::time::Duration;

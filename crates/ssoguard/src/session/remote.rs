@@ -7,8 +7,7 @@
 //! 1 MiB). A `null` body means no live session (401); anything but a 200 with `null` or a
 //! session object is the store's fault (503).
 
-use super::lookup::StoreDown;
-use super::record::SessionRecord;
+use super::record::{SessionRecord, StoreDown};
 use crate::fetch::{HttpFetcher, MAX_REPLY_BYTES};
 use std::time::Duration;
 

@@ -1,11 +1,12 @@
 //! [`RedisReplayStore`]: DPoP proof ids remembered in Redis, so a proof is used once across
 //! every instance.
 
-use super::{CallError, SharedRedis, within};
+use super::client::{CallError, SharedRedis, within};
 use crate::dpop::{ReplayKey, ReplayStore, ReplayStoreUnavailable};
 use futures_util::future::BoxFuture;
 use std::fmt;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// A [`ReplayStore`] in Redis: `SET <prefix>dpop:<key> 1 NX PX <ms until the proof expires>`.
@@ -24,6 +25,14 @@ impl fmt::Debug for RedisReplayStore {
         f.debug_struct("RedisReplayStore")
             .field("shared", &self.shared)
             .finish_non_exhaustive()
+    }
+}
+
+impl SharedRedis {
+    /// The shared DPoP replay store (connected on first use).
+    #[must_use]
+    pub fn replay_store(&self) -> Arc<RedisReplayStore> {
+        Arc::new(RedisReplayStore::new(self))
     }
 }
 

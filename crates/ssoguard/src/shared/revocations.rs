@@ -1,6 +1,6 @@
 //! [`RedisRevocations`]: back-channel logouts shared by every instance, read locally.
 
-use super::{CallError, SharedRedis, within};
+use super::client::{CallError, SharedRedis, within};
 use crate::revocation::{
     MemoryRevocations, Revocation, RevocationHook, Revocations, RevocationsFull,
 };
@@ -97,6 +97,19 @@ impl fmt::Debug for RedisRevocations {
 impl Drop for RedisRevocations {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+impl SharedRedis {
+    /// The shared revocations: starts the subscriber task (which connects, loads the current
+    /// set and listens, reconnecting with backoff) and returns at once.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime (the subscriber is a task).
+    #[must_use]
+    pub fn revocations(&self) -> Arc<RedisRevocations> {
+        Arc::new(RedisRevocations::start(self))
     }
 }
 

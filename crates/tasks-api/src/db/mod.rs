@@ -12,6 +12,10 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+mod page;
+
+pub use page::{PageStart, parse_cursor};
+
 /// Which database a pool talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DbKind {
@@ -50,15 +54,6 @@ pub struct Task {
     created_micros: i64,
 }
 
-/// Where a page starts.
-#[derive(Debug, Clone)]
-pub enum PageStart {
-    /// Skip this many.
-    Offset(i64),
-    /// Continue after this (created_at, id).
-    After(i64, String),
-}
-
 fn now_micros() -> i64 {
     let nanos = OffsetDateTime::now_utc().unix_timestamp_nanos();
     i64::try_from(nanos / 1000).unwrap_or(i64::MAX)
@@ -92,23 +87,6 @@ impl Task {
     pub fn cursor(&self) -> String {
         format!("{}_{}", self.created_micros, self.id)
     }
-}
-
-/// Parses a cursor made by [`Task::cursor`]: `<micros>_<uuid>`, 1 to 18 digits and a lowercase
-/// hyphenated UUID, exactly (`crate::input::CURSOR_PATTERN` documents it).
-#[must_use]
-pub fn parse_cursor(cursor: &str) -> Option<(i64, String)> {
-    let (micros, id) = cursor.split_once('_')?;
-    let digits = (1..=18).contains(&micros.len()) && micros.bytes().all(|b| b.is_ascii_digit());
-    let uuid = id.len() == 36
-        && id.bytes().enumerate().all(|(i, b)| match i {
-            8 | 13 | 18 | 23 => b == b'-',
-            _ => b.is_ascii_digit() || (b'a'..=b'f').contains(&b),
-        });
-    if !(digits && uuid) {
-        return None;
-    }
-    Some((micros.parse().ok()?, id.to_string()))
 }
 
 const COLUMNS: &str = "id, user_id, title, description, done, created_at, updated_at";

@@ -4,38 +4,11 @@
 //! Secrets (`SSO_API_KEY`, the database password) live in [`Secret`], whose `Debug` is redacted,
 //! so logging the config never leaks them.
 
-use std::fmt;
 use std::time::Duration;
 
-/// A string that must not appear in logs. `Debug` and `Display` print `[redacted]`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
+mod values;
 
-impl Secret {
-    /// Wraps a secret.
-    #[must_use]
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    /// The secret itself, for the one place that needs it.
-    #[must_use]
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
+pub use values::{ConfigError, Secret, parse_duration};
 
 /// Log output format (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,24 +92,6 @@ pub struct Config {
     pub redis_url: Option<Secret>,
 }
 
-/// A configuration value is missing or invalid.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum ConfigError {
-    /// A required variable is not set.
-    #[error(
-        "{0} is required: set it to the OAuth client id your tokens are issued for (the `aud` claim), or run with --dev"
-    )]
-    Missing(&'static str),
-    /// A variable has a value that cannot be used.
-    #[error("{name} is invalid: {reason}")]
-    Invalid {
-        /// The variable.
-        name: &'static str,
-        /// Why.
-        reason: String,
-    },
-}
-
 fn list(value: &str) -> Vec<String> {
     value
         .split(',')
@@ -144,24 +99,6 @@ fn list(value: &str) -> Vec<String> {
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
         .collect()
-}
-
-/// Parses `3600`, `45s`, `30m`, `1h`, `2d`.
-pub fn parse_duration(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    let (number, unit) = match value.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => value.split_at(i),
-        None => (value, "s"),
-    };
-    let n: u64 = number.parse().ok()?;
-    let secs = match unit.trim() {
-        "s" | "" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
 }
 
 /// The origin (`scheme://host[:port]`) of a URL.

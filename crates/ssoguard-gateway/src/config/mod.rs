@@ -1,0 +1,155 @@
+//! The gateway's configuration: one TOML file (`GATEWAY_CONFIG=path`), or the environment alone
+//! for the single-issuer case with the seed's names.
+//!
+//! Everything is checked before the gateway starts: an unknown key, two issuers with the same
+//! issuer URL or name, a rule naming an unknown issuer, a header mapped onto a hop-by-hop or
+//! otherwise reserved header, a bad glob or method is refused with a message that names the file
+//! and line. A secret never sits in the file: `client_secret_env` names the variable holding it.
+//!
+//! One file per source: this module holds the settings' types and [`ConfigError`]; `file` reads
+//! the TOML file ([`Config::from_file`], [`Config::from_toml`]); `env` the environment alone
+//! ([`Config::from_env`]) and chooses between the two ([`Config::load`]); `checks` holds what
+//! both apply (URL checks, the variables that override the file).
+
+mod checks;
+mod env;
+mod file;
+#[cfg(test)]
+mod tests;
+
+use crate::front::Front;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The reserved prefix of the gateway's own endpoints (never forwarded upstream).
+pub const RESERVED_PREFIX: &str = "/_ssoguard/";
+
+/// The gateway's settings, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen. Default `127.0.0.1:4180` (`HOST`/`PORT`, or `listen`).
+    pub listen: SocketAddr,
+    /// A separate listener for `/_ssoguard/metrics` and `/_ssoguard/health` (`metrics_listen`,
+    /// `METRICS_LISTEN`). In reverse-proxy mode metrics are served there only (the main port
+    /// faces clients); in forward-auth-only mode also on the main port.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Reverse-proxy target (`upstream`, `UPSTREAM_URL`). None = forward-auth only.
+    pub upstream: Option<String>,
+    /// Longest wait for the upstream's response head before a 504. Default 30 s.
+    pub upstream_timeout: Duration,
+    /// Connection limits (`header_read_timeout_secs`, `max_connections`); defaults in
+    /// [`crate::Limits`].
+    pub limits: crate::Limits,
+    /// Forward the client's `Authorization` header upstream. Default false (stripped).
+    pub forward_authorization: bool,
+    /// Forward the cookies that carry a credential (issuer `cookie`s, Better Auth's session
+    /// cookies) upstream. Default false (removed from `Cookie`).
+    pub forward_credential_cookie: bool,
+    /// The proxy in front in forward-auth mode (`front`, `GATEWAY_FRONT`): the one header set
+    /// the original request is read from. Default [`Front::Nginx`].
+    pub front: Front,
+    /// The realm of `WWW-Authenticate`. Default `ssoguard`.
+    pub realm: String,
+    /// RFC 9728 resource identifier; default: [`Config::public_url`], else the origin
+    /// described below.
+    pub resource: Option<String>,
+    /// The gateway's public origin (`public_url`, `PUBLIC_URL`: `https://api.example`): every
+    /// absolute URL it writes (RFC 9728 `resource`, `resource_metadata`) and the scheme it
+    /// states upstream (`X-Forwarded-Proto`). Unset: the front's `X-Forwarded-Proto`/`-Host`
+    /// in forward-auth mode, a trusted proxy's in reverse-proxy mode, else `http://` and the
+    /// gateway's own address, never a client's `Host` or `X-Forwarded-*`.
+    pub public_url: Option<String>,
+    /// Peers whose `X-Forwarded-For`/`-Host`/`-Proto` the reverse proxy believes
+    /// (`trusted_proxies`, `TRUSTED_PROXIES` comma-separated IPs). Default: none.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+    /// Revocations and DPoP replay shared with the other instances through Redis (`[shared]`,
+    /// `SSOGUARD_REDIS_URL`; [`crate::shared`]). Default: none, kept in process.
+    pub shared: Option<crate::shared::SharedConfig>,
+    /// The issuers, in order.
+    pub issuers: Vec<IssuerConfig>,
+    /// Identity headers: header name (lower case) → claim path, defaults first.
+    pub headers: Vec<(String, String)>,
+    /// The rules, in order; first match wins, no match = refused.
+    pub routes: Vec<RouteConfig>,
+}
+
+/// One `[[issuer]]`.
+#[derive(Debug, Clone)]
+pub struct IssuerConfig {
+    /// A name rules refer to.
+    pub name: String,
+    /// The exact issuer (`iss`). Required with several issuers; else discovered.
+    pub issuer: Option<String>,
+    /// Origin or issuer URL for discovery (`AUTH_SERVER_URL`).
+    pub authority: Option<String>,
+    /// Explicit JWKS URL (`JWKS_URL`).
+    pub jwks_url: Option<String>,
+    /// Accepted audiences (`SSO_CLIENT_ID`, comma-separated).
+    pub audiences: Vec<String>,
+    /// Cookie that may carry the token (`AUTH_COOKIE_NAME`).
+    pub cookie: Option<String>,
+    /// Opaque tokens through introspection: (client id, secret).
+    pub introspection: Option<(String, String)>,
+    /// `kind = "better-auth-session"`: Better Auth's session cookie instead of tokens
+    /// ([`crate::sessions`]).
+    pub session: Option<crate::sessions::SessionIssuer>,
+    /// `kind = "better-auth-api-key"`: Better Auth API keys ([`crate::api_keys`]).
+    pub api_key: Option<crate::api_keys::ApiKeyIssuer>,
+}
+
+impl IssuerConfig {
+    /// A Better Auth issuer reached at `authority` (session cookies, API keys): no token
+    /// settings; the caller sets its `session` or `api_key`.
+    pub(crate) fn better_auth(name: String, authority: String) -> Self {
+        IssuerConfig {
+            name,
+            issuer: None,
+            authority: Some(authority),
+            jwks_url: None,
+            audiences: Vec::new(),
+            cookie: None,
+            introspection: None,
+            session: None,
+            api_key: None,
+        }
+    }
+}
+
+/// One `[[route]]`.
+#[derive(Debug, Clone)]
+pub struct RouteConfig {
+    /// A path prefix (matched on `/` boundaries) or a glob (`*` within a segment, `**` across).
+    pub path: String,
+    /// Methods (upper case); empty = all.
+    pub methods: Vec<String>,
+    /// No token needed.
+    pub public: bool,
+    /// At least one of these roles.
+    pub roles_any: Vec<String>,
+    /// Every one of these roles.
+    pub roles_all: Vec<String>,
+    /// Every one of these scopes.
+    pub scopes: Vec<String>,
+    /// Only tokens of these issuers (names); empty = any.
+    pub issuers: Vec<String>,
+}
+
+/// A configuration that cannot be used, with where it is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// The default identity headers (oauth2-proxy's names) and their claims.
+pub const DEFAULT_HEADERS: [(&str, &str); 4] = [
+    ("x-auth-request-user", "sub"),
+    ("x-auth-request-email", "email"),
+    ("x-auth-request-roles", "roles"),
+    ("x-auth-request-issuer", "iss"),
+];
+
+fn default_headers() -> Vec<(String, String)> {
+    DEFAULT_HEADERS
+        .iter()
+        .map(|(h, c)| ((*h).to_string(), (*c).to_string()))
+        .collect()
+}
