@@ -147,9 +147,11 @@ impl Gate {
             let mut vb = Verifier::builder()
                 .audiences(i.audiences.iter().cloned())
                 .revocations(store_for(i));
+            let mut dpop = DpopConfig::default().required(config.dpop_required);
             if let Some((_, replay)) = &shared {
-                vb = vb.dpop(DpopConfig::default().replay_store(replay.clone()));
+                dpop = dpop.replay_store(replay.clone());
             }
+            vb = vb.dpop(dpop);
             if let Some(authority) = &i.authority {
                 vb = vb.authority(authority);
             }

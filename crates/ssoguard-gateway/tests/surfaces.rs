@@ -520,3 +520,69 @@ async fn the_gateway_takes_the_dpop_url_from_the_front() {
         );
     }
 }
+
+/// `dpop_required = true`: a bearer token is refused with the DPoP challenge alone, a bound
+/// token with its proof passes, and the RFC 9728 metadata says bound tokens are required.
+#[tokio::test]
+async fn with_dpop_required_the_gateway_refuses_bearer_tokens() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\npublic_url = \"{PUBLIC}\"\ndpop_required = true\n\n\
+         [[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\n\n\
+         [[route]]\npath = \"/api\"\n",
+        sso.issuer()
+    );
+    let config = Config::from_toml(&toml, "required.toml", &|_| None).expect("config");
+    let app = App::build(config).await.expect("app");
+    let ask = |authorization: String, proof: Option<String>| {
+        let mut req = Request::get("/_ssoguard/auth")
+            .header("x-original-method", "GET")
+            .header("x-original-uri", "/api/me")
+            .header("authorization", authorization);
+        if let Some(proof) = proof {
+            req = req.header("dpop", proof);
+        }
+        req.body(Body::empty()).expect("request")
+    };
+    let plain = sso.token().aud("api").sign();
+    let resp = app
+        .router()
+        .oneshot(ask(format!("Bearer {plain}"), None))
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+    let challenges: Vec<String> = resp
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().expect("ascii").to_string())
+        .collect();
+    assert!(
+        !challenges.is_empty() && challenges.iter().all(|c| c.starts_with("DPoP")),
+        "only the DPoP challenge: {challenges:?}"
+    );
+
+    let client = DpopClient::generate(Algorithm::ES256).expect("key");
+    let bound = sso.token().aud("api").cnf_jkt(&client.jkt()).sign();
+    let proof = client
+        .proof("GET", &format!("{PUBLIC}/api/me"), &bound)
+        .sign();
+    let resp = app
+        .router()
+        .oneshot(ask(format!("DPoP {bound}"), Some(proof)))
+        .await
+        .expect("response");
+    assert_eq!(resp.status(), StatusCode::OK);
+
+    let req = Request::get("/.well-known/oauth-protected-resource")
+        .body(Body::empty())
+        .expect("request");
+    let resp = app.router().oneshot(req).await.expect("response");
+    let bytes = resp.into_body().collect().await.expect("body").to_bytes();
+    let meta: Value = serde_json::from_slice(&bytes).expect("json");
+    assert_eq!(
+        meta["dpop_bound_access_tokens_required"],
+        json!(true),
+        "{meta}"
+    );
+}

@@ -69,6 +69,15 @@ impl Config {
             limits: crate::Limits::default(),
             forward_authorization: false,
             forward_credential_cookie: false,
+            dpop_required: match get("DPOP_REQUIRED").as_deref() {
+                None | Some("0" | "false") => false,
+                Some("1" | "true") => true,
+                Some(other) => {
+                    return Err(ConfigError(format!(
+                        "DPOP_REQUIRED: {other:?} (use 1 or 0)"
+                    )));
+                }
+            },
             front: front_from_env(&get, Front::default())?,
             realm: "ssoguard".into(),
             resource: None,

@@ -51,6 +51,8 @@ struct FileConfig {
     forward_authorization: bool,
     #[serde(default)]
     forward_credential_cookie: bool,
+    #[serde(default)]
+    dpop_required: bool,
     front: Option<Spanned<String>>,
     realm: Option<String>,
     resource: Option<String>,
@@ -408,6 +410,7 @@ impl Config {
             upstream_timeout: Duration::from_secs(file.upstream_timeout_secs.unwrap_or(30)),
             forward_authorization: file.forward_authorization,
             forward_credential_cookie: file.forward_credential_cookie,
+            dpop_required: file.dpop_required,
             realm: file.realm.unwrap_or_else(|| "ssoguard".into()),
             resource: file.resource,
             shared: shared_from_file(file.shared.as_ref(), env)?,

@@ -45,6 +45,9 @@ pub struct Config {
     /// Forward the cookies that carry a credential (issuer `cookie`s, Better Auth's session
     /// cookies) upstream. Default false (removed from `Cookie`).
     pub forward_credential_cookie: bool,
+    /// Refuse bearer tokens: every token must be DPoP-bound and sent with its proof
+    /// (`dpop_required`, `DPOP_REQUIRED`). Default false (bearer and DPoP both accepted).
+    pub dpop_required: bool,
     /// The proxy in front in forward-auth mode (`front`, `GATEWAY_FRONT`): the one header set
     /// the original request is read from. Default [`Front::Nginx`].
     pub front: Front,

@@ -270,3 +270,23 @@ mod shared {
         );
     }
 }
+
+#[test]
+fn dpop_required_from_the_file_or_the_environment() {
+    assert!(!parse(BASE).expect("valid").dpop_required);
+    let c = parse(&format!("dpop_required = true\n{BASE}")).expect("valid");
+    assert!(c.dpop_required);
+    let err = parse(&format!("dpop_required = \"yes\"\n{BASE}")).expect_err("not a bool");
+    assert!(err.contains("line 1"), "{err}");
+    let env = |value: &'static str| {
+        move |k: &str| match k {
+            "SSO_CLIENT_ID" => Some("rust-backend".to_string()),
+            "DPOP_REQUIRED" => Some(value.to_string()),
+            _ => None,
+        }
+    };
+    assert!(Config::load(env("1")).expect("valid").dpop_required);
+    assert!(!Config::load(env("0")).expect("valid").dpop_required);
+    let err = Config::load(env("yes")).expect_err("not a switch");
+    assert!(err.0.contains("DPOP_REQUIRED"), "{err}");
+}
