@@ -145,3 +145,55 @@ async fn explicit_issuer_jwks_url_client_secret_and_host() {
     assert_eq!(header(&resp, "x-auth-request-user"), "opaque-user");
     assert_eq!(sso.introspections(), 1);
 }
+
+/// The forward-auth `curl` lines of both READMEs' quick starts, run as written (the headers each
+/// names, `$USER_TOKEN` a token of the development SSO's client `dev-client`) against the binary
+/// configured as the quick start configures it: the first answers 200 with the identity
+/// headers, the second (no token) 401. A README line the gateway would refuse fails here.
+#[tokio::test]
+async fn the_readme_quick_start_lines_work_as_written() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let origin = sso.origin().to_string();
+    let gateway = Gateway::from_env(&[
+        ("AUTH_SERVER_URL", origin.as_str()),
+        ("SSO_CLIENT_ID", "dev-client"),
+        ("PORT", "0"),
+    ])
+    .await;
+    let user_token = sso.token().aud("dev-client").sub("alice").sign();
+    let root = support::crate_dir().join("../..");
+    for readme in [
+        root.join("README.md"),
+        support::crate_dir().join("README.md"),
+    ] {
+        let text = std::fs::read_to_string(&readme).expect("README");
+        let lines: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("curl -si http://127.0.0.1:4180/_ssoguard/auth"))
+            .collect();
+        assert_eq!(
+            lines.len(),
+            2,
+            "{}: the two forward-auth lines",
+            readme.display()
+        );
+        for (line, expected) in lines.iter().zip([200, 401]) {
+            let mut request = reqwest::Client::new().get(gateway.url("/_ssoguard/auth"));
+            for header in line.split(" -H \"").skip(1) {
+                let header = header.split('"').next().expect("a quoted header");
+                let (name, value) = header.split_once(": ").expect("Name: value");
+                request = request.header(name, value.replace("$USER_TOKEN", &user_token));
+            }
+            let resp = request.send().await.expect("forward-auth request");
+            assert_eq!(
+                resp.status().as_u16(),
+                expected,
+                "{}: {line}",
+                readme.display()
+            );
+            if expected == 200 {
+                assert_eq!(header(&resp, "x-auth-request-user"), "alice");
+            }
+        }
+    }
+}
