@@ -82,6 +82,53 @@ const apiKeyPlugin = async () => {
   ];
 };
 
+// ---- organizations (README "Organizations") ------------------------------------
+// BA_ORGANIZATIONS=1: the organization plugin with teams and dynamic access control. Its
+// access control is Better Auth's default statements plus the app's `task` resource: owner and
+// admin may create, read, update and delete tasks, member may create and read (the roles
+// tasks-api assumes by default). The jwt plugin's tokens (`GET /token`) then carry the session's
+// active organization as custom claims (`definePayload`): `org_id`, `org_role` (the member's
+// role there, looked up when the token is made) and `team_id` (the active team).
+const ORGANIZATIONS = env.BA_ORGANIZATIONS === "1";
+let orgAdapter = null; // set once the auth context exists
+const organizationPlugin = async () => {
+  if (!ORGANIZATIONS) return [];
+  const { organization } = await import("better-auth/plugins");
+  const { createAccessControl } = await import("better-auth/plugins/access");
+  const { defaultStatements, ownerAc, adminAc, memberAc } = await import("better-auth/plugins/organization/access");
+  const allTasks = ["create", "read", "update", "delete"];
+  const ac = createAccessControl({ ...defaultStatements, task: allTasks });
+  return [
+    organization({
+      ac,
+      roles: {
+        owner: ac.newRole({ ...ownerAc.statements, task: allTasks }),
+        admin: ac.newRole({ ...adminAc.statements, task: allTasks }),
+        member: ac.newRole({ ...memberAc.statements, task: ["create", "read"] }),
+      },
+      dynamicAccessControl: { enabled: true },
+      teams: { enabled: true },
+    }),
+  ];
+};
+const organizationClaims = async ({ user, session }) => {
+  const organizationId = session?.activeOrganizationId;
+  if (!organizationId || !orgAdapter) return {};
+  const member = await orgAdapter.findOne({
+    model: "member",
+    where: [
+      { field: "organizationId", value: organizationId },
+      { field: "userId", value: user.id },
+    ],
+  });
+  if (!member) return {};
+  return {
+    org_id: organizationId,
+    org_role: member.role,
+    ...(session.activeTeamId ? { team_id: session.activeTeamId } : {}),
+  };
+};
+
 let dbPath = env.BA_DB;
 let tmpDir;
 if (!dbPath && !DATABASE_URL) {
@@ -296,11 +343,15 @@ const auth = betterAuth({
         ...(ROTATION ? { rotationInterval: ROTATION } : {}),
         ...(GRACE != null ? { gracePeriod: GRACE } : {}),
       },
-      ...(env.BA_JWT_ISSUER || env.BA_JWT_AUDIENCE
+      ...(env.BA_JWT_ISSUER || env.BA_JWT_AUDIENCE || ORGANIZATIONS
         ? {
             jwt: {
               ...(env.BA_JWT_ISSUER ? { issuer: env.BA_JWT_ISSUER } : {}),
               ...(env.BA_JWT_AUDIENCE ? { audience: env.BA_JWT_AUDIENCE } : {}),
+              // The default payload is the user; organizations add their claims to it.
+              ...(ORGANIZATIONS
+                ? { definePayload: async (s) => ({ ...s.user, ...(await organizationClaims(s)) }) }
+                : {}),
             },
           }
         : {}),
@@ -322,6 +373,7 @@ const auth = betterAuth({
     admin(),
     bearer(),
     ...(await apiKeyPlugin()),
+    ...(await organizationPlugin()),
   ],
 });
 
@@ -333,6 +385,7 @@ migrated = true;
 
 const ctx = await auth.$context;
 const adapter = ctx.adapter;
+orgAdapter = adapter;
 
 // Better Auth keeps signing with an existing key of another algorithm when
 // keyPairConfig.alg changes, so a reused BA_DB would silently ignore BA_ALG.
@@ -418,5 +471,5 @@ handler = async (req, res) => {
   return authHandler(req, res);
 };
 if (env.BA_PAGES) handler = await (await import("./pages.mjs")).withPages(auth, handler, { origin, clientId: CLIENT_ID });
-log(`better-auth=${BETTER_AUTH_VERSION} db=${dbPath} secondaryStorage=${secondaryStorage ? "redis" : "none"} cookieCache=${sessionOptions.cookieCache ? "compact" : "off"} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
+log(`better-auth=${BETTER_AUTH_VERSION} organizations=${ORGANIZATIONS} db=${dbPath} secondaryStorage=${secondaryStorage ? "redis" : "none"} cookieCache=${sessionOptions.cookieCache ? "compact" : "off"} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);

@@ -1,6 +1,7 @@
 //! Better Auth's own database, opened read-only: the session lookup (feature
-//! `session-database`) and API keys (feature `api-key-database`) read its tables through this one
-//! pool and this one identifier rule.
+//! `session-database`), API keys (feature `api-key-database`) and organization memberships
+//! (feature `organization-database`) read its tables through this one pool and this one
+//! identifier rule.
 
 use crate::error::ConfigError;
 use std::str::FromStr as _;

@@ -69,6 +69,9 @@ pub enum KeysUnavailable {
     /// The session store (Better Auth's `get-session`, its database or its secondary storage)
     /// could not be reached or answered badly.
     SessionStore,
+    /// An organization membership could not be looked up (Better Auth's database could not be
+    /// reached or answered badly, [`crate::organization`]).
+    OrganizationStore,
     /// The DPoP replay store could not record a proof (full, or unreachable): the proof cannot
     /// be checked for reuse, so the request is not let in.
     DpopReplayStore,

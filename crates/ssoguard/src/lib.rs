@@ -19,6 +19,11 @@
 //! - Feature `shared-redis`: `shared::SharedRedis`, revocations (back-channel logouts) and the
 //!   DPoP replay store shared by every instance of a service through Redis, the request path
 //!   still reading a local set.
+//! - [`organization::Organizations`]: Better Auth's organization plugin — the caller's
+//!   membership of an organization (from token claims, the session's active organization or the
+//!   request's path), its roles and permissions (`task:create`), looked up read-only in Better
+//!   Auth's database with feature `organization-database`; axum extractors
+//!   [`organization::Member`] and [`axum::RequirePermission`].
 //! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
 //!   feature `api-key-database`, in Better Auth's database.
 //!
@@ -37,7 +42,11 @@ mod algorithm;
 pub mod api_key;
 mod batch;
 mod bearer;
-#[cfg(any(feature = "session-database", feature = "api-key-database"))]
+#[cfg(any(
+    feature = "session-database",
+    feature = "api-key-database",
+    feature = "organization-database"
+))]
 mod better_auth_db;
 mod builder;
 pub mod challenge;
@@ -58,6 +67,7 @@ mod jws;
 pub mod logout;
 pub mod m2m;
 mod metrics;
+pub mod organization;
 pub mod revocation;
 pub mod session;
 #[cfg(feature = "shared-redis")]

@@ -1,5 +1,5 @@
-//! A small bounded map whose entries expire: the introspection cache and the SSO admin client's
-//! profile cache share it.
+//! A small bounded map whose entries expire: the introspection cache, the SSO admin client's
+//! profile cache and the organization membership cache share it.
 //!
 //! Lookups drop an expired entry. An insert into a full map sweeps expired entries at most once
 //! a second, then evicts one arbitrary live entry if still full, so inserts stay O(1) in the
@@ -77,6 +77,16 @@ impl<K: Hash + Eq + Clone, V: Clone> TtlMap<K, V> {
         inner.map.insert(key, (value, now + ttl));
     }
 
+    /// Keeps only the entries for which `keep` answers true (dropping expired ones too).
+    pub(crate) fn retain(&self, mut keep: impl FnMut(&K, &V) -> bool) {
+        if let Ok(mut inner) = self.inner.lock() {
+            let now = Instant::now();
+            inner
+                .map
+                .retain(|key, (value, until)| *until > now && keep(key, value));
+        }
+    }
+
     #[cfg(any(test, feature = "testing"))]
     pub(crate) fn len(&self) -> usize {
         self.inner.lock().map(|i| i.map.len()).unwrap_or(0)
@@ -104,6 +114,17 @@ mod tests {
         assert_eq!(map.get(&100), None);
         map.insert(200, 1, Duration::ZERO);
         assert_eq!(map.get(&200), None);
+    }
+
+    #[test]
+    fn retain_drops_what_it_is_told_to() {
+        let map = TtlMap::new(10);
+        for i in 0..6 {
+            map.insert(i, i, Duration::from_secs(60));
+        }
+        map.retain(|k, _| k % 2 == 0);
+        assert_eq!(map.len(), 3);
+        assert_eq!((map.get(&2), map.get(&3)), (Some(2), None));
     }
 
     #[test]

@@ -3,7 +3,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use ssoguard::axum::AuthRejection;
+use ssoguard::axum::{AuthRejection, OrganizationRejection};
 
 /// One validation problem, FastAPI style.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -60,6 +60,9 @@ pub enum ApiError {
     /// 401/403/503 from authentication or authorization.
     #[error(transparent)]
     Auth(#[from] AuthRejection),
+    /// 401/403/404/503 from an organization membership or permission check.
+    #[error(transparent)]
+    Organization(#[from] OrganizationRejection),
     /// 404 `{"detail": "Task not found"}`: also for another user's task.
     #[error("{0} not found")]
     NotFound(&'static str),
@@ -81,6 +84,7 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         match self {
             ApiError::Auth(rejection) => rejection.into_response(),
+            ApiError::Organization(rejection) => rejection.into_response(),
             ApiError::NotFound(what) => (
                 StatusCode::NOT_FOUND,
                 axum::Json(ErrorDetail {

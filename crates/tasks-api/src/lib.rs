@@ -1,6 +1,7 @@
 //! tasks-api: the reference backend behind Better Auth SSO.
 //!
-//! User-scoped tasks on SQLite (embedded default) or Postgres, authenticated with `ssoguard`.
+//! User-scoped tasks, and organization tasks (Better Auth's organization plugin), on SQLite
+//! (embedded default) or Postgres, authenticated with `ssoguard`.
 //! Copy it as the starting point of your own backend: `config` (env), `startup` (build → bind →
 //! run), `routes/` (one module per resource), `input` (what the task routes read, as the types the
 //! OpenAPI schema is generated from), `db/` (repository), `error` (one `ApiError`).
@@ -11,6 +12,7 @@ pub mod cors;
 pub mod db;
 pub mod error;
 pub mod input;
+pub mod organizations;
 pub mod routes;
 pub mod sessions;
 pub mod startup;

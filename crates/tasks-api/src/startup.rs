@@ -50,6 +50,9 @@ pub enum StartupError {
     /// The session-cookie settings are not usable (the variable at fault is named).
     #[error("invalid Better Auth session settings: {0}")]
     Sessions(crate::config::ConfigError),
+    /// The organization settings are not usable (the variable at fault is named).
+    #[error("invalid organization settings: BETTER_AUTH_DATABASE_URL: {0}")]
+    Organizations(ssoguard::ConfigError),
     /// `SSOGUARD_REDIS_URL` is not a URL the Redis client accepts (the value is not repeated).
     #[error("SSOGUARD_REDIS_URL is not a usable redis:// or rediss:// URL")]
     RedisUrl,
@@ -287,6 +290,10 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             .with_sessions(sessions)
             .with_allowed_origins(&config.cors_origins);
     }
+    let organizations = config
+        .organizations
+        .build(auth.verifier().revocations())
+        .map_err(StartupError::Organizations)?;
     let db = Db::connect(config.database_url.expose()).await?;
     let sso = config.sso_api_key.as_ref().map(|key| {
         SsoAdminClient::new(
@@ -295,7 +302,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             key.expose(),
         )
     });
-    Ok(AppState::new(auth, db, sso, shared))
+    Ok(AppState::new(auth, db, sso, organizations, shared))
 }
 
 /// Every route, with its state; no middleware and no body limit (both added once around the
@@ -308,6 +315,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::me::router())
         .merge(routes::service::router(&state))
         .merge(routes::tasks::router())
+        .merge(routes::org_tasks::router(&state))
         .merge(admin)
         .merge(routes::docs::router())
         .with_state(state)

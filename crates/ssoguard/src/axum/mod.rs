@@ -25,9 +25,11 @@
 
 mod api_key;
 mod credential;
+mod organization;
 mod rejection;
 mod require;
 
+pub use organization::{OrganizationRejection, PermissionName, RequirePermission};
 pub use rejection::AuthRejection;
 pub use require::{RequireLayer, RequireRole, RequireService};
 

@@ -1,11 +1,12 @@
-//! [`RequireLayer`]: a `route_layer` guard for a role, permission or scope, and the
-//! [`RequireRole`] extractor, sharing one requirement check.
+//! [`RequireLayer`]: a `route_layer` guard for a role, permission, scope or organization
+//! membership, and the [`RequireRole`] extractor, sharing one requirement check.
 
 use super::{
     Auth, AuthRejection, CurrentUser, RoleName, VerifiedClaims, claims_of_kind, scheme_of,
 };
 use crate::challenge::Scheme;
 use crate::claims::TokenClaims;
+use crate::organization::{Organizations, Permission};
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::Request;
 use axum::http::request::Parts;
@@ -23,6 +24,9 @@ pub(super) enum Requirement {
     AnyRole(Vec<String>),
     Permission(String),
     Scope(String),
+    /// Membership of the request's organization (and a permission in it): checked by
+    /// `organization.rs`, after the credential, never by the claims alone.
+    Organization(Option<Permission>),
 }
 
 impl Requirement {
@@ -43,6 +47,8 @@ impl Requirement {
                 format!("Permission '{p}' required"),
             ),
             Requirement::Scope(s) => (claims.has_scope(s), format!("Scope '{s}' required")),
+            // The membership is checked against the organization, not the claims.
+            Requirement::Organization(_) => return Ok(()),
         };
         if ok {
             Ok(())
@@ -65,6 +71,8 @@ pub struct RequireLayer {
     requirement: Arc<Requirement>,
     /// Whether a service (`client_credentials`) token may pass a role requirement.
     service_tokens: bool,
+    /// The organizations, for an organization requirement.
+    organizations: Option<Organizations>,
 }
 
 impl RequireLayer {
@@ -76,7 +84,44 @@ impl RequireLayer {
             auth: Auth::from_ref(state),
             requirement: Arc::new(requirement),
             service_tokens: false,
+            organizations: None,
         }
+    }
+
+    fn organization<S>(state: &S, permission: Option<Permission>) -> Self
+    where
+        Auth: FromRef<S>,
+        Organizations: FromRef<S>,
+    {
+        RequireLayer {
+            organizations: Some(Organizations::from_ref(state)),
+            ..Self::new(state, Requirement::Organization(permission))
+        }
+    }
+
+    /// Requires a user who is a member of the request's organization
+    /// ([`Organizations`]); the [`Member`](crate::organization::Member) extractor then reuses
+    /// the membership. Refusals as described in
+    /// [`OrganizationRejection`](super::OrganizationRejection) (403, 404 for a non-member of
+    /// an organization the request names, 503). Service tokens are refused (403).
+    pub fn organization_member<S>(state: &S) -> Self
+    where
+        Auth: FromRef<S>,
+        Organizations: FromRef<S>,
+    {
+        Self::organization(state, None)
+    }
+
+    /// Requires a member of the request's organization whose roles grant `permission`
+    /// (`"task:create".parse()?`): 403 `Permission 'task:create' required in this
+    /// organization` for a member without it, otherwise as
+    /// [`organization_member`](Self::organization_member).
+    pub fn organization_permission<S>(state: &S, permission: Permission) -> Self
+    where
+        Auth: FromRef<S>,
+        Organizations: FromRef<S>,
+    {
+        Self::organization(state, Some(permission))
     }
 
     /// Lets service (`client_credentials`) tokens pass a [`role`](Self::role) or
@@ -184,7 +229,9 @@ where
                 *layer.requirement,
                 Requirement::Role(_) | Requirement::AnyRole(_)
             );
-            if role_requirement && !layer.service_tokens && claims.is_client_credentials() {
+            let organization = matches!(*layer.requirement, Requirement::Organization(_));
+            let user_only = (role_requirement && !layer.service_tokens) || organization;
+            if user_only && claims.is_client_credentials() {
                 return Ok(layer
                     .auth
                     .forbidden(
@@ -197,7 +244,30 @@ where
             if let Err(rejection) = layer.requirement.check(&claims, &layer.auth, scheme) {
                 return Ok(rejection.into_response());
             }
-            req.extensions_mut().insert(VerifiedClaims(claims, scheme));
+            req.extensions_mut()
+                .insert(VerifiedClaims(claims.clone(), scheme));
+            if let (Requirement::Organization(permission), Some(organizations)) =
+                (&*layer.requirement, &layer.organizations)
+            {
+                let (mut parts, body) = req.into_parts();
+                let checked = super::organization::resolve_member(
+                    &mut parts,
+                    &layer.auth,
+                    organizations,
+                    claims,
+                    scheme,
+                )
+                .await
+                .and_then(|member| {
+                    permission.as_ref().map_or(Ok(()), |p| {
+                        super::organization::check_permission(&layer.auth, &member, p, scheme)
+                    })
+                });
+                if let Err(rejection) = checked {
+                    return Ok(rejection.into_response());
+                }
+                req = Request::from_parts(parts, body);
+            }
             inner.call(req).await
         })
     }

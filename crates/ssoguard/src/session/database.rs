@@ -37,15 +37,19 @@ pub struct SessionSchema {
     session_fields: BTreeMap<&'static str, String>,
     user_fields: BTreeMap<&'static str, String>,
     admin_fields: bool,
+    organization_fields: bool,
+    team_fields: bool,
 }
 
-const SESSION_FIELDS: [&str; 6] = [
+const SESSION_FIELDS: [&str; 8] = [
     "id",
     "token",
     "userId",
     "expiresAt",
     "createdAt",
     "impersonatedBy",
+    "activeOrganizationId",
+    "activeTeamId",
 ];
 const USER_FIELDS: [&str; 7] = [
     "id",
@@ -70,6 +74,8 @@ impl Default for SessionSchema {
                 .collect(),
             user_fields: USER_FIELDS.iter().map(|f| (*f, (*f).to_owned())).collect(),
             admin_fields: true,
+            organization_fields: false,
+            team_fields: false,
         }
     }
 }
@@ -89,7 +95,8 @@ impl SessionSchema {
     }
 
     /// The column of a session field (`id`, `token`, `userId`, `expiresAt`, `createdAt`,
-    /// `impersonatedBy`); other field names are refused at build.
+    /// `impersonatedBy`, `activeOrganizationId`, `activeTeamId`); other field names are
+    /// refused at build.
     pub fn session_field(mut self, field: &str, column: impl Into<String>) -> Self {
         let key = SESSION_FIELDS
             .iter()
@@ -116,6 +123,17 @@ impl SessionSchema {
     /// `false`: no role (users get the default `user`), no bans, no impersonation.
     pub fn admin_plugin(mut self, present: bool) -> Self {
         self.admin_fields = present;
+        self
+    }
+
+    /// Whether the organization plugin's session columns exist: `activeOrganizationId`, and
+    /// `activeTeamId` when `teams` (its `teams: { enabled: true }`). Default: `false`, `false`.
+    /// On, the session's claims carry `active_organization_id` (and `active_team_id`), which
+    /// [`OrganizationSource::ActiveOrganization`](crate::organization::OrganizationSource::ActiveOrganization)
+    /// reads.
+    pub fn organization_plugin(mut self, present: bool, teams: bool) -> Self {
+        self.organization_fields = present;
+        self.team_fields = present && teams;
         self
     }
 
@@ -160,6 +178,16 @@ impl SessionSchema {
             admin(u("banned"))?,
             if self.admin_fields {
                 date(u("banExpires")?)
+            } else {
+                "NULL".into()
+            },
+            if self.organization_fields {
+                s("activeOrganizationId")?
+            } else {
+                "NULL".into()
+            },
+            if self.team_fields {
+                s("activeTeamId")?
             } else {
                 "NULL".into()
             },
@@ -293,6 +321,8 @@ where
         ban_expires_ms: date_ms(row, 10),
         organization_id: None,
         permissions: None,
+        active_organization_id: text(11),
+        active_team_id: text(12),
     })
 }
 
@@ -341,7 +371,7 @@ mod tests {
         let q = SessionSchema::default().query(false).expect("query");
         assert_eq!(
             q,
-            "SELECT s.\"id\", s.\"userId\", s.\"expiresAt\", s.\"createdAt\", s.\"impersonatedBy\", u.\"email\", u.\"name\", u.\"emailVerified\", u.\"role\", u.\"banned\", u.\"banExpires\" FROM \"session\" s JOIN \"user\" u ON u.\"id\" = s.\"userId\" WHERE s.\"token\" = ?"
+            "SELECT s.\"id\", s.\"userId\", s.\"expiresAt\", s.\"createdAt\", s.\"impersonatedBy\", u.\"email\", u.\"name\", u.\"emailVerified\", u.\"role\", u.\"banned\", u.\"banExpires\", NULL, NULL FROM \"session\" s JOIN \"user\" u ON u.\"id\" = s.\"userId\" WHERE s.\"token\" = ?"
         );
         let q = SessionSchema::default()
             .plural()
@@ -358,6 +388,15 @@ mod tests {
             "{q}"
         );
         assert!(!q.contains("banned"), "{q}");
+        assert!(!q.contains("active"), "{q}");
+        let q = SessionSchema::default()
+            .organization_plugin(true, false)
+            .query(false)
+            .expect("query");
+        assert!(
+            q.contains("u.\"banExpires\", s.\"activeOrganizationId\", NULL FROM"),
+            "{q}"
+        );
         for bad in [
             SessionSchema::default().tables("session; DROP TABLE x", "user"),
             SessionSchema::default().user_field("email", "e\"mail"),

@@ -36,6 +36,9 @@ pub(crate) struct SessionRecord {
     /// Further user fields carried into the claims (`organizationId`, `permissions`).
     pub(crate) organization_id: Option<String>,
     pub(crate) permissions: Option<Value>,
+    /// The organization plugin's `session.activeOrganizationId` and `activeTeamId`.
+    pub(crate) active_organization_id: Option<String>,
+    pub(crate) active_team_id: Option<String>,
 }
 
 /// Milliseconds since the epoch of an ISO 8601 date (`2026-12-07T00:17:56.029Z`, what
@@ -111,6 +114,8 @@ impl SessionRecord {
             ban_expires_ms: user.get("banExpires").and_then(date_ms),
             organization_id: string(user, "organizationId"),
             permissions: user.get("permissions").filter(|p| !p.is_null()).cloned(),
+            active_organization_id: string(session, "activeOrganizationId"),
+            active_team_id: string(session, "activeTeamId"),
         })
     }
 
@@ -121,7 +126,8 @@ impl SessionRecord {
 
     /// Applies the rules at `now_ms` and builds the claims (`iss` = `issuer`, `aud` =
     /// `audience`, `exp` = the session's expiry in seconds, `sid` = the session id,
-    /// `impersonated_by` when an admin impersonates the user).
+    /// `impersonated_by` when an admin impersonates the user, `active_organization_id` and
+    /// `active_team_id` from the organization plugin).
     ///
     /// # Errors
     ///
@@ -161,6 +167,14 @@ impl SessionRecord {
         put("impersonated_by", self.impersonated_by.map(Value::String));
         put("organization_id", self.organization_id.map(Value::String));
         put("permissions", self.permissions);
+        put(
+            crate::organization::ACTIVE_ORGANIZATION_CLAIM,
+            self.active_organization_id.map(Value::String),
+        );
+        put(
+            crate::organization::ACTIVE_TEAM_CLAIM,
+            self.active_team_id.map(Value::String),
+        );
         TokenClaims::from_map(map)
     }
 }
@@ -227,6 +241,20 @@ mod tests {
             .into_claims(0, "i", "a")
             .expect("claims");
         assert_eq!(claims.extra["impersonated_by"], "admin-id");
+        let mut active = answer();
+        active["session"]["activeOrganizationId"] = json!("org-1");
+        active["session"]["activeTeamId"] = json!("team-1");
+        let claims = SessionRecord::from_json(&active)
+            .expect("record")
+            .into_claims(0, "i", "a")
+            .expect("claims");
+        assert_eq!(
+            (
+                &claims.extra["active_organization_id"],
+                &claims.extra["active_team_id"]
+            ),
+            (&json!("org-1"), &json!("team-1"))
+        );
     }
 
     #[test]

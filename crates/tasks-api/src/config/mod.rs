@@ -90,6 +90,9 @@ pub struct Config {
     /// `SSOGUARD_REDIS_URL` (`redis://…`, `rediss://…`): revocations and DPoP replay shared with
     /// every other instance through this Redis. Unset: both stay in this process.
     pub redis_url: Option<Secret>,
+    /// `BETTER_AUTH_ORGANIZATIONS` and the other organization settings
+    /// ([`crate::organizations`]): how `/api/orgs/{org_id}/…` checks memberships.
+    pub organizations: crate::organizations::OrganizationSettings,
 }
 
 fn list(value: &str) -> Vec<String> {
@@ -228,15 +231,20 @@ impl Config {
         });
         let api_keys = crate::api_keys::ApiKeySettings::from_lookup(get)?;
         let sessions = crate::sessions::SessionSettings::from_lookup(get)?;
-        // Better Auth's database serves session lookups, API keys, or both.
+        let organizations = crate::organizations::OrganizationSettings::from_lookup(get)?;
+        // Better Auth's database serves session lookups, API keys, memberships, or several.
         let database_used = api_keys.mode == crate::api_keys::ApiKeyMode::Database
             || sessions
                 .as_ref()
-                .is_some_and(|s| matches!(s.lookup, crate::sessions::SessionLookup::Database(_)));
+                .is_some_and(|s| matches!(s.lookup, crate::sessions::SessionLookup::Database(_)))
+            || matches!(
+                organizations.membership,
+                crate::organizations::MembershipSource::Database(_)
+            );
         if get("BETTER_AUTH_DATABASE_URL").is_some() && !database_used {
             return Err(ConfigError::Invalid {
                 name: "BETTER_AUTH_DATABASE_URL",
-                reason: "it is only used with BETTER_AUTH_SESSION_LOOKUP=database or BETTER_AUTH_API_KEYS=database".into(),
+                reason: "it is only used with BETTER_AUTH_SESSION_LOOKUP=database, BETTER_AUTH_API_KEYS=database or BETTER_AUTH_ORGANIZATIONS=database".into(),
             });
         }
         let redis_url = match get("SSOGUARD_REDIS_URL") {
@@ -254,6 +262,7 @@ impl Config {
             }
         };
         Ok(Config {
+            organizations,
             redis_url,
             api_keys,
             sessions,

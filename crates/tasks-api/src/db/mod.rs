@@ -1,8 +1,9 @@
 //! The task repository, one code path for SQLite and Postgres (`sqlx::Any`).
 //!
-//! Every query is scoped by `user_id`: a task of another user is indistinguishable from a task
-//! that does not exist. Each write is a single statement, so a task is created fully or not at
-//! all, whatever happens to the connection.
+//! Every query is scoped by its owner ([`Owner`]): a user's personal tasks (`tasks`, by
+//! `user_id`) or an organization's (`org_tasks`, by `organization_id`). A task of another owner
+//! is indistinguishable from a task that does not exist. Each write is a single statement, so a
+//! task is created fully or not at all, whatever happens to the connection.
 
 use crate::input::{Description, TaskCreate, TaskUpdate, Title};
 use serde::Serialize;
@@ -37,8 +38,11 @@ pub struct Db {
 pub struct Task {
     /// Task id (UUID).
     pub id: String,
-    /// Owner (the SSO user id).
+    /// Owner (the SSO user id); for an organization's task, the member who created it.
     pub user_id: String,
+    /// The organization, for an organization's task (absent for a personal one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization_id: Option<String>,
     /// Title.
     pub title: String,
     /// Optional description.
@@ -72,6 +76,7 @@ fn task_from_row(row: &AnyRow) -> Result<Task, sqlx::Error> {
     Ok(Task {
         id: row.try_get("id")?,
         user_id: row.try_get("user_id")?,
+        organization_id: row.try_get("organization_id").ok(),
         title: row.try_get("title")?,
         description: row.try_get("description")?,
         done: row.try_get::<i64, _>("done")? != 0,
@@ -89,7 +94,34 @@ impl Task {
     }
 }
 
+/// Whose tasks a query reads or writes.
+#[derive(Debug, Clone, Copy)]
+pub enum Owner<'a> {
+    /// A user's personal tasks.
+    User(&'a str),
+    /// An organization's tasks.
+    Organization(&'a str),
+}
+
+impl Owner<'_> {
+    /// The table, its columns and the owner column.
+    fn table(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Owner::User(_) => ("tasks", COLUMNS, "user_id"),
+            Owner::Organization(_) => ("org_tasks", ORG_COLUMNS, "organization_id"),
+        }
+    }
+
+    fn id(self) -> String {
+        match self {
+            Owner::User(id) | Owner::Organization(id) => id.to_owned(),
+        }
+    }
+}
+
 const COLUMNS: &str = "id, user_id, title, description, done, created_at, updated_at";
+const ORG_COLUMNS: &str =
+    "id, organization_id, user_id, title, description, done, created_at, updated_at";
 
 impl Db {
     /// Connects (creating a SQLite file if missing) and runs the embedded migrations.
@@ -140,25 +172,53 @@ impl Db {
     ///
     /// The database error.
     pub async fn create(&self, user_id: &str, new: TaskCreate) -> Result<Task, sqlx::Error> {
+        self.create_in(Owner::User(user_id), user_id, new).await
+    }
+
+    /// Creates a task of `owner`, created by `user_id`.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn create_in(
+        &self,
+        owner: Owner<'_>,
+        user_id: &str,
+        new: TaskCreate,
+    ) -> Result<Task, sqlx::Error> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = now_micros();
         let description = new.description.map(Description::into_string);
-        sqlx::query(
-            "INSERT INTO tasks (id, user_id, title, description, done, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&id)
-        .bind(user_id)
-        .bind(new.title.as_str())
-        .bind(description.clone())
-        .bind(i64::from(new.done))
-        .bind(now)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let organization_id = match owner {
+            Owner::User(_) => None,
+            Owner::Organization(org) => Some(org.to_owned()),
+        };
+        let query = match owner {
+            Owner::User(_) => sqlx::query(
+                "INSERT INTO tasks (id, user_id, title, description, done, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(&id),
+            Owner::Organization(org) => sqlx::query(
+                "INSERT INTO org_tasks (id, organization_id, user_id, title, description, done, \
+                 created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(&id)
+            .bind(org),
+        };
+        query
+            .bind(user_id)
+            .bind(new.title.as_str())
+            .bind(description.clone())
+            .bind(i64::from(new.done))
+            .bind(now)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
         Ok(Task {
             id,
             user_id: user_id.to_string(),
+            organization_id,
             title: new.title.into_string(),
             description,
             done: new.done,
@@ -179,13 +239,29 @@ impl Db {
         limit: i64,
         start: PageStart,
     ) -> Result<Vec<Task>, sqlx::Error> {
+        self.list_of(Owner::User(user_id), limit, start).await
+    }
+
+    /// Lists `owner`'s tasks, newest first.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn list_of(
+        &self,
+        owner: Owner<'_>,
+        limit: i64,
+        start: PageStart,
+    ) -> Result<Vec<Task>, sqlx::Error> {
+        let (table, columns, by) = owner.table();
+        let owner = owner.id();
         let rows = match start {
             PageStart::Offset(offset) => {
                 sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 \
+                    "SELECT {columns} FROM {table} WHERE {by} = $1 \
                      ORDER BY created_at DESC, id DESC LIMIT $2 OFFSET $3"
                 ))
-                .bind(user_id)
+                .bind(&owner)
                 .bind(limit)
                 .bind(offset)
                 .fetch_all(&self.pool)
@@ -193,11 +269,11 @@ impl Db {
             }
             PageStart::After(micros, id) => {
                 sqlx::query(&format!(
-                    "SELECT {COLUMNS} FROM tasks WHERE user_id = $1 \
+                    "SELECT {columns} FROM {table} WHERE {by} = $1 \
                      AND (created_at < $2 OR (created_at = $3 AND id < $4)) \
                      ORDER BY created_at DESC, id DESC LIMIT $5"
                 ))
-                .bind(user_id)
+                .bind(&owner)
                 .bind(micros)
                 .bind(micros)
                 .bind(id)
@@ -215,11 +291,21 @@ impl Db {
     ///
     /// The database error.
     pub async fn get(&self, user_id: &str, id: &str) -> Result<Option<Task>, sqlx::Error> {
+        self.get_of(Owner::User(user_id), id).await
+    }
+
+    /// One of `owner`'s tasks.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn get_of(&self, owner: Owner<'_>, id: &str) -> Result<Option<Task>, sqlx::Error> {
+        let (table, columns, by) = owner.table();
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM tasks WHERE id = $1 AND user_id = $2"
+            "SELECT {columns} FROM {table} WHERE id = $1 AND {by} = $2"
         ))
         .bind(id)
-        .bind(user_id)
+        .bind(owner.id())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(task_from_row).transpose()
@@ -236,9 +322,24 @@ impl Db {
         id: &str,
         patch: TaskUpdate,
     ) -> Result<Option<Task>, sqlx::Error> {
-        let Some(current) = self.get(user_id, id).await? else {
+        self.update_of(Owner::User(user_id), id, patch).await
+    }
+
+    /// Applies a patch to one of `owner`'s tasks; `None` when it is not theirs or absent.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn update_of(
+        &self,
+        owner: Owner<'_>,
+        id: &str,
+        patch: TaskUpdate,
+    ) -> Result<Option<Task>, sqlx::Error> {
+        let Some(current) = self.get_of(owner, id).await? else {
             return Ok(None);
         };
+        let (table, columns, by) = owner.table();
         let title = patch.title.map_or(current.title, Title::into_string);
         let description = match patch.description {
             Some(new) => new.map(Description::into_string),
@@ -247,15 +348,15 @@ impl Db {
         let done = patch.done.unwrap_or(current.done);
         let now = now_micros();
         let row = sqlx::query(&format!(
-            "UPDATE tasks SET title = $1, description = $2, done = $3, updated_at = $4 \
-             WHERE id = $5 AND user_id = $6 RETURNING {COLUMNS}"
+            "UPDATE {table} SET title = $1, description = $2, done = $3, updated_at = $4 \
+             WHERE id = $5 AND {by} = $6 RETURNING {columns}"
         ))
         .bind(title)
         .bind(description)
         .bind(i64::from(done))
         .bind(now)
         .bind(id)
-        .bind(user_id)
+        .bind(owner.id())
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(task_from_row).transpose()
@@ -267,9 +368,19 @@ impl Db {
     ///
     /// The database error.
     pub async fn delete(&self, user_id: &str, id: &str) -> Result<bool, sqlx::Error> {
-        let result = sqlx::query("DELETE FROM tasks WHERE id = $1 AND user_id = $2")
+        self.delete_of(Owner::User(user_id), id).await
+    }
+
+    /// Deletes one of `owner`'s tasks; false when it is not theirs or absent.
+    ///
+    /// # Errors
+    ///
+    /// The database error.
+    pub async fn delete_of(&self, owner: Owner<'_>, id: &str) -> Result<bool, sqlx::Error> {
+        let (table, _, by) = owner.table();
+        let result = sqlx::query(&format!("DELETE FROM {table} WHERE id = $1 AND {by} = $2"))
             .bind(id)
-            .bind(user_id)
+            .bind(owner.id())
             .execute(&self.pool)
             .await?;
         Ok(result.rows_affected() > 0)

@@ -52,13 +52,13 @@ impl Modify for SecuredResponses {
             ),
             (
                 "403",
-                "The token is valid but not allowed here: a missing role or scope, a service token \
-                 on a user route (or a user token on a service route), or a cross-site request \
-                 carrying the cookie",
+                "The token is valid but not allowed here: a missing role, scope or organization \
+                 permission, a service token on a user route (or a user token on a service \
+                 route), or a cross-site request carrying the cookie",
             ),
             (
                 "503",
-                "Signing keys or the database unavailable; `Retry-After` says when to retry",
+                "Signing keys, the database or an organization membership lookup unavailable; `Retry-After` says when to retry",
             ),
         ];
         for item in openapi.paths.paths.values_mut() {
@@ -111,11 +111,13 @@ impl Modify for PatchNamesAField {
 /// The OpenAPI document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "tasks-api", description = "User-scoped tasks behind Better Auth SSO, verified by ssoguard."),
+    info(title = "tasks-api", description = "User-scoped and organization tasks behind Better Auth SSO, verified by ssoguard."),
     paths(
         super::health::health, super::health::ready, super::me::me,
         super::tasks::list_tasks, super::tasks::create_task, super::tasks::get_task,
         super::tasks::update_task, super::tasks::delete_task,
+        super::org_tasks::list_org_tasks, super::org_tasks::create_org_task,
+        super::org_tasks::update_org_task, super::org_tasks::delete_org_task,
         super::admin::get_user, super::admin::delete_user, super::service::stats,
         super::logout::backchannel_logout,
     ),
@@ -163,8 +165,8 @@ mod tests {
             }
         }
         assert_eq!(
-            secured, 9,
-            "me, five task routes, two admin routes, service stats"
+            secured, 13,
+            "me, five task routes, four organization task routes, two admin routes, service stats"
         );
     }
 

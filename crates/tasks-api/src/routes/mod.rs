@@ -5,6 +5,7 @@ pub mod docs;
 pub mod health;
 pub mod logout;
 pub mod me;
+pub mod org_tasks;
 pub mod service;
 pub mod tasks;
 
@@ -12,6 +13,7 @@ use crate::db::Db;
 use axum::extract::FromRef;
 use ssoguard::axum::Auth;
 use ssoguard::m2m::SsoAdminClient;
+use ssoguard::organization::Organizations;
 use ssoguard::shared::RedisRevocations;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -31,6 +33,8 @@ pub struct Services {
     pub db: Db,
     /// The SSO admin client (`None` when `SSO_API_KEY` is not set).
     pub sso: Option<SsoAdminClient>,
+    /// The organizations of `/api/orgs/{org_id}/…` (memberships, roles, permissions).
+    pub organizations: Organizations,
     /// The revocations shared through Redis (`None` when `SSOGUARD_REDIS_URL` is not set), for
     /// `/ready`.
     pub shared: Option<Arc<RedisRevocations>>,
@@ -43,12 +47,14 @@ impl AppState {
         auth: Auth,
         db: Db,
         sso: Option<SsoAdminClient>,
+        organizations: Organizations,
         shared: Option<Arc<RedisRevocations>>,
     ) -> Self {
         AppState(Arc::new(Services {
             auth,
             db,
             sso,
+            organizations,
             shared,
         }))
     }
@@ -65,5 +71,11 @@ impl Deref for AppState {
 impl FromRef<AppState> for Auth {
     fn from_ref(state: &AppState) -> Auth {
         state.auth.clone()
+    }
+}
+
+impl FromRef<AppState> for Organizations {
+    fn from_ref(state: &AppState) -> Organizations {
+        state.organizations.clone()
     }
 }
