@@ -23,6 +23,7 @@ use ssoguard::credential::{
     Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
 };
 use ssoguard::dpop::{DpopConfig, DpopRequest, Presented};
+use ssoguard::organization::{MembershipRefusal, OrganizationSource, Organizations};
 use ssoguard::revocation::{MemoryRevocations, Revocations};
 use ssoguard::session::SessionVerifier;
 use ssoguard::shared::RedisRevocations;
@@ -57,6 +58,10 @@ struct GateInner {
     metrics: GatewayMetrics,
     /// The revocations shared through Redis (`[shared]`), for `/_ssoguard/ready`.
     shared: Option<Arc<RedisRevocations>>,
+    /// Memberships from the token's organization claims: for rules naming the organization
+    /// by the token alone, and for rules naming it by a path segment.
+    by_claim: Organizations,
+    by_path: Organizations,
 }
 
 /// The request as the gate sees it (the original one, for forward-auth).
@@ -232,6 +237,18 @@ impl Gate {
             .next()
             .cloned()
             .ok_or("no issuer configured")?;
+        let organizations = |source: OrganizationSource| {
+            let o = &config.organizations;
+            Organizations::builder()
+                .source(source)
+                .membership_from_claims()
+                .claim_names(&o.id_claim, &o.role_claim, "team_id")
+                .access_control(o.roles.clone())
+                .build()
+                .map_err(|e| format!("[organizations]: {e}"))
+        };
+        let by_claim = organizations(OrganizationSource::Claims)?;
+        let by_path = organizations(OrganizationSource::PathSegment("segment".into()))?;
         Ok(Gate {
             inner: Arc::new(GateInner {
                 router,
@@ -248,6 +265,8 @@ impl Gate {
                 protected,
                 metrics,
                 shared: shared.map(|(revocations, _)| revocations),
+                by_claim,
+                by_path,
             }),
         })
     }
@@ -371,9 +390,50 @@ impl Gate {
                 scheme,
             })
         })?;
+        if let Some(organization) = rule.organization() {
+            self.check_organization(organization, req.path, &claims)
+                .await
+                .map_err(|detail| {
+                    Refusal::Credential(CredentialRefusal::Forbidden {
+                        detail,
+                        scope: Vec::new(),
+                        scheme,
+                    })
+                })?;
+        }
         let headers = identity::headers_for(&claims, &inner.mapping)
             .map_err(|UnsafeValue(name)| Refusal::UnsafeClaim(name))?;
         Ok(Allowed { headers })
+    }
+
+    /// A rule's organization requirements against the token's organization claims. Every
+    /// refusal is a 403 (forward-auth fronts pass on only 401 and 403): a non-member and an
+    /// organization that does not exist get the same answer.
+    async fn check_organization(
+        &self,
+        rule: &crate::rules::OrganizationRule,
+        path: &str,
+        claims: &Arc<TokenClaims>,
+    ) -> Result<(), String> {
+        let inner = &*self.inner;
+        let member = match rule.segment {
+            Some(_) => inner.by_path.member(claims, rule.requested(path)).await,
+            None => inner.by_claim.member(claims, None).await,
+        }
+        .map_err(|refusal| match refusal {
+            MembershipRefusal::NotMember { .. } => "Not a member of this organization".to_owned(),
+            other => other.to_string(),
+        })?;
+        if !rule.roles_any.is_empty() && !rule.roles_any.iter().any(|r| member.has_role(r)) {
+            return Err(format!(
+                "One of the organization roles {} required",
+                rule.roles_any.join(", ")
+            ));
+        }
+        for permission in &rule.permissions {
+            member.require(permission).map_err(|r| r.to_string())?;
+        }
+        Ok(())
     }
 
     /// Finds, CSRF-checks and verifies the request's credential ([`ssoguard::credential`]):

@@ -22,6 +22,28 @@ pub(crate) struct Rule {
     scopes: Vec<String>,
     /// Indexes into the issuer list; empty = any.
     issuers: Vec<usize>,
+    /// What the rule asks of the token's organization, if anything.
+    organization: Option<OrganizationRule>,
+}
+
+/// A rule's organization requirements, checked by the gate on the caller's
+/// [`Member`](ssoguard::organization::Member)ship.
+#[derive(Debug)]
+pub(crate) struct OrganizationRule {
+    pub(crate) roles_any: Vec<String>,
+    pub(crate) permissions: Vec<ssoguard::organization::Permission>,
+    /// The path segment (1-based) naming the organization.
+    pub(crate) segment: Option<usize>,
+}
+
+impl OrganizationRule {
+    /// The organization `path` names, for a rule with a segment.
+    pub(crate) fn requested<'p>(&self, path: &'p str) -> Option<&'p str> {
+        let n = self.segment?;
+        path.split('/')
+            .filter(|s| !s.is_empty())
+            .nth(n.checked_sub(1)?)
+    }
 }
 
 #[derive(Debug)]
@@ -97,6 +119,11 @@ impl Rules {
                 roles_all: r.roles_all.clone(),
                 scopes: r.scopes.clone(),
                 issuers,
+                organization: r.needs_organization().then(|| OrganizationRule {
+                    roles_any: r.organization_roles_any.clone(),
+                    permissions: r.organization_permissions.clone(),
+                    segment: r.organization_segment,
+                }),
             });
         }
         let all_lower = routes.iter().all(|r| crate::path::loose(&r.path) == r.path);
@@ -146,6 +173,11 @@ impl PathMatch {
 }
 
 impl Rule {
+    /// The rule's organization requirements.
+    pub(crate) fn organization(&self) -> Option<&OrganizationRule> {
+        self.organization.as_ref()
+    }
+
     /// Checks a verified token against the rule's requirements.
     ///
     /// # Errors
@@ -191,6 +223,9 @@ mod tests {
             roles_all: Vec::new(),
             scopes: Vec::new(),
             issuers: Vec::new(),
+            organization_roles_any: Vec::new(),
+            organization_permissions: Vec::new(),
+            organization_segment: None,
         }
     }
 

@@ -532,3 +532,121 @@ async fn own_endpoints_and_forward_auth_only_mode() {
         "{text}"
     );
 }
+
+const ORGANIZATION_RULES: &str = r#"
+[organizations]
+roles = { owner = { task = ["read", "delete"] }, member = { task = ["read"] } }
+
+[headers]
+"X-Auth-Request-Org" = "org_id"
+"X-Auth-Request-Org-Roles" = "org_role"
+
+[[route]]
+path = "/orgs"
+methods = ["GET"]
+organization_segment = 2
+organization_permissions = ["task:read"]
+
+[[route]]
+path = "/orgs"
+methods = ["DELETE"]
+organization_segment = 2
+organization_permissions = ["task:delete"]
+
+[[route]]
+path = "/org-admin"
+organization_roles_any = ["owner", "admin"]
+"#;
+
+#[tokio::test]
+async fn organization_rules_read_the_tokens_organization_claims() {
+    let sso = TestIssuer::start().await.expect("issuer");
+    let app = gateway(&sso, None, ORGANIZATION_RULES).await;
+    let bearer = |org: Option<&str>, role: &str| {
+        let mut token = sso.token().aud("api").sub("u-7");
+        if let Some(org) = org {
+            token = token
+                .claim("org_id", json!(org))
+                .claim("org_role", json!(role));
+        }
+        format!("Bearer {}", token.sign())
+    };
+    let (owner, member, outsider, none) = (
+        bearer(Some("o1"), "owner"),
+        bearer(Some("o1"), "member"),
+        bearer(Some("o2"), "owner"),
+        bearer(None, ""),
+    );
+    let (status, h, _) = auth(&app, "GET", "/orgs/o1/tasks", &[("authorization", &member)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(header(&h, "x-auth-request-org"), "o1");
+    assert_eq!(header(&h, "x-auth-request-org-roles"), "member");
+    let (status, _, _) = auth(
+        &app,
+        "DELETE",
+        "/orgs/o1/tasks/9",
+        &[("authorization", &owner)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = auth(
+        &app,
+        "DELETE",
+        "/orgs/o1/tasks/9",
+        &[("authorization", &member)],
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"detail": "Permission 'task:delete' required in this organization"})
+        )
+    );
+    // Another organization's token, or none: never a member of the one the path names.
+    for (who, uri) in [
+        (&outsider, "/orgs/o1/tasks"),
+        (&none, "/orgs/o1/tasks"),
+        (&owner, "/orgs/o2/tasks"),
+    ] {
+        let (status, _, body) = auth(&app, "GET", uri, &[("authorization", who)]).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}: {body}");
+    }
+    let (_, _, body) = auth(
+        &app,
+        "GET",
+        "/orgs/o1/tasks",
+        &[("authorization", &outsider)],
+    )
+    .await;
+    assert_eq!(body, json!({"detail": "Not a member of this organization"}));
+    // A role rule on the token's own organization.
+    let (status, _, _) = auth(&app, "GET", "/org-admin", &[("authorization", &owner)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = auth(&app, "GET", "/org-admin", &[("authorization", &member)]).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"detail": "One of the organization roles owner, admin required"})
+        )
+    );
+    let (_, _, body) = auth(&app, "GET", "/org-admin", &[("authorization", &none)]).await;
+    assert_eq!(body, json!({"detail": "No active organization"}));
+    // Settings that cannot work are refused at start.
+    for bad in [
+        "[[route]]\npath = \"/x\"\norganization_permissions = [\"task\"]\n",
+        "[[route]]\npath = \"/x\"\norganization_segment = 0\n",
+        "[[route]]\npath = \"/x\"\npublic = true\norganization_roles_any = [\"owner\"]\n",
+        "[organizations]\nroles = { owner = [\"task\"] }\n",
+    ] {
+        let toml = format!(
+            "listen = \"127.0.0.1:0\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\n{bad}",
+            sso.issuer()
+        );
+        assert!(
+            Config::from_toml(&toml, "t.toml", &no_env).is_err(),
+            "{bad}"
+        );
+    }
+}

@@ -99,7 +99,11 @@ impl Config {
                 roles_all: Vec::new(),
                 scopes: Vec::new(),
                 issuers: Vec::new(),
+                organization_roles_any: Vec::new(),
+                organization_permissions: Vec::new(),
+                organization_segment: None,
             }],
+            organizations: super::OrganizationsConfig::default(),
         };
         if let Some(upstream) = &config.upstream {
             check_upstream(upstream).map_err(|e| ConfigError(format!("UPSTREAM_URL: {e}")))?;

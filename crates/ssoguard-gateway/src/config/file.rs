@@ -5,7 +5,7 @@ use super::checks::{
     check_public_url, check_upstream, front_from_env, listen_from_env, metrics_from_env,
     shared_config, trusted_from_env,
 };
-use super::{Config, ConfigError, IssuerConfig, RouteConfig, default_headers};
+use super::{Config, ConfigError, IssuerConfig, OrganizationsConfig, RouteConfig, default_headers};
 use crate::api_keys::ApiKeyIssuer;
 use crate::front::Front;
 use crate::sessions::SessionIssuer;
@@ -66,6 +66,15 @@ struct FileConfig {
     headers: BTreeMap<Spanned<String>, Spanned<String>>,
     #[serde(default)]
     route: Vec<FileRoute>,
+    organizations: Option<FileOrganizations>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOrganizations {
+    id_claim: Option<String>,
+    role_claim: Option<String>,
+    roles: Option<Spanned<toml::Value>>,
 }
 
 #[derive(Deserialize)]
@@ -115,6 +124,11 @@ struct FileRoute {
     scopes: Vec<String>,
     #[serde(default)]
     issuers: Vec<Spanned<String>>,
+    #[serde(default)]
+    organization_roles_any: Vec<String>,
+    #[serde(default)]
+    organization_permissions: Vec<Spanned<String>>,
+    organization_segment: Option<Spanned<usize>>,
 }
 
 /// `[shared]` in the file.
@@ -300,15 +314,35 @@ impl Config {
                     ));
                 }
             }
+            let mut organization_permissions = Vec::new();
+            for p in &fr.organization_permissions {
+                organization_permissions.push(
+                    p.get_ref()
+                        .parse::<ssoguard::organization::Permission>()
+                        .map_err(|e| at(p.span(), e.to_string()))?,
+                );
+            }
+            if let Some(segment) = &fr.organization_segment {
+                if *segment.get_ref() == 0 {
+                    return Err(at(
+                        segment.span(),
+                        "organization_segment counts path segments from 1".into(),
+                    ));
+                }
+            }
             if public
                 && (!fr.roles_any.is_empty()
                     || !fr.roles_all.is_empty()
                     || !fr.scopes.is_empty()
-                    || !fr.issuers.is_empty())
+                    || !fr.issuers.is_empty()
+                    || !fr.organization_roles_any.is_empty()
+                    || !organization_permissions.is_empty()
+                    || fr.organization_segment.is_some())
             {
                 return Err(at(
                     fr.public.as_ref().map_or(fr.path.span(), Spanned::span),
-                    "a public route cannot also require roles, scopes or issuers".into(),
+                    "a public route cannot also require roles, scopes, issuers or an organization"
+                        .into(),
                 ));
             }
             for name in &fr.issuers {
@@ -327,6 +361,9 @@ impl Config {
                 roles_all: fr.roles_all.clone(),
                 scopes: fr.scopes.clone(),
                 issuers: fr.issuers.iter().map(|s| s.get_ref().clone()).collect(),
+                organization_roles_any: fr.organization_roles_any.clone(),
+                organization_permissions,
+                organization_segment: fr.organization_segment.as_ref().map(|s| *s.get_ref()),
             });
         }
         let get = |k: &str| {
@@ -391,6 +428,34 @@ impl Config {
             }
             limits.max_connections = *max.get_ref();
         }
+        let organizations = match &file.organizations {
+            None => OrganizationsConfig::default(),
+            Some(o) => {
+                let defaults = OrganizationsConfig::default();
+                let roles = match &o.roles {
+                    None => defaults.roles,
+                    Some(roles) => serde_json::to_value(roles.get_ref())
+                        .map_err(|e| e.to_string())
+                        .and_then(|v| {
+                            ssoguard::organization::AccessControl::from_json(&v)
+                                .map_err(|e| e.to_string())
+                        })
+                        .map_err(|e| {
+                            at(
+                                roles.span(),
+                                format!(
+                                    "[organizations] roles: {e} (use role = {{ resource = [\"action\", …] }})"
+                                ),
+                            )
+                        })?,
+                };
+                OrganizationsConfig {
+                    id_claim: o.id_claim.clone().unwrap_or(defaults.id_claim),
+                    role_claim: o.role_claim.clone().unwrap_or(defaults.role_claim),
+                    roles,
+                }
+            }
+        };
         let metrics_listen = match &file.metrics_listen {
             None => None,
             Some(l) => Some(
@@ -417,6 +482,7 @@ impl Config {
             issuers,
             headers,
             routes,
+            organizations,
         })
     }
 }

@@ -74,6 +74,30 @@ pub struct Config {
     pub headers: Vec<(String, String)>,
     /// The rules, in order; first match wins, no match = refused.
     pub routes: Vec<RouteConfig>,
+    /// How organization rules read tokens (`[organizations]`).
+    pub organizations: OrganizationsConfig,
+}
+
+/// `[organizations]`: the claims organization rules read and the roles' statements.
+#[derive(Debug, Clone)]
+pub struct OrganizationsConfig {
+    /// The claim naming the token's organization (`id_claim`). Default `org_id`.
+    pub id_claim: String,
+    /// The claim holding the member's roles there (`role_claim`). Default `org_role`.
+    pub role_claim: String,
+    /// The roles (`roles`, a table of role → resource → actions, replacing the default):
+    /// Better Auth's default roles `owner`, `admin`, `member` unless given.
+    pub roles: ssoguard::organization::AccessControl,
+}
+
+impl Default for OrganizationsConfig {
+    fn default() -> Self {
+        OrganizationsConfig {
+            id_claim: "org_id".into(),
+            role_claim: "org_role".into(),
+            roles: ssoguard::organization::AccessControl::default(),
+        }
+    }
 }
 
 /// One `[[issuer]]`.
@@ -135,6 +159,24 @@ pub struct RouteConfig {
     pub scopes: Vec<String>,
     /// Only tokens of these issuers (names); empty = any.
     pub issuers: Vec<String>,
+    /// At least one of these roles in the token's organization (`organization_roles_any`).
+    pub organization_roles_any: Vec<String>,
+    /// Every one of these permissions (`task:delete`) in the token's organization
+    /// (`organization_permissions`).
+    pub organization_permissions: Vec<ssoguard::organization::Permission>,
+    /// The path segment (1-based) naming the organization (`organization_segment`): the
+    /// token's organization must be that one.
+    pub organization_segment: Option<usize>,
+}
+
+impl RouteConfig {
+    /// True when the rule asks anything of the token's organization.
+    #[must_use]
+    pub fn needs_organization(&self) -> bool {
+        !self.organization_roles_any.is_empty()
+            || !self.organization_permissions.is_empty()
+            || self.organization_segment.is_some()
+    }
 }
 
 /// A configuration that cannot be used, with where it is wrong.
