@@ -1,80 +1,14 @@
 //! The verifier's DPoP entry points: the token's checks, then the proof bound to it.
 
-use super::{DpopError, DpopRequest, check_proof, proof_header};
+use super::{DpopError, DpopRequest, Presented, check_proof};
 use crate::claims::TokenClaims;
 use crate::error::{KeysUnavailable, VerifyError};
 use crate::explain::{Check, Explanation, Trace};
 use crate::time::unix_now;
 use crate::verify::Verifier;
-use http::HeaderMap;
-use http::header::AUTHORIZATION;
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// How a request presented its access token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Presented<'a> {
-    /// `Authorization: Bearer <token>`.
-    Bearer(&'a str),
-    /// `Authorization: DPoP <token>` with the `DPoP` header's proof (`None` when absent).
-    Dpop {
-        /// The access token.
-        token: &'a str,
-        /// The proof JWT.
-        proof: Option<&'a str>,
-    },
-}
-
-impl<'a> Presented<'a> {
-    /// Reads the one `Authorization` header (scheme `Bearer` or `DPoP`, case-insensitive) and,
-    /// for DPoP, the one `DPoP` header. `Ok(None)` when there is no `Authorization` header or
-    /// its scheme is another (`Basic`, …).
-    ///
-    /// # Errors
-    ///
-    /// [`VerifyError::Malformed`] for two `Authorization` headers or a non-ASCII one;
-    /// [`VerifyError::Dpop`] for two `DPoP` headers.
-    ///
-    /// # Example
-    ///
-    /// ```
-    /// use http::HeaderMap;
-    /// use ssoguard::dpop::Presented;
-    ///
-    /// let mut headers = HeaderMap::new();
-    /// headers.insert("authorization", "DPoP abc.def.ghi".parse().unwrap());
-    /// headers.insert("dpop", "proof.jwt.sig".parse().unwrap());
-    /// assert_eq!(
-    ///     Presented::from_headers(&headers)?,
-    ///     Some(Presented::Dpop { token: "abc.def.ghi", proof: Some("proof.jwt.sig") })
-    /// );
-    /// # Ok::<(), ssoguard::VerifyError>(())
-    /// ```
-    pub fn from_headers(headers: &'a HeaderMap) -> Result<Option<Self>, VerifyError> {
-        let mut values = headers.get_all(AUTHORIZATION).iter();
-        let Some(value) = values.next() else {
-            return Ok(None);
-        };
-        if values.next().is_some() {
-            return Err(VerifyError::Malformed("more than one Authorization header"));
-        }
-        let value = value
-            .to_str()
-            .map_err(|_| VerifyError::Malformed("Authorization is not visible ASCII"))?
-            .trim();
-        let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-        let token = token.trim();
-        if scheme.eq_ignore_ascii_case("bearer") {
-            Ok(Some(Presented::Bearer(token)))
-        } else if scheme.eq_ignore_ascii_case("dpop") {
-            let proof = proof_header(headers).map_err(VerifyError::Dpop)?;
-            Ok(Some(Presented::Dpop { token, proof }))
-        } else {
-            Ok(None)
-        }
-    }
-}
 
 impl Verifier {
     /// Verifies a token as it was presented: [`verify`](Self::verify) for `Bearer`,

@@ -25,10 +25,11 @@
 mod bind;
 mod error;
 mod htu;
+mod presented;
 mod replay;
 
-pub use bind::Presented;
 pub use error::DpopError;
+pub use presented::{Presented, proof_header};
 pub use replay::{MemoryReplayStore, ReplayKey, ReplayStore, ReplayStoreUnavailable};
 
 use crate::algorithm::Algorithm;
@@ -38,7 +39,7 @@ use crate::jws;
 use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use http::{HeaderMap, Method};
+use http::Method;
 use serde_json::{Map, Value};
 use std::sync::Arc;
 use std::time::Duration;
@@ -218,26 +219,6 @@ impl DpopRequest {
     pub fn htu(&self) -> &str {
         &self.htu
     }
-}
-
-/// The `DPoP` header of a request: `Ok(None)` when absent, [`DpopError::MultipleProofs`] when
-/// repeated, [`DpopError::Malformed`] when not visible ASCII.
-///
-/// # Errors
-///
-/// As above.
-pub fn proof_header(headers: &HeaderMap) -> Result<Option<&str>, DpopError> {
-    let mut values = headers.get_all("dpop").iter();
-    let Some(first) = values.next() else {
-        return Ok(None);
-    };
-    if values.next().is_some() {
-        return Err(DpopError::MultipleProofs);
-    }
-    first
-        .to_str()
-        .map(|v| Some(v.trim()))
-        .map_err(|_| DpopError::Malformed("header is not visible ASCII"))
 }
 
 /// A proof that passed rules 1–9 (signature, request, time and token hash), not yet bound to

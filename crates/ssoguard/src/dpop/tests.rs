@@ -2,6 +2,7 @@
 //! `tests/dpop.rs`.
 
 use super::*;
+use http::HeaderMap;
 use serde_json::json;
 
 #[test]

@@ -20,7 +20,6 @@
 //! [`LogoutError::oauth_body`] for a refused token, and 503 when the SSO's keys or the stores
 //! are unavailable ([`LogoutError::status_code`]).
 
-use crate::dpop::MemoryReplayStore;
 use crate::dpop::ReplayStore as _;
 use crate::error::VerifyError;
 use crate::explain::Trace;
@@ -29,26 +28,13 @@ use crate::time::unix_now;
 use crate::verify::Verifier;
 use aws_lc_rs::digest;
 use serde_json::{Map, Value};
-use std::time::Duration;
+
+mod state;
+
+pub(crate) use state::LogoutState;
 
 /// The event member a logout token's `events` must carry.
 pub const BACKCHANNEL_LOGOUT_EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
-
-/// The state a verifier keeps for logout tokens: seen `jti`s and the maximum age.
-#[derive(Debug)]
-pub(crate) struct LogoutState {
-    pub(crate) jtis: MemoryReplayStore,
-    pub(crate) max_age: i64,
-}
-
-impl LogoutState {
-    pub(crate) fn new(max_age: Duration) -> Self {
-        LogoutState {
-            jtis: MemoryReplayStore::new(16_384),
-            max_age: i64::try_from(max_age.as_secs()).unwrap_or(120),
-        }
-    }
-}
 
 /// A validated logout token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,6 +286,7 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn logout_token_types() {
