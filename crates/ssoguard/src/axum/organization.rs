@@ -34,7 +34,11 @@ use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Why a request was not let in as a member (see the [module documentation](self)).
+/// Why a request was not let in as a member: the credential's own refusal (401, 403 for CSRF,
+/// 503); 403 for a service token; 403 `insufficient_scope` without an active organization, a
+/// membership of the credential's organization or a permission; 404 `Organization not found`
+/// for a non-member of an organization the request names; 503 with `Retry-After` when the
+/// membership cannot be looked up.
 #[derive(Debug, Clone)]
 pub struct OrganizationRejection(Box<Rejected>);
 

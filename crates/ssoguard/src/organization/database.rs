@@ -12,12 +12,19 @@
 //! digits, `_`) and quoted. Connections are opened read-only, lazily, at most 4 at once; each
 //! lookup is bounded by the lookup timeout.
 
-use super::Found;
 use super::access::Statements;
 use crate::better_auth_db::{Pool, quoted_identifier};
 use crate::error::ConfigError;
 use std::collections::BTreeMap;
 use std::time::Duration;
+
+/// What one lookup found: the member row and the organization's dynamic roles.
+#[derive(Debug, Clone)]
+pub(crate) struct Found {
+    pub(crate) member_id: String,
+    pub(crate) role: String,
+    pub(crate) dynamic: Vec<(String, Statements)>,
+}
 
 /// The models and fields read, with Better Auth's default names.
 const FIELDS: [(&str, &[&str]); 3] = [

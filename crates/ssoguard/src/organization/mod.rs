@@ -209,14 +209,6 @@ impl Member {
     }
 }
 
-/// What one lookup found: the member row and the organization's dynamic roles.
-#[derive(Debug, Clone)]
-pub(crate) struct Found {
-    pub(crate) member_id: String,
-    pub(crate) role: String,
-    pub(crate) dynamic: Vec<(String, Statements)>,
-}
-
 /// A membership, resolved and shared by the cache.
 #[derive(Debug)]
 struct Resolved {
