@@ -20,6 +20,8 @@ use interop_support::{
     BetterAuth, Session, Setup, TasksApi, jwt_claims, prerequisites_met, skip, test_database_url,
 };
 use serde_json::{Value, json};
+use ssoguard::organization::{OrganizationDatabase, OrganizationSource, Organizations};
+use ssoguard::session::{DatabaseLookup, SessionSchema, SessionSecret, SessionVerifier};
 use std::time::{Duration, Instant};
 
 /// server.mjs's default `BA_SECRET`.
@@ -264,6 +266,47 @@ async fn organizations_on(setup: Setup) {
     );
     assert_eq!(jwt_claims(&tokens[0])["org_role"], "owner");
     let [owner, admin, member, outsider] = tokens.each_ref().map(String::as_str);
+
+    // The library alone: the session's active organization, from get-session and from Better
+    // Auth's own session row, then that membership looked up.
+    let active = Organizations::builder()
+        .source(OrganizationSource::ActiveOrganization)
+        .database(OrganizationDatabase::new(sso.database_url()).dynamic_roles(true))
+        .access_control(tasks_api::organizations::default_roles())
+        .build()
+        .expect("organizations");
+    let secret = || SessionSecret::new(SECRET).expect("secret");
+    let remote = SessionVerifier::builder()
+        .secret(secret())
+        .remote(sso.base())
+        .build()
+        .expect("remote sessions");
+    let database = SessionVerifier::builder()
+        .secret(secret())
+        .database(
+            DatabaseLookup::new(sso.database_url())
+                .schema(SessionSchema::default().organization_plugin(true, true)),
+        )
+        .build()
+        .expect("database sessions");
+    for sessions in [&remote, &database] {
+        let claims = sessions
+            .verify_cookie_header([p.member.cookie.as_str()])
+            .await
+            .expect("the member's session");
+        assert_eq!(
+            claims.extra["active_organization_id"],
+            json!(p.org),
+            "{}",
+            sessions.lookup_kind()
+        );
+        let m = active.member(&claims, None).await.expect("member");
+        assert_eq!(
+            (m.organization_id.as_str(), m.roles.as_slice()),
+            (p.org.as_str(), ["member".to_owned()].as_slice())
+        );
+        assert!(m.has_permission("task:create") && !m.has_permission("task:delete"));
+    }
 
     // Memberships from the tokens' claims: no lookup at all.
     let by_claims = tasks_api(&sso, &[]).await;
