@@ -239,13 +239,20 @@ impl Gate {
             .ok_or("no issuer configured")?;
         let organizations = |source: OrganizationSource| {
             let o = &config.organizations;
-            Organizations::builder()
+            let builder = Organizations::builder()
                 .source(source)
-                .membership_from_claims()
                 .claim_names(&o.id_claim, &o.role_claim, "team_id")
                 .access_control(o.roles.clone())
-                .build()
-                .map_err(|e| format!("[organizations]: {e}"))
+                .cache_ttl(o.cache_ttl);
+            match &o.database_url {
+                None => builder.membership_from_claims(),
+                Some(url) => builder.database(
+                    ssoguard::organization::OrganizationDatabase::new(url)
+                        .dynamic_roles(o.dynamic_roles),
+                ),
+            }
+            .build()
+            .map_err(|e| format!("[organizations]: {e}"))
         };
         let by_claim = organizations(OrganizationSource::Claims)?;
         let by_path = organizations(OrganizationSource::PathSegment("segment".into()))?;
@@ -393,12 +400,20 @@ impl Gate {
         if let Some(organization) = rule.organization() {
             self.check_organization(organization, req.path, &claims)
                 .await
-                .map_err(|detail| {
-                    Refusal::Credential(CredentialRefusal::Forbidden {
+                .map_err(|refusal| match refusal {
+                    // A lookup that failed: 503, never let in.
+                    None => Refusal::Credential(CredentialRefusal::Verify {
+                        error: VerifyError::KeysUnavailable {
+                            reason: ssoguard::KeysUnavailable::OrganizationStore,
+                            retry_after: std::time::Duration::from_secs(5),
+                        },
+                        scheme,
+                    }),
+                    Some(detail) => Refusal::Credential(CredentialRefusal::Forbidden {
                         detail,
                         scope: Vec::new(),
                         scheme,
-                    })
+                    }),
                 })?;
         }
         let headers = identity::headers_for(&claims, &inner.mapping)
@@ -406,32 +421,38 @@ impl Gate {
         Ok(Allowed { headers })
     }
 
-    /// A rule's organization requirements against the token's organization claims. Every
-    /// refusal is a 403 (forward-auth fronts pass on only 401 and 403): a non-member and an
-    /// organization that does not exist get the same answer.
+    /// A rule's organization requirements against the caller's membership (from the token's
+    /// claims, or looked up). Every refusal is a 403 with its detail (forward-auth fronts pass
+    /// on only 401 and 403): a non-member and an organization that does not exist get the same
+    /// answer. `None`: the lookup failed (503).
     async fn check_organization(
         &self,
         rule: &crate::rules::OrganizationRule,
         path: &str,
         claims: &Arc<TokenClaims>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Option<String>> {
         let inner = &*self.inner;
         let member = match rule.segment {
             Some(_) => inner.by_path.member(claims, rule.requested(path)).await,
             None => inner.by_claim.member(claims, None).await,
         }
         .map_err(|refusal| match refusal {
-            MembershipRefusal::NotMember { .. } => "Not a member of this organization".to_owned(),
-            other => other.to_string(),
+            MembershipRefusal::Unavailable => None,
+            MembershipRefusal::NotMember { .. } => {
+                Some("Not a member of this organization".to_owned())
+            }
+            other => Some(other.to_string()),
         })?;
         if !rule.roles_any.is_empty() && !rule.roles_any.iter().any(|r| member.has_role(r)) {
-            return Err(format!(
+            return Err(Some(format!(
                 "One of the organization roles {} required",
                 rule.roles_any.join(", ")
-            ));
+            )));
         }
         for permission in &rule.permissions {
-            member.require(permission).map_err(|r| r.to_string())?;
+            member
+                .require(permission)
+                .map_err(|r| Some(r.to_string()))?;
         }
         Ok(())
     }

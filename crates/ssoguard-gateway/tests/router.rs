@@ -639,6 +639,9 @@ async fn organization_rules_read_the_tokens_organization_claims() {
         "[[route]]\npath = \"/x\"\norganization_segment = 0\n",
         "[[route]]\npath = \"/x\"\npublic = true\norganization_roles_any = [\"owner\"]\n",
         "[organizations]\nroles = { owner = [\"task\"] }\n",
+        "[organizations]\ndatabase_url_env = \"NOT_SET\"\n",
+        "[organizations]\ndynamic_roles = true\n",
+        "[organizations]\ncache_ttl_secs = 0\n",
     ] {
         let toml = format!(
             "listen = \"127.0.0.1:0\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\n{bad}",
@@ -649,4 +652,110 @@ async fn organization_rules_read_the_tokens_organization_claims() {
             "{bad}"
         );
     }
+}
+
+/// Memberships looked up in Better Auth's tables (a SQLite file with its 1.7.5 DDL): the
+/// token's claims do not count, a removal takes effect within `cache_ttl_secs`, an unreadable
+/// database is a 503.
+#[tokio::test]
+async fn organization_rules_with_memberships_looked_up() {
+    use sqlx::ConnectOptions as _;
+    let sso = TestIssuer::start().await.expect("issuer");
+    let path = std::env::temp_dir().join(format!(
+        "gateway-orgs-{}-{}.db",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    let mut db = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .connect()
+        .await
+        .expect("database");
+    for sql in [
+        r#"CREATE TABLE "organization" ("id" text not null primary key, "name" text not null, "slug" text not null unique, "logo" text, "createdAt" date not null, "metadata" text)"#,
+        r#"CREATE TABLE "member" ("id" text not null primary key, "organizationId" text not null references "organization" ("id") on delete cascade, "userId" text not null, "role" text not null, "createdAt" date not null)"#,
+        r#"INSERT INTO "organization" VALUES ('o1', 'o1', 'o1', NULL, '2026-12-01', NULL)"#,
+        r#"INSERT INTO "member" VALUES ('m1', 'o1', 'u-owner', 'owner', '2026-12-01')"#,
+        r#"INSERT INTO "member" VALUES ('m2', 'o1', 'u-member', 'member', '2026-12-01')"#,
+    ] {
+        sqlx::query(sql).execute(&mut db).await.expect(sql);
+    }
+    let url = format!("sqlite://{}", path.display());
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\nresource = \"https://api.example\"\n\n[[issuer]]\nname = \"a\"\nissuer = \"{}\"\naudiences = [\"api\"]\n{}",
+        sso.issuer(),
+        ORGANIZATION_RULES.replace(
+            "[organizations]\n",
+            "[organizations]\ndatabase_url_env = \"BA_DATABASE\"\ncache_ttl_secs = 1\n"
+        )
+    );
+    let env = |k: &str| (k == "BA_DATABASE").then(|| url.clone());
+    let config = Config::from_toml(&toml, "test.toml", &env).expect("config");
+    assert!(
+        !format!("{config:?}").contains(&url),
+        "the URL is not printed"
+    );
+    let app = ssoguard_gateway::App::build(config).await.expect("app");
+    let bearer = |sub: &str, claims: Option<(&str, &str)>| {
+        let mut token = sso.token().aud("api").sub(sub);
+        if let Some((org, role)) = claims {
+            token = token
+                .claim("org_id", json!(org))
+                .claim("org_role", json!(role));
+        }
+        format!("Bearer {}", token.sign())
+    };
+    let owner = bearer("u-owner", None);
+    let member = bearer("u-member", None);
+    let forged = bearer("u-outsider", Some(("o1", "owner")));
+    let (status, _, _) = auth(
+        &app,
+        "DELETE",
+        "/orgs/o1/tasks/1",
+        &[("authorization", &owner)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = auth(
+        &app,
+        "DELETE",
+        "/orgs/o1/tasks/1",
+        &[("authorization", &member)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = auth(&app, "GET", "/orgs/o1/tasks", &[("authorization", &member)]).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) =
+        auth(&app, "GET", "/orgs/o1/tasks", &[("authorization", &forged)]).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::FORBIDDEN,
+            json!({"detail": "Not a member of this organization"})
+        )
+    );
+    // A removal: refused once the cached membership (1 s) has expired.
+    sqlx::query(r#"DELETE FROM "member" WHERE "id" = 'm2'"#)
+        .execute(&mut db)
+        .await
+        .expect("delete");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, _, _) = auth(&app, "GET", "/orgs/o1/tasks", &[("authorization", &member)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Better Auth's tables unreadable: 503 with Retry-After, never let in.
+    sqlx::query(r#"DROP TABLE "member""#)
+        .execute(&mut db)
+        .await
+        .expect("drop");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, headers, _) =
+        auth(&app, "GET", "/orgs/o1/tasks", &[("authorization", &owner)]).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(headers.contains_key("retry-after"));
+    drop(db);
+    let _ = std::fs::remove_file(&path);
 }

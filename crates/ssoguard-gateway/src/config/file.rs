@@ -75,6 +75,9 @@ struct FileOrganizations {
     id_claim: Option<String>,
     role_claim: Option<String>,
     roles: Option<Spanned<toml::Value>>,
+    database_url_env: Option<Spanned<String>>,
+    dynamic_roles: Option<Spanned<bool>>,
+    cache_ttl_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -449,10 +452,44 @@ impl Config {
                             )
                         })?,
                 };
+                let database_url = match &o.database_url_env {
+                    None => None,
+                    Some(var) => Some(
+                        env(var.get_ref())
+                            .filter(|v| !v.trim().is_empty())
+                            .ok_or_else(|| {
+                                at(
+                                    var.span(),
+                                    format!(
+                                        "database_url_env: the variable {} is not set",
+                                        var.get_ref()
+                                    ),
+                                )
+                            })?,
+                    ),
+                };
+                let dynamic_roles = o.dynamic_roles.as_ref().is_some_and(|d| *d.get_ref());
+                if dynamic_roles && database_url.is_none() {
+                    return Err(at(
+                        o.dynamic_roles.as_ref().map_or(0..0, Spanned::span),
+                        "dynamic_roles are read from Better Auth's database: set database_url_env"
+                            .into(),
+                    ));
+                }
+                let cache_ttl = match &o.cache_ttl_secs {
+                    None => defaults.cache_ttl,
+                    Some(secs) if *secs.get_ref() == 0 => {
+                        return Err(at(secs.span(), "cache_ttl_secs must not be 0".into()));
+                    }
+                    Some(secs) => Duration::from_secs(*secs.get_ref()),
+                };
                 OrganizationsConfig {
                     id_claim: o.id_claim.clone().unwrap_or(defaults.id_claim),
                     role_claim: o.role_claim.clone().unwrap_or(defaults.role_claim),
                     roles,
+                    database_url,
+                    dynamic_roles,
+                    cache_ttl,
                 }
             }
         };

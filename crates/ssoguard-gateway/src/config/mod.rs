@@ -78,8 +78,9 @@ pub struct Config {
     pub organizations: OrganizationsConfig,
 }
 
-/// `[organizations]`: the claims organization rules read and the roles' statements.
-#[derive(Debug, Clone)]
+/// `[organizations]`: the claims organization rules read, the roles' statements, and where
+/// memberships are looked up.
+#[derive(Clone)]
 pub struct OrganizationsConfig {
     /// The claim naming the token's organization (`id_claim`). Default `org_id`.
     pub id_claim: String,
@@ -88,6 +89,31 @@ pub struct OrganizationsConfig {
     /// The roles (`roles`, a table of role → resource → actions, replacing the default):
     /// Better Auth's default roles `owner`, `admin`, `member` unless given.
     pub roles: ssoguard::organization::AccessControl,
+    /// Better Auth's database (from the variable `database_url_env` names): memberships and
+    /// roles are looked up there, read-only, instead of read from the token's role claim.
+    /// None: memberships from claims.
+    pub database_url: Option<String>,
+    /// `dynamic_roles`: Better Auth's dynamic access control is on (`organizationRole` read).
+    pub dynamic_roles: bool,
+    /// `cache_ttl_secs`: longest a looked-up membership is reused. Default 30 s.
+    pub cache_ttl: Duration,
+}
+
+impl std::fmt::Debug for OrganizationsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The database URL may hold a password.
+        f.debug_struct("OrganizationsConfig")
+            .field("id_claim", &self.id_claim)
+            .field("role_claim", &self.role_claim)
+            .field("roles", &self.roles)
+            .field(
+                "database_url",
+                &self.database_url.as_ref().map(|_| "[redacted]"),
+            )
+            .field("dynamic_roles", &self.dynamic_roles)
+            .field("cache_ttl", &self.cache_ttl)
+            .finish()
+    }
 }
 
 impl Default for OrganizationsConfig {
@@ -96,6 +122,9 @@ impl Default for OrganizationsConfig {
             id_claim: "org_id".into(),
             role_claim: "org_role".into(),
             roles: ssoguard::organization::AccessControl::default(),
+            database_url: None,
+            dynamic_roles: false,
+            cache_ttl: Duration::from_secs(30),
         }
     }
 }
