@@ -25,6 +25,10 @@
 //! the lookup cache (one `get-session` per TTL, here served in-process), or from a signed
 //! compact `session_data` cookie (HMAC, base64, JSON, rules on every call).
 //!
+//! And `organization/claims_member`: [`Organizations::member`](ssoguard::organization::Organizations::member)
+//! on verified claims whose `org_id`/`org_role` name the membership (no lookup), with a
+//! permission check: what an organization route adds to `library_cached`.
+//!
 //! Run: `cargo bench -p ssoguard --features testing --bench verify -- --warm-up-time 1 --measurement-time 3`
 //! (results and analysis in `docs/benchmarks-log.md`).
 
@@ -343,11 +347,45 @@ fn session_benches(c: &mut Criterion) {
     assert_eq!(sessions.metrics().session_lookups, 1, "one lookup per TTL");
 }
 
+fn organization_benches(c: &mut Criterion) {
+    use ssoguard::organization::{AccessControl, OrganizationSource, Organizations, Statements};
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("tokio runtime");
+    let organizations = Organizations::builder()
+        .source(OrganizationSource::PathSegment("org_id".into()))
+        .access_control(
+            AccessControl::default().grant("member", Statements::new().allow("task", ["create"])),
+        )
+        .build()
+        .expect("organizations");
+    let claims = std::sync::Arc::new(
+        ssoguard::TokenClaims::from_json(&serde_json::json!({
+            "iss": "https://sso", "sub": "u1", "aud": "api", "exp": 4_000_000_000_i64,
+            "org_id": "org-1", "org_role": "member"
+        }))
+        .expect("claims"),
+    );
+    let permission = "task:create".parse().expect("permission");
+    let mut group = c.benchmark_group("organization");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(BenchmarkId::from_parameter("claims_member"), |b| {
+        b.iter(|| {
+            let member = rt
+                .block_on(organizations.member(black_box(&claims), Some("org-1")))
+                .expect("member");
+            assert!(member.can(&permission));
+            member
+        });
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = verify_benches, session_benches
+    targets = verify_benches, session_benches, organization_benches
 }
 criterion_main!(benches);
