@@ -6,38 +6,11 @@
 //     prints one JSON line: {"id_token", "access_token", "refresh_token", "cookie"}.
 //
 // Raw node:http, as flow.mjs does (fetch adds `sec-fetch-mode`, which changes Better Auth's answers).
-import http from "node:http";
+import { request } from "./http.mjs";
 import crypto from "node:crypto";
 
 const [command, ...args] = process.argv.slice(2);
 
-function request(method, url, { headers = {}, json, form } = {}) {
-  let body;
-  headers = { ...headers };
-  if (json !== undefined) {
-    body = JSON.stringify(json);
-    headers["content-type"] = "application/json";
-  } else if (form !== undefined) {
-    body = new URLSearchParams(form).toString();
-    headers["content-type"] = "application/x-www-form-urlencoded";
-  }
-  if (body !== undefined) headers["content-length"] = Buffer.byteLength(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request(url, { method, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let data;
-        try { data = JSON.parse(text); } catch { data = text; }
-        resolve({ status: res.statusCode, headers: res.headers, data, text });
-      });
-    });
-    r.on("error", reject);
-    if (body !== undefined) r.write(body);
-    r.end();
-  });
-}
 const fail = (message, res) => {
   console.error(`backchannel.mjs: ${message}${res ? ` (${res.status} ${res.text})` : ""}`);
   process.exit(1);

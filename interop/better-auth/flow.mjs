@@ -9,7 +9,7 @@
 //
 // Every JWT is verified against /api/auth/jwks with node:crypto. The script
 // exits non-zero on the first step that does not behave as documented.
-import http from "node:http";
+import { request } from "./http.mjs";
 import crypto from "node:crypto";
 
 const ORIGIN = (process.argv[2] || process.env.BA_ORIGIN || "http://127.0.0.1:3001").replace(/\/+$/, "");
@@ -22,33 +22,6 @@ const QUIET = process.env.FLOW_QUIET === "1";
 const BASIC = "Basic " + Buffer.from(`${encodeURIComponent(CLIENT_ID)}:${encodeURIComponent(CLIENT_SECRET)}`).toString("base64");
 
 // ---------------------------------------------------------------- helpers ---
-function request(method, url, { headers = {}, json, form } = {}) {
-  let body;
-  headers = { ...headers };
-  if (json !== undefined) {
-    body = JSON.stringify(json);
-    headers["content-type"] = "application/json";
-  } else if (form !== undefined) {
-    body = new URLSearchParams(form).toString();
-    headers["content-type"] = "application/x-www-form-urlencoded";
-  }
-  if (body !== undefined) headers["content-length"] = Buffer.byteLength(body);
-  return new Promise((resolve, reject) => {
-    const r = http.request(url, { method, headers }, (res) => {
-      const chunks = [];
-      res.on("data", (c) => chunks.push(c));
-      res.on("end", () => {
-        const text = Buffer.concat(chunks).toString("utf8");
-        let data;
-        try { data = JSON.parse(text); } catch { data = text; }
-        resolve({ status: res.statusCode, headers: res.headers, data, text });
-      });
-    });
-    r.on("error", reject);
-    if (body !== undefined) r.write(body);
-    r.end();
-  });
-}
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 const fail = (msg, res) => {
   console.error(`\nFAILED: ${msg}`);
