@@ -11,7 +11,7 @@
 //!
 //! Inconsistent settings stop the service at start.
 
-use crate::config::{ConfigError, Secret, parse_duration};
+use crate::config::{ConfigError, Secret, parse_duration, parse_switch};
 use ssoguard::api_key::ApiKeyVerifier;
 use std::time::Duration;
 
@@ -107,26 +107,16 @@ impl ApiKeySettings {
                 reason: "only BETTER_AUTH_API_KEYS=database can see whom a key belongs to".into(),
             });
         }
-        let remote_permissions = match get("BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS")
-            .as_deref()
-            .map(str::trim)
-        {
-            None | Some("0" | "false") => false,
-            Some("1" | "true") if mode == ApiKeyMode::Remote => true,
-            Some("1" | "true") => {
-                return Err(ConfigError::Invalid {
-                    name: "BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS",
-                    reason: "only for BETTER_AUTH_API_KEYS=remote (database mode reads them)"
-                        .into(),
-                });
-            }
-            Some(other) => {
-                return Err(ConfigError::Invalid {
-                    name: "BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS",
-                    reason: format!("\"{other}\" (use 1 or 0)"),
-                });
-            }
-        };
+        let remote_permissions = parse_switch(
+            "BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS",
+            get("BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS").as_deref(),
+        )?;
+        if remote_permissions && mode != ApiKeyMode::Remote {
+            return Err(ConfigError::Invalid {
+                name: "BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS",
+                reason: "only for BETTER_AUTH_API_KEYS=remote (database mode reads them)".into(),
+            });
+        }
         Ok(ApiKeySettings {
             remote_permissions,
             mode,

@@ -16,7 +16,7 @@
 //! `read`. Every member reads and creates; a member updates and deletes their own tasks, and
 //! holders of `task:update` / `task:delete` any task of the organization.
 
-use crate::config::{ConfigError, Secret, parse_duration};
+use crate::config::{ConfigError, Secret, parse_duration, parse_switch};
 use ssoguard::organization::{
     AccessControl, OrganizationDatabase, OrganizationSource, Organizations, Statements,
 };
@@ -106,11 +106,10 @@ impl OrganizationSettings {
                     )
                 })?,
         };
-        let dynamic_roles = match get("BETTER_AUTH_DYNAMIC_ROLES").as_deref().map(str::trim) {
-            None | Some("0" | "false") => false,
-            Some("1" | "true") => true,
-            Some(_) => return Err(invalid("BETTER_AUTH_DYNAMIC_ROLES", "use 1 or 0")),
-        };
+        let dynamic_roles = parse_switch(
+            "BETTER_AUTH_DYNAMIC_ROLES",
+            get("BETTER_AUTH_DYNAMIC_ROLES").as_deref(),
+        )?;
         if dynamic_roles && membership == MembershipSource::Claims {
             return Err(invalid(
                 "BETTER_AUTH_DYNAMIC_ROLES",

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 mod values;
 
-pub use values::{ConfigError, Secret, parse_duration};
+pub use values::{ConfigError, Secret, parse_duration, parse_switch};
 
 /// Log output format (`LOG_FORMAT`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,14 +192,7 @@ impl Config {
         };
         let introspection_max_per_second = count("INTROSPECTION_MAX_PER_SECOND")?;
         let introspection_max_concurrent = count("INTROSPECTION_MAX_CONCURRENT")?;
-        let switch = |name: &'static str| match get(name).as_deref().map(str::trim) {
-            None | Some("0" | "false") => Ok(false),
-            Some("1" | "true") => Ok(true),
-            Some(other) => Err(ConfigError::Invalid {
-                name,
-                reason: format!("\"{other}\" (use 1 or 0)"),
-            }),
-        };
+        let switch = |name: &'static str| parse_switch(name, get(name).as_deref());
         let sso_allow_http = switch("SSO_ALLOW_HTTP")?;
         let dpop_required = switch("DPOP_REQUIRED")?;
         let public_url = get("PUBLIC_URL");

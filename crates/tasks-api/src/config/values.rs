@@ -70,3 +70,20 @@ pub fn parse_duration(value: &str) -> Option<Duration> {
     };
     Some(Duration::from_secs(secs))
 }
+
+/// A switch variable: unset, `0` or `false` is off; `1` or `true` is on; anything else is an
+/// error naming `name` (the value is repeated: switches hold no secret).
+///
+/// # Errors
+///
+/// [`ConfigError::Invalid`] for any other value.
+pub fn parse_switch(name: &'static str, value: Option<&str>) -> Result<bool, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ConfigError::Invalid {
+            name,
+            reason: format!("\"{other}\" (use 1 or 0)"),
+        }),
+    }
+}
