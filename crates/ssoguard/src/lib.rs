@@ -24,6 +24,9 @@
 //!   request's path), its roles and permissions (`task:create`), looked up read-only in Better
 //!   Auth's database with feature `organization-database`; axum extractors
 //!   [`organization::Member`] and [`axum::RequirePermission`].
+//! - [`mcp::McpResource`]: an MCP server as an OAuth resource (RFC 9728 metadata, `aud` = the
+//!   resource, per-tool scopes with `insufficient_scope` step-up); the axum layer
+//!   [`axum::McpAuthLayer`] guards an `rmcp` server.
 //! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
 //!   feature `api-key-database`, in Better Auth's database.
 //!
@@ -66,6 +69,7 @@ mod jwks;
 mod jws;
 pub mod logout;
 pub mod m2m;
+pub mod mcp;
 mod metrics;
 pub mod organization;
 pub mod revocation;

@@ -8,12 +8,12 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderName, header};
 use axum::response::{IntoResponse, Response};
-use ssoguard::axum::Auth;
+use ssoguard::axum::{Auth, McpAuthLayer};
 use ssoguard::dev::{DevIssuer, DevIssuerConfig, load_or_create_keys};
 use ssoguard::dpop::DpopConfig;
 use ssoguard::m2m::SsoAdminClient;
 use ssoguard::shared::SharedRedis;
-use ssoguard::{Algorithm, IntrospectionConfig, Verifier};
+use ssoguard::{Algorithm, IntrospectionConfig, Verifier, VerifierBuilder};
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::Path;
@@ -188,18 +188,7 @@ async fn start_dev_issuer(config: &mut Config) -> Result<DevIssuer, StartupError
 ///
 /// [`StartupError`] for an invalid SSO configuration or an unreachable database.
 pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
-    let mut builder = Verifier::builder()
-        .authority(&config.auth_server_url)
-        .audiences(config.sso_client_ids.iter().cloned());
-    if let Some(issuer) = &config.sso_issuer {
-        builder = builder.issuer(issuer);
-    }
-    if let Some(url) = &config.jwks_url {
-        builder = builder.jwks_url(url);
-    }
-    if let Some(ttl) = config.jwks_cache_ttl {
-        builder = builder.jwks_ttl(ttl);
-    }
+    let mut builder = sso_verifier(config, config.sso_client_ids.iter().cloned());
     if let (Some(secret), Some(client_id)) =
         (&config.sso_client_secret, config.sso_client_ids.first())
     {
@@ -215,12 +204,6 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         }
         builder = builder.introspection(introspection);
     }
-    if let Some(cooldown) = config.jwks_refetch_cooldown {
-        builder = builder.refetch_cooldown(cooldown);
-    }
-    if config.sso_allow_http {
-        builder = builder.insecure_allow_http();
-    }
     // DPOP_REQUIRED: bearer tokens refused. SSOGUARD_REDIS_URL: revocations and DPoP replay
     // shared with the other instances.
     let mut dpop = DpopConfig::default().required(config.dpop_required);
@@ -235,18 +218,27 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             Some(revocations)
         }
     };
-    builder = builder.dpop(dpop);
-    let verifier = builder.build().map_err(|e| match e {
-        ssoguard::ConfigError::PlainHttp { setting } => StartupError::PlainHttp {
-            setting: match setting {
-                "authority" => "AUTH_SERVER_URL",
-                "issuer" => "SSO_ISSUER",
-                "jwks_url" => "JWKS_URL",
-                other => other,
-            },
-        },
-        other => StartupError::Sso(other),
-    })?;
+    builder = builder.dpop(dpop.clone());
+    let verifier = builder.build().map_err(verifier_error)?;
+    // `/mcp` (PUBLIC_URL): its own verifier, whose audience is the resource `<PUBLIC_URL>/mcp`
+    // (RFC 8707), sharing the revocations (a back-channel logout ends MCP access too).
+    let mcp = match &config.public_url {
+        None => None,
+        Some(url) => {
+            let resource =
+                routes::mcp::resource(url).map_err(|_| StartupError::InvalidPublicUrl)?;
+            let mcp_verifier = sso_verifier(config, [resource.resource().to_string()])
+                .dpop(dpop)
+                .revocations(verifier.revocations())
+                .build()
+                .map_err(verifier_error)?;
+            let mcp_auth = Auth::new(mcp_verifier)
+                .with_realm("tasks-api")
+                .with_public_url(url)
+                .map_err(|_| StartupError::InvalidPublicUrl)?;
+            Some(McpAuthLayer::new(mcp_auth, resource))
+        }
+    };
     let mut auth = Auth::new(verifier).with_realm("tasks-api");
     // DPoP (`Authorization: DPoP` + a proof) needs the public URL the proofs name.
     if let Some(url) = &config.public_url {
@@ -302,7 +294,49 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
             key.expose(),
         )
     });
-    Ok(AppState::new(auth, db, sso, organizations, shared))
+    Ok(AppState::new(auth, db, sso, organizations, shared, mcp))
+}
+
+/// A verifier builder for the SSO with `audiences`: the settings every verifier of this
+/// service shares (authority, issuer, JWKS URL and cache, plain-http permission).
+fn sso_verifier<I>(config: &Config, audiences: I) -> VerifierBuilder
+where
+    I: IntoIterator<Item = String>,
+{
+    let mut builder = Verifier::builder()
+        .authority(&config.auth_server_url)
+        .audiences(audiences);
+    if let Some(issuer) = &config.sso_issuer {
+        builder = builder.issuer(issuer);
+    }
+    if let Some(url) = &config.jwks_url {
+        builder = builder.jwks_url(url);
+    }
+    if let Some(ttl) = config.jwks_cache_ttl {
+        builder = builder.jwks_ttl(ttl);
+    }
+    if let Some(cooldown) = config.jwks_refetch_cooldown {
+        builder = builder.refetch_cooldown(cooldown);
+    }
+    if config.sso_allow_http {
+        builder = builder.insecure_allow_http();
+    }
+    builder
+}
+
+/// A verifier's configuration error, naming this service's variable where there is one.
+fn verifier_error(e: ssoguard::ConfigError) -> StartupError {
+    match e {
+        ssoguard::ConfigError::PlainHttp { setting } => StartupError::PlainHttp {
+            setting: match setting {
+                "authority" => "AUTH_SERVER_URL",
+                "issuer" => "SSO_ISSUER",
+                "jwks_url" => "JWKS_URL",
+                other => other,
+            },
+        },
+        other => StartupError::Sso(other),
+    }
 }
 
 /// Every route, with its state; no middleware and no body limit (both added once around the
@@ -318,6 +352,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(routes::org_tasks::router(&state))
         .merge(admin)
         .merge(routes::docs::router())
+        .merge(routes::mcp::router_if_enabled(&state))
         .with_state(state)
 }
 

@@ -25,10 +25,12 @@
 
 mod api_key;
 mod credential;
+mod mcp;
 mod organization;
 mod rejection;
 mod require;
 
+pub use mcp::{DEFAULT_MCP_MAX_BODY_BYTES, McpAuthLayer, McpAuthService};
 pub use organization::{OrganizationRejection, PermissionName, RequirePermission};
 pub use rejection::AuthRejection;
 pub use require::{RequireLayer, RequireRole, RequireService};
@@ -175,6 +177,12 @@ impl Auth {
     pub fn with_realm(mut self, realm: impl Into<String>) -> Self {
         self.realm = Arc::from(realm.into());
         self
+    }
+
+    /// True when DPoP-bound tokens are accepted ([`with_public_url`](Self::with_public_url)).
+    #[must_use]
+    pub fn accepts_dpop(&self) -> bool {
+        self.public_url.is_some()
     }
 
     /// The verifier.

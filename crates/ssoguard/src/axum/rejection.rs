@@ -67,6 +67,18 @@ impl AuthRejection {
     }
 }
 
+impl AuthRejection {
+    /// The response, with `resource_metadata` (RFC 9728) on its challenges.
+    pub(crate) fn to_response_with_metadata(&self, metadata_url: &str) -> Response {
+        let context = RefusalContext {
+            realm: &self.realm,
+            resource_metadata: Some(metadata_url),
+            dpop: self.dpop.as_ref().map(Verifier::dpop),
+        };
+        self.refusal.to_response(&context).map(Body::from)
+    }
+}
+
 impl fmt::Display for AuthRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.refusal.detail())

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod docs;
 pub mod health;
 pub mod logout;
+pub mod mcp;
 pub mod me;
 pub mod org_tasks;
 pub mod service;
@@ -11,7 +12,7 @@ pub mod tasks;
 
 use crate::db::Db;
 use axum::extract::FromRef;
-use ssoguard::axum::Auth;
+use ssoguard::axum::{Auth, McpAuthLayer};
 use ssoguard::m2m::SsoAdminClient;
 use ssoguard::organization::Organizations;
 use ssoguard::shared::RedisRevocations;
@@ -38,6 +39,8 @@ pub struct Services {
     /// The revocations shared through Redis (`None` when `SSOGUARD_REDIS_URL` is not set), for
     /// `/ready`.
     pub shared: Option<Arc<RedisRevocations>>,
+    /// The guard of `/mcp` (`None` when `PUBLIC_URL` is not set: no MCP endpoint).
+    pub mcp: Option<McpAuthLayer>,
 }
 
 impl AppState {
@@ -49,6 +52,7 @@ impl AppState {
         sso: Option<SsoAdminClient>,
         organizations: Organizations,
         shared: Option<Arc<RedisRevocations>>,
+        mcp: Option<McpAuthLayer>,
     ) -> Self {
         AppState(Arc::new(Services {
             auth,
@@ -56,6 +60,7 @@ impl AppState {
             sso,
             organizations,
             shared,
+            mcp,
         }))
     }
 }
