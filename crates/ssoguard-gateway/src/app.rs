@@ -259,8 +259,16 @@ fn router(state: AppState) -> Router {
             "/.well-known/oauth-protected-resource",
             get(resource_metadata),
         )
+        .merge(mcp_metadata(&state.gate))
         .fallback(proxy)
         .with_state(state)
+}
+
+/// The `[[mcp]]` endpoints' RFC 9728 metadata, each at its path-inserted location.
+fn mcp_metadata(gate: &Gate) -> Router<AppState> {
+    gate.mcp_guards().fold(Router::new(), |router, guard| {
+        router.merge(guard.metadata_router())
+    })
 }
 
 async fn health() -> Json<serde_json::Value> {
@@ -422,6 +430,18 @@ async fn forward_auth(State(state): State<AppState>, req: Request<Body>) -> Resp
         tracing::warn!("forward-auth request refused: ambiguous path");
         return detail(StatusCode::FORBIDDEN, "Ambiguous request path refused");
     };
+    if state.gate.mcp_endpoint(&path).is_some() {
+        // Its tool rules are read from the body, which a front's auth request does not carry.
+        state
+            .gate
+            .metrics()
+            .decision("forbidden", "mcp_forward_auth");
+        tracing::warn!(path, "forward-auth request refused: an [[mcp]] endpoint");
+        return detail(
+            StatusCode::FORBIDDEN,
+            "MCP endpoints are served by the gateway's reverse proxy only",
+        );
+    }
     let check = Check {
         method,
         path: &path,
@@ -482,6 +502,9 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         tracing::warn!("request refused: ambiguous path");
         return detail(StatusCode::BAD_REQUEST, "Ambiguous request path refused");
     };
+    if let Some(guard) = state.gate.mcp_endpoint(&path) {
+        return mcp_proxy(&state, guard.clone(), req, client).await;
+    }
     let method = req.method().as_str().to_string();
     let (proto, url_host) = state.origin(req.headers(), client);
     let origin = format!("{proto}://{url_host}");
@@ -517,6 +540,76 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
         }
         Err(refusal) => state.gate.refuse(&refusal, &proto, &url_host),
     }
+}
+
+/// An `[[mcp]]` endpoint: the library's guard ([`ssoguard::axum::McpAuthLayer`]: a token for
+/// the resource, the tool read from the JSON-RPC body and its scopes checked, the body passed on
+/// as the exact bytes checked), then the upstream with the caller's identity headers.
+async fn mcp_proxy(
+    state: &AppState,
+    guard: ssoguard::axum::McpAuthLayer,
+    req: Request<Body>,
+    client: SocketAddr,
+) -> Response {
+    let (proto, _) = state.origin(req.headers(), client);
+    let forward_state = state.clone();
+    let forward = tower::service_fn(move |req: Request<Body>| {
+        let state = forward_state.clone();
+        let proto = proto.clone();
+        async move {
+            let Some(upstream) = &state.upstream else {
+                return Ok::<_, std::convert::Infallible>(detail(
+                    StatusCode::NOT_FOUND,
+                    "Not Found",
+                ));
+            };
+            let Some(claims) = req
+                .extensions()
+                .get::<Arc<ssoguard::TokenClaims>>()
+                .cloned()
+            else {
+                return Ok(detail(StatusCode::INTERNAL_SERVER_ERROR, "No caller"));
+            };
+            let headers = match crate::identity::headers_for(&claims, state.gate.mapping()) {
+                Ok(headers) => headers,
+                Err(crate::identity::UnsafeValue(name)) => {
+                    return Ok(detail(
+                        StatusCode::FORBIDDEN,
+                        &format!("Identity claim for {name} cannot be sent as a header"),
+                    ));
+                }
+            };
+            let response = upstream
+                .forward(
+                    req,
+                    headers,
+                    state.gate.upstream_strip_names(),
+                    state.gate.protected(),
+                    crate::proxy::Peer {
+                        addr: client,
+                        trusted: state.trusted_proxies.contains(&client.ip()),
+                        proto: &proto,
+                    },
+                )
+                .await;
+            Ok(response)
+        }
+    });
+    let response = tower::ServiceExt::oneshot(tower::Layer::layer(&guard, forward), req)
+        .await
+        .unwrap_or_else(|never| match never {});
+    let outcome = match response.status().as_u16() {
+        401 => "unauthenticated",
+        403 => "forbidden",
+        503 => "unavailable",
+        400 | 413 | 415 => "bad_request",
+        _ => "allowed",
+    };
+    state.gate.metrics().decision(outcome, "mcp");
+    if outcome != "allowed" {
+        tracing::info!(status = response.status().as_u16(), "MCP request refused");
+    }
+    response
 }
 
 #[cfg(test)]

@@ -18,11 +18,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ssoguard::api_key::ApiKeyVerifier;
+use ssoguard::axum::{Auth, McpAuthLayer};
 use ssoguard::challenge::Scheme;
 use ssoguard::credential::{
     Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
 };
 use ssoguard::dpop::{DpopConfig, DpopRequest, Presented};
+use ssoguard::mcp::McpResource;
 use ssoguard::organization::{MembershipRefusal, OrganizationSource, Organizations};
 use ssoguard::revocation::{MemoryRevocations, Revocations};
 use ssoguard::session::SessionVerifier;
@@ -62,6 +64,72 @@ struct GateInner {
     /// by the token alone, and for rules naming it by a path segment.
     by_claim: Organizations,
     by_path: Organizations,
+    /// The `[[mcp]]` endpoints.
+    mcp: Vec<McpEndpoint>,
+}
+
+/// One `[[mcp]]` endpoint: its exact path and the library's guard
+/// ([`ssoguard::axum::McpAuthLayer`]: token for the resource, per-tool scopes from the body).
+struct McpEndpoint {
+    path: String,
+    guard: McpAuthLayer,
+}
+
+/// A verifier builder for a token issuer's keys with `audiences`, its revocations and DPoP.
+fn token_verifier(
+    i: &crate::config::IssuerConfig,
+    audiences: &[String],
+    revocations: Arc<dyn Revocations>,
+    dpop: DpopConfig,
+) -> ssoguard::VerifierBuilder {
+    let mut vb = Verifier::builder()
+        .audiences(audiences.iter().cloned())
+        .revocations(revocations)
+        .dpop(dpop);
+    if let Some(authority) = &i.authority {
+        vb = vb.authority(authority);
+    }
+    if let Some(issuer) = &i.issuer {
+        vb = vb.issuer(issuer);
+    }
+    if let Some(url) = &i.jwks_url {
+        vb = vb.jwks_url(url);
+    }
+    vb
+}
+
+/// The guard of one `[[mcp]]`: bearer or DPoP tokens only (no cookies: an MCP client sends a
+/// token), DPoP proofs naming `public_url`.
+fn mcp_endpoint(
+    config: &Config,
+    m: &crate::config::McpConfig,
+    i: &crate::config::IssuerConfig,
+    revocations: Arc<dyn Revocations>,
+    dpop: DpopConfig,
+) -> Result<McpEndpoint, String> {
+    let resource = McpResource::new(&m.resource)
+        .map_err(|e| format!("[[mcp]] {:?}: {e}", m.path))?
+        .every_request(m.every_request.iter().cloned());
+    let resource = m.tools.iter().fold(resource, |r, (name, scopes)| {
+        r.tool_scopes(name.clone(), scopes.iter().cloned())
+    });
+    let resource = match &m.other_tools {
+        Some(scopes) => resource.other_tools(scopes.iter().cloned()),
+        None => resource,
+    };
+    let verifier = token_verifier(i, std::slice::from_ref(&m.resource), revocations, dpop)
+        .build()
+        .map_err(|e| format!("[[mcp]] {:?}: {e}", m.path))?;
+    let mut auth = Auth::new(verifier).with_realm(config.realm.clone());
+    if let Some(url) = &config.public_url {
+        auth = auth
+            .with_public_url(url)
+            .map_err(|e| format!("public_url: {e}"))?;
+    }
+    Ok(McpEndpoint {
+        path: m.path.clone(),
+        guard: McpAuthLayer::new(auth, resource),
+    })
 }
 
 /// The request as the gate sees it (the original one, for forward-auth).
@@ -135,6 +203,8 @@ impl Gate {
                     .or_insert_with(|| Arc::new(MemoryRevocations::default())),
             )
         };
+        let mut mcp: Vec<McpEndpoint> = Vec::new();
+        let mut no_token_issuer_yet = true;
         for i in &config.issuers {
             if let Some(settings) = &i.session {
                 let authority = i.authority.as_deref().unwrap_or_default();
@@ -149,29 +219,30 @@ impl Gate {
                 api_key = Some((i.name.clone(), verifier));
                 continue;
             }
-            let mut vb = Verifier::builder()
-                .audiences(i.audiences.iter().cloned())
-                .revocations(store_for(i));
             let mut dpop = DpopConfig::default().required(config.dpop_required);
             if let Some((_, replay)) = &shared {
                 dpop = dpop.replay_store(replay.clone());
             }
-            vb = vb.dpop(dpop);
-            if let Some(authority) = &i.authority {
-                vb = vb.authority(authority);
-            }
-            if let Some(issuer) = &i.issuer {
-                vb = vb.issuer(issuer);
-            }
-            if let Some(url) = &i.jwks_url {
-                vb = vb.jwks_url(url);
-            }
+            let store = store_for(i);
+            let mut vb = token_verifier(i, &i.audiences, store.clone(), dpop.clone());
             if let Some((id, secret)) = &i.introspection {
                 vb = vb.introspection(IntrospectionConfig::new(id, secret));
             }
             let verifier = vb
                 .build()
                 .map_err(|e| format!("issuer {:?}: {e}", i.name))?;
+            // `[[mcp]]` endpoints trusting this issuer: their own verifier, whose audience is
+            // the resource (RFC 8707), with the issuer's keys settings and revocations.
+            let first_token_issuer = std::mem::replace(&mut no_token_issuer_yet, false);
+            for m in &config.mcp {
+                let ours = match &m.issuer {
+                    Some(name) => *name == i.name,
+                    None => first_token_issuer,
+                };
+                if ours {
+                    mcp.push(mcp_endpoint(config, m, i, store.clone(), dpop.clone())?);
+                }
+            }
             if let Some(cookie) = &i.cookie {
                 sources = sources.token_cookie(cookie);
             }
@@ -274,8 +345,23 @@ impl Gate {
                 shared: shared.map(|(revocations, _)| revocations),
                 by_claim,
                 by_path,
+                mcp,
             }),
         })
+    }
+
+    /// The `[[mcp]]` endpoint at exactly `path`, if any.
+    pub(crate) fn mcp_endpoint(&self, path: &str) -> Option<&McpAuthLayer> {
+        self.inner
+            .mcp
+            .iter()
+            .find(|m| m.path == path)
+            .map(|m| &m.guard)
+    }
+
+    /// Every `[[mcp]]` endpoint's guard (their metadata routes).
+    pub(crate) fn mcp_guards(&self) -> impl Iterator<Item = &McpAuthLayer> {
+        self.inner.mcp.iter().map(|m| &m.guard)
     }
 
     /// The issuer router (readiness, metrics, RFC 9728).
@@ -303,6 +389,11 @@ impl Gate {
     /// The identity and credential header names and cookies ([`crate::hygiene`]).
     pub(crate) fn protected(&self) -> &Protected {
         &self.inner.protected
+    }
+
+    /// The identity headers and the claims they carry.
+    pub(crate) fn mapping(&self) -> &[(HeaderName, String)] {
+        &self.inner.mapping
     }
 
     /// The metrics.

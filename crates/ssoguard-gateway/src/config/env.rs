@@ -104,6 +104,7 @@ impl Config {
                 organization_segment: None,
             }],
             organizations: super::OrganizationsConfig::default(),
+            mcp: Vec::new(),
         };
         if let Some(upstream) = &config.upstream {
             check_upstream(upstream).map_err(|e| ConfigError(format!("UPSTREAM_URL: {e}")))?;

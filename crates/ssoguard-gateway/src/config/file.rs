@@ -67,6 +67,8 @@ struct FileConfig {
     #[serde(default)]
     route: Vec<FileRoute>,
     organizations: Option<FileOrganizations>,
+    #[serde(default)]
+    mcp: Vec<super::mcp::FileMcp>,
 }
 
 #[derive(Deserialize)]
@@ -501,6 +503,9 @@ impl Config {
                     .map_err(|e| at(l.span(), format!("metrics_listen: {e}")))?,
             ),
         };
+        let (mcp_entries, public) = (&file.mcp, public_url.as_deref());
+        let mcp =
+            super::mcp::mcp_from_file(mcp_entries, public, upstream.is_some(), &issuers, &at)?;
         Ok(Config {
             metrics_listen: metrics_from_env(&get, metrics_listen)?,
             limits,
@@ -520,6 +525,7 @@ impl Config {
             headers,
             routes,
             organizations,
+            mcp,
         })
     }
 }

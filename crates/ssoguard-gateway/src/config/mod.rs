@@ -14,6 +14,7 @@
 mod checks;
 mod env;
 mod file;
+mod mcp;
 #[cfg(test)]
 mod tests;
 
@@ -76,6 +77,26 @@ pub struct Config {
     pub routes: Vec<RouteConfig>,
     /// How organization rules read tokens (`[organizations]`).
     pub organizations: OrganizationsConfig,
+    /// MCP servers behind the gateway (`[[mcp]]`): their endpoint paths are decided by these,
+    /// not by the `[[route]]` rules.
+    pub mcp: Vec<McpConfig>,
+}
+
+/// One `[[mcp]]`: an MCP endpoint protected as an OAuth resource (reverse-proxy mode).
+#[derive(Debug, Clone)]
+pub struct McpConfig {
+    /// The endpoint's path, exactly (`/mcp`).
+    pub path: String,
+    /// The resource URL: the audience its tokens carry (RFC 8707).
+    pub resource: String,
+    /// The token issuer (name) whose tokens are accepted; `None`: the first token issuer.
+    pub issuer: Option<String>,
+    /// Scopes every request needs.
+    pub every_request: Vec<String>,
+    /// Scopes of a tool not listed in `tools`; `None`: every scope named in `tools`.
+    pub other_tools: Option<Vec<String>>,
+    /// Tool name → the scopes it needs.
+    pub tools: Vec<(String, Vec<String>)>,
 }
 
 /// `[organizations]`: the claims organization rules read, the roles' statements, and where
