@@ -191,7 +191,7 @@ impl Gate {
             if let Some((shared, _)) = &shared {
                 return shared.clone();
             }
-            let base = crate::sessions::better_auth_base(
+            let base = ssoguard::urls::better_auth_base(
                 i.authority
                     .as_deref()
                     .or(i.issuer.as_deref())

@@ -47,7 +47,7 @@ pub(crate) fn verifier(
     session: &SessionIssuer,
     revocations: Arc<dyn Revocations>,
 ) -> Result<SessionVerifier, String> {
-    let base = better_auth_base(authority);
+    let base = ssoguard::urls::better_auth_base(authority);
     SessionVerifier::builder()
         .revocations(revocations)
         .secret(session.secret.clone())
@@ -57,16 +57,4 @@ pub(crate) fn verifier(
         .cookie_prefix(&session.cookie_prefix)
         .build()
         .map_err(|e| format!("issuer {name:?}: {e}"))
-}
-
-/// Better Auth's base URL from an `authority`: kept when it has a path, else the origin plus
-/// the default base path `/api/auth`.
-pub(crate) fn better_auth_base(authority: &str) -> String {
-    let url = authority.trim_end_matches('/');
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    if url[after_scheme..].contains('/') {
-        url.to_owned()
-    } else {
-        format!("{url}/api/auth")
-    }
 }

@@ -80,6 +80,7 @@ mod single_flight;
 mod time;
 mod token_cache;
 mod ttl_map;
+pub mod urls;
 mod verify;
 
 #[cfg(feature = "axum")]
