@@ -15,7 +15,7 @@ import { betterAuth } from "better-auth";
 import { admin, bearer, jwt } from "better-auth/plugins";
 import { toNodeHandler } from "better-auth/node";
 import { getMigrations } from "better-auth/db/migration";
-import { oauthProvider, oauthProviderAuthServerMetadata, oauthProviderOpenIdConfigMetadata } from "@better-auth/oauth-provider";
+import { oauthProvider, oauthProviderOpenIdConfigMetadata } from "@better-auth/oauth-provider";
 
 const env = process.env;
 // Which better-auth this server runs (the pinned set here, or latest/): logged at start.
@@ -52,11 +52,12 @@ const M2M_SCOPES = ["api:read", "api:write"];
 // BA_MCP_RESOURCE=<PUBLIC_URL>/mcp: the authorization server an MCP client finds through
 // tasks-api's protected resource metadata. It adds that second resource (RFC 8707: a token
 // requested for it is a JWT whose `aud` holds it), the scopes `tasks:read` and `tasks:write`,
-// open dynamic client registration (RFC 7591) for public clients, each registered client linked
-// to the MCP resource, and RFC 8414 metadata at the path-inserted root URL
-// (/.well-known/oauth-authorization-server/api/auth), where the MCP SDKs look first. The seeded
-// client gets the MCP resource and scopes too (the tests' refused-token cases). Unset: none of
-// this, so the other tests see the server they always did.
+// open dynamic client registration (RFC 7591) for public clients, and each registered client
+// linked to the MCP resource. The seeded client gets the MCP resource and scopes too (the tests'
+// refused-token cases). Unset: none of this, so the other tests see the server they always did.
+// (The RFC 8414 metadata at the path-inserted root URL, where the MCP SDKs look first, needs
+// nothing: the oauth-provider plugin answers /.well-known/oauth-authorization-server/api/auth
+// itself whenever the request reaches Better Auth's handler, as every request does here.)
 const MCP_RESOURCE = env.BA_MCP_RESOURCE;
 const MCP_SCOPES = MCP_RESOURCE ? ["tasks:read", "tasks:write"] : [];
 const USER_SCOPES = ["openid", "profile", "email", "offline_access"];
@@ -490,21 +491,12 @@ await auth.api.signOut({ headers: adminHeaders }).catch(() => {});
 
 const authHandler = toNodeHandler(auth);
 const rootDiscovery = ROOT_DISCOVERY ? oauthProviderOpenIdConfigMetadata(auth) : null;
-const authServerMetadata = MCP_RESOURCE ? oauthProviderAuthServerMetadata(auth) : null;
-const authServerMetadataPath = `/.well-known/oauth-authorization-server${BASE_PATH}`;
-// What the docs' Next.js route handlers do, on node:http.
-const serveMetadata = async (route, req, res) => {
-  const answer = await route(new Request(`${origin}${req.url}`, { headers: { accept: "application/json" } }));
-  res.writeHead(answer.status, Object.fromEntries(answer.headers));
-  return res.end(await answer.text());
-};
 handler = async (req, res) => {
-  const path = req.url.split("?")[0];
-  if (rootDiscovery && req.method === "GET" && path === "/.well-known/openid-configuration") {
-    return serveMetadata(rootDiscovery, req, res);
-  }
-  if (authServerMetadata && req.method === "GET" && path === authServerMetadataPath) {
-    return serveMetadata(authServerMetadata, req, res);
+  if (rootDiscovery && req.method === "GET" && req.url.split("?")[0] === "/.well-known/openid-configuration") {
+    // What the docs' Next.js route handler does, on node:http.
+    const answer = await rootDiscovery(new Request(`${origin}${req.url}`, { headers: { accept: "application/json" } }));
+    res.writeHead(answer.status, Object.fromEntries(answer.headers));
+    return res.end(await answer.text());
   }
   return authHandler(req, res);
 };
