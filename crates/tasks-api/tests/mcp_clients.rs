@@ -230,6 +230,27 @@ async fn typescript_sdk_signs_in_through_better_auth_and_calls_the_tools() {
     );
     assert_eq!(step(5).1, stack.resource, "then back to the MCP server");
 
+    // The protected resource metadata the SDK read (RFC 9728, path-inserted).
+    let metadata: Value = stack
+        .api
+        .http
+        .get(format!(
+            "{public_url}/.well-known/oauth-protected-resource/mcp"
+        ))
+        .send()
+        .await
+        .expect("metadata")
+        .json()
+        .await
+        .expect("metadata JSON");
+    assert_eq!(metadata["resource"], stack.resource.as_str());
+    assert_eq!(metadata["authorization_servers"], json!([stack.sso.issuer]));
+    assert_eq!(
+        metadata["scopes_supported"],
+        json!(["tasks:read", "tasks:write"])
+    );
+    assert_eq!(metadata["bearer_methods_supported"], json!(["header"]));
+
     // A public client, registered on the spot; the user consented; the token is for /mcp.
     assert_eq!(report["registration"]["token_endpoint_auth_method"], "none");
     assert_eq!(report["registration"]["has_client_secret"], false);
@@ -351,8 +372,40 @@ async fn python_sdk_calls_the_tools_with_a_better_auth_token() {
     );
 }
 
-/// The Python SDK with `token`: refused with 401 before any tool ran.
+/// The Python SDK with `token`: refused with 401 before any tool ran. The same token in a raw
+/// `initialize` shows the challenge (the SDK keeps only the status).
 async fn assert_refused(python: &Path, stack: &McpStack, token: &str, what: &str) {
+    let raw = stack
+        .api
+        .http
+        .post(&stack.resource)
+        .bearer_auth(token)
+        .header("accept", "application/json, text/event-stream")
+        .json(
+            &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-06-18", "capabilities": {},
+            "clientInfo": {"name": "raw", "version": "0"}}}),
+        )
+        .send()
+        .await
+        .expect("POST /mcp");
+    assert_eq!(raw.status(), 401, "{what}: raw initialize");
+    let challenge = raw
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(&format!(
+                "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+                stack.api.base
+            )),
+        "{what}: {challenge}"
+    );
+    eprintln!("{what}: 401 {challenge}");
+
     let (ok, report) = python_client(
         python,
         &stack.resource,
