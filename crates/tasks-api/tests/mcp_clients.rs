@@ -158,12 +158,18 @@ async fn python_client(
     (out.status.success(), report)
 }
 
-/// The tasks a tool result holds: its text content is the REST shape (a task, or an array).
+/// The tasks a tool result holds, read from its text content: a task (`create_task`) or
+/// `{"tasks": [...], "next_cursor": ...}` (`list_tasks`). The structured content is the same.
 fn tasks_in(result: &Value) -> Vec<Value> {
     let text = result["text"][0].as_str().expect("a text content");
-    match serde_json::from_str(text).expect("the text is JSON") {
-        Value::Array(tasks) => tasks,
-        task => vec![task],
+    let value: Value = serde_json::from_str(text).expect("the text is JSON");
+    assert_eq!(
+        result["structured"], value,
+        "structuredContent = the text's JSON"
+    );
+    match value.get("tasks") {
+        Some(Value::Array(tasks)) => tasks.clone(),
+        _ => vec![value],
     }
 }
 
@@ -196,9 +202,13 @@ async fn typescript_sdk_signs_in_through_better_auth_and_calls_the_tools() {
     let public_url = stack.api.base.clone();
     let metadata_url = format!("{public_url}/.well-known/oauth-protected-resource/mcp");
     assert_eq!(step(0), ("POST".into(), stack.resource.clone(), 401));
-    assert_eq!(
-        exchanges[0]["www_authenticate"],
-        format!("Bearer resource_metadata=\"{metadata_url}\""),
+    let challenge = exchanges[0]["www_authenticate"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains(&format!("resource_metadata=\"{metadata_url}\"")),
+        "{challenge}"
     );
     assert_eq!(step(1), ("GET".into(), metadata_url, 200));
     assert_eq!(
@@ -304,9 +314,12 @@ async fn typescript_sdk_with_a_read_only_token_meets_the_step_up() {
     let step_up = &report["step_up"];
     let refusal = &step_up["exchanges"][0];
     assert_eq!(refusal["status"], 403, "{report}");
-    assert_eq!(
-        refusal["www_authenticate"],
-        "Bearer error=\"insufficient_scope\", scope=\"tasks:write\""
+    let challenge = refusal["www_authenticate"].as_str().unwrap_or_default();
+    assert!(
+        challenge.starts_with("Bearer ")
+            && challenge.contains("error=\"insufficient_scope\"")
+            && challenge.contains("scope=\"tasks:write\""),
+        "{challenge}"
     );
     assert_eq!(report["create_task"]["error"]["class"], "UnauthorizedError");
     let after_refusal = &report["list_tasks_after_refusal"]["ok"];
@@ -373,8 +386,8 @@ async fn python_sdk_calls_the_tools_with_a_better_auth_token() {
 }
 
 /// The Python SDK with `token`: refused with 401 before any tool ran. The same token in a raw
-/// `initialize` shows the challenge (the SDK keeps only the status).
-async fn assert_refused(python: &Path, stack: &McpStack, token: &str, what: &str) {
+/// `initialize` shows the challenge (the SDK keeps only the status), which names `reason`.
+async fn assert_refused(python: &Path, stack: &McpStack, token: &str, reason: &str, what: &str) {
     let raw = stack
         .api
         .http
@@ -398,6 +411,7 @@ async fn assert_refused(python: &Path, stack: &McpStack, token: &str, what: &str
         .to_string();
     assert!(
         challenge.starts_with("Bearer ")
+            && challenge.contains(&format!("error_description=\"{reason}\""))
             && challenge.contains(&format!(
                 "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
                 stack.api.base
@@ -447,6 +461,7 @@ async fn tokens_for_another_audience_or_issuer_or_expired_are_refused() {
         &python,
         &stack,
         &rest.id_token,
+        "audience mismatch",
         "the REST client id's id_token",
     )
     .await;
@@ -454,6 +469,7 @@ async fn tokens_for_another_audience_or_issuer_or_expired_are_refused() {
         &python,
         &stack,
         &rest.access_token,
+        "audience mismatch",
         "a token for BA_RESOURCE",
     )
     .await;
@@ -469,7 +485,14 @@ async fn tokens_for_another_audience_or_issuer_or_expired_are_refused() {
         "{claims}"
     );
     assert!(claims["exp"].as_i64().expect("exp") < interop_support::now());
-    assert_refused(&python, &late, &expired.access_token, "an expired token").await;
+    assert_refused(
+        &python,
+        &late,
+        &expired.access_token,
+        "token expired",
+        "an expired token",
+    )
+    .await;
 
     // Another issuer: right audience, subject and scopes, signed by a key tasks-api never met.
     let other = ssoguard::testing::TestIssuer::start()
@@ -481,7 +504,14 @@ async fn tokens_for_another_audience_or_issuer_or_expired_are_refused() {
         .sub(&user.user_id)
         .claim("scope", json!("tasks:read tasks:write"))
         .sign();
-    assert_refused(&python, &stack, &foreign, "another issuer's token").await;
+    assert_refused(
+        &python,
+        &stack,
+        &foreign,
+        "issuer mismatch",
+        "another issuer's token",
+    )
+    .await;
 
     // No tool ran: nothing was created.
     assert!(stack.rest_titles(&user).await.is_empty());
