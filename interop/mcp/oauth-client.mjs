@@ -18,6 +18,9 @@
 // for a new authorization with the challenge's `scope`. The user then grants that scope, the
 // code is handed to `finishAuth` and `create_task` is called again.
 //
+// MCP_CALLS='[["<tool>", {<arguments>}], ...]' (environment): call those tools instead, in
+// order, each result in `calls` (any MCP server, e.g. one behind ssoguard-gateway).
+//
 // stdout: one JSON line (see `report` below). stderr: what happened, step by step. Exit 0
 // when the script ran to its end (the JSON says what the server answered), 1 on anything
 // unexpected.
@@ -195,8 +198,6 @@ report.access_token = provider.stored.tokens?.access_token;
 const transport = newTransport();
 await client.connect(transport);
 report.tools = (await client.listTools()).tools.map((t) => t.name).sort();
-const title = `from the MCP TypeScript SDK ${crypto.randomBytes(4).toString("hex")}`;
-report.title = title;
 const call = async (name, args) => {
   try {
     return { ok: toolResult(await client.callTool({ name, arguments: args })) };
@@ -204,6 +205,16 @@ const call = async (name, args) => {
     return { error: describe(error) };
   }
 };
+if (process.env.MCP_CALLS) {
+  report.calls = [];
+  for (const [name, args] of JSON.parse(process.env.MCP_CALLS)) report.calls.push({ tool: name, ...(await call(name, args)) });
+  report.exchanges = exchanges;
+  await client.close();
+  process.stdout.write(`${JSON.stringify(report)}\n`);
+  process.exit(0);
+}
+const title = `from the MCP TypeScript SDK ${crypto.randomBytes(4).toString("hex")}`;
+report.title = title;
 const before = authorizationRequests.length;
 const exchangesBefore = exchanges.length;
 report.create_task = await call("create_task", { title });
