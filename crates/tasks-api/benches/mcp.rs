@@ -59,6 +59,9 @@ fn mcp_bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     tasks_api::telemetry::init(tasks_api::config::LogFormat::Pretty);
+    let db_file =
+        std::env::temp_dir().join(format!("tasks-api-mcp-bench-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db_file);
     let (config, state, rest_token, mcp_token, _dev) = rt.block_on(async {
         let key = SigningKey::generate(Algorithm::EdDSA, "bench-eddsa").expect("key");
         let mut dev_config = DevIssuerConfig::with_keys(vec![key]);
@@ -67,7 +70,8 @@ fn mcp_bench(c: &mut Criterion) {
         let vars: HashMap<&str, String> = [
             ("AUTH_SERVER_URL", dev.issuer().origin().to_string()),
             ("SSO_CLIENT_ID", dev.client_id().to_string()),
-            ("DATABASE_URL", "sqlite::memory:".to_string()),
+            // A file: each connection to `sqlite::memory:` would be its own empty database.
+            ("DATABASE_URL", format!("sqlite://{}", db_file.display())),
             ("PORT", "0".to_string()),
             ("PUBLIC_URL", PUBLIC_URL.to_string()),
         ]
