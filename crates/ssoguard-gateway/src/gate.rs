@@ -226,7 +226,12 @@ impl Gate {
             let store = store_for(i);
             let mut vb = token_verifier(i, &i.audiences, store.clone(), dpop.clone());
             if let Some((id, secret)) = &i.introspection {
-                vb = vb.introspection(IntrospectionConfig::new(id, secret));
+                let mut introspection = IntrospectionConfig::new(id, secret);
+                // `[shared]`: answers and the introspection budget are the cluster's.
+                if let Some(settings) = &config.shared {
+                    introspection = introspection.shared(&settings.redis());
+                }
+                vb = vb.introspection(introspection);
             }
             let verifier = vb
                 .build()
