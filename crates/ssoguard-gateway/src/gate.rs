@@ -208,8 +208,17 @@ impl Gate {
         for i in &config.issuers {
             if let Some(settings) = &i.session {
                 let authority = i.authority.as_deref().unwrap_or_default();
-                let verifier =
-                    crate::sessions::verifier(&i.name, authority, settings, store_for(i))?;
+                let redis = config
+                    .shared
+                    .as_ref()
+                    .map(crate::shared::SharedConfig::redis);
+                let verifier = crate::sessions::verifier(
+                    &i.name,
+                    authority,
+                    settings,
+                    store_for(i),
+                    redis.as_ref(),
+                )?;
                 session = Some((i.name.clone(), verifier));
                 continue;
             }

@@ -272,6 +272,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
                 &config.auth_server_url,
                 config.sso_allow_http,
                 auth.verifier().revocations(),
+                redis.as_ref(),
             )
             .map_err(|e| match e {
                 ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {

@@ -23,19 +23,14 @@
 //!   N instances may then make N times the budget's calls). Answers are never refused because
 //!   Redis is down.
 
-use super::client::{CallError, SharedRedis, within};
+use super::answers::SharedAnswers;
+use super::client::{CallError, SharedRedis};
 use crate::introspection::{CallResult, Introspector, over_budget, unavailable};
 use crate::token_cache::TokenHash;
 use serde_json::{Map, Value};
 use std::fmt;
-use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::OnceCell;
-
-/// How long Redis is skipped after a failed call.
-const SKIP_AFTER_FAILURE: Duration = Duration::from_secs(1);
 
 /// Takes the lock for one token and a slot of the cluster budget, atomically.
 ///
@@ -64,17 +59,13 @@ return id
 /// Introspection answers and budget shared through Redis. Built by
 /// [`SharedRedis::introspection`]; given to [`crate::IntrospectionConfig::shared`].
 pub struct RedisIntrospection {
-    shared: SharedRedis,
-    connection: OnceCell<redis::aio::ConnectionManager>,
-    /// Redis is skipped until this many milliseconds after `epoch` (0: not skipped).
-    skip_until: AtomicU64,
-    epoch: Instant,
+    answers: SharedAnswers,
 }
 
 impl fmt::Debug for RedisIntrospection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisIntrospection")
-            .field("shared", &self.shared)
+            .field("shared", &self.answers.shared)
             .field("reachable", &self.reachable())
             .finish_non_exhaustive()
     }
@@ -86,10 +77,7 @@ impl SharedRedis {
     #[must_use]
     pub fn introspection(&self) -> Arc<RedisIntrospection> {
         Arc::new(RedisIntrospection {
-            shared: self.clone(),
-            connection: OnceCell::new(),
-            skip_until: AtomicU64::new(0),
-            epoch: Instant::now(),
+            answers: SharedAnswers::new(self, "introspection"),
         })
     }
 }
@@ -163,50 +151,13 @@ pub(crate) enum Start {
 pub(crate) struct Held {
     owner: Option<Arc<RedisIntrospection>>,
     id: i64,
-    key: String,
+    hash: TokenHash,
 }
 
 impl RedisIntrospection {
     /// False for a second after a Redis call failed: the caller goes the local way.
     pub fn reachable(&self) -> bool {
-        self.millis() >= self.skip_until.load(Ordering::Acquire)
-    }
-
-    fn millis(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
-    }
-
-    fn failed(&self, what: &str, error: &CallError) {
-        let until = self.millis() + u64::try_from(SKIP_AFTER_FAILURE.as_millis()).unwrap_or(0);
-        self.skip_until.store(until, Ordering::Release);
-        tracing::warn!(
-            error = %error,
-            "shared introspection {what} (redis) failed; per-process cache and budget for 1 s"
-        );
-    }
-
-    fn key(&self, hash: &TokenHash) -> String {
-        let mut key = String::with_capacity(self.shared.prefix.len() + 14 + 64);
-        key.push_str(&self.shared.prefix);
-        key.push_str("introspection:");
-        for byte in hash {
-            let _ = write!(key, "{byte:02x}");
-        }
-        key
-    }
-
-    async fn run<T>(
-        &self,
-        what: &str,
-        call: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, ()> {
-        within(self.shared.timeout, call).await.map_err(|e| {
-            self.failed(what, &e);
-        })
-    }
-
-    async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
-        self.shared.connection(&self.connection).await
+        self.answers.reachable()
     }
 
     /// The shared answer for `hash` and how long it has left; `Err` when Redis cannot say.
@@ -214,31 +165,7 @@ impl RedisIntrospection {
         &self,
         hash: &TokenHash,
     ) -> Result<Option<(Map<String, Value>, Duration)>, ()> {
-        let key = self.key(hash);
-        let (value, pttl): (Option<Vec<u8>>, i64) = self
-            .run("lookup", async {
-                let mut connection = self.connection().await?;
-                redis::pipe()
-                    .get(&key)
-                    .pttl(&key)
-                    .query_async(&mut connection)
-                    .await
-            })
-            .await?;
-        let Some(bytes) = value else {
-            return Ok(None);
-        };
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(map)) if pttl > 0 => Ok(Some((
-                map,
-                Duration::from_millis(u64::try_from(pttl).unwrap_or(0)),
-            ))),
-            Ok(_) if pttl <= 0 => Ok(None),
-            _ => {
-                self.failed("lookup", &CallError::Garbage);
-                Err(())
-            }
-        }
+        self.answers.get(hash).await
     }
 
     /// Takes the token's lock and a slot of the cluster budget (one script, one round trip).
@@ -249,8 +176,8 @@ impl RedisIntrospection {
         at_once: u32,
         hold: Duration,
     ) -> Result<Start, ()> {
-        let key = self.key(hash);
-        let prefix = &self.shared.prefix;
+        let key = self.answers.key(hash);
+        let prefix = &self.answers.shared.prefix;
         let hold_ms = u64::try_from(hold.as_millis()).unwrap_or(u64::MAX).max(1);
         // Plain EVAL (~700 bytes a call): no script cache to miss after Redis restarts empty.
         let mut eval = redis::cmd("EVAL");
@@ -264,8 +191,9 @@ impl RedisIntrospection {
             .arg(at_once.max(1))
             .arg(hold_ms);
         let reply: i64 = self
+            .answers
             .run("budget", async {
-                let mut connection = self.connection().await?;
+                let mut connection = self.answers.connection().await?;
                 eval.query_async(&mut connection).await
             })
             .await?;
@@ -275,38 +203,36 @@ impl RedisIntrospection {
             id if id > 0 => Start::Call(Held {
                 owner: Some(self.clone()),
                 id,
-                key,
+                hash: *hash,
             }),
             _ => {
-                self.failed("budget", &CallError::Garbage);
+                self.answers.failed("budget", &CallError::Garbage);
                 return Err(());
             }
         })
     }
 
-    async fn release(&self, id: i64, key: &str, answer: Option<(&Map<String, Value>, Duration)>) {
+    async fn release(
+        &self,
+        id: i64,
+        hash: &TokenHash,
+        answer: Option<(&Map<String, Value>, Duration)>,
+    ) {
         let mut pipe = redis::pipe();
         if let Some((map, ttl)) = answer {
-            let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX);
-            if millis > 0 {
-                let json = Value::Object(map.clone()).to_string();
-                pipe.cmd("SET")
-                    .arg(key)
-                    .arg(json)
-                    .arg("PX")
-                    .arg(millis)
-                    .ignore();
-            }
+            self.answers.set_in(&mut pipe, hash, map, ttl);
         }
-        pipe.del(format!("{key}:lock")).ignore();
+        pipe.del(format!("{}:lock", self.answers.key(hash)))
+            .ignore();
         pipe.zrem(
-            format!("{}introspection-budget:calls", self.shared.prefix),
+            format!("{}introspection-budget:calls", self.answers.shared.prefix),
             id,
         )
         .ignore();
         let _ = self
+            .answers
             .run("store", async {
-                let mut connection = self.connection().await?;
+                let mut connection = self.answers.connection().await?;
                 pipe.query_async::<()>(&mut connection).await
             })
             .await;
@@ -318,7 +244,7 @@ impl Held {
     /// slot.
     pub(crate) async fn finish(mut self, answer: Option<(&Map<String, Value>, Duration)>) {
         if let Some(owner) = self.owner.take() {
-            owner.release(self.id, &self.key, answer).await;
+            owner.release(self.id, &self.hash, answer).await;
         }
     }
 }
@@ -330,8 +256,8 @@ impl Drop for Held {
         };
         // Cancelled mid-call: free the lock and slot now rather than when they expire.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let (id, key) = (self.id, std::mem::take(&mut self.key));
-            runtime.spawn(async move { owner.release(id, &key, None).await });
+            let (id, hash) = (self.id, self.hash);
+            runtime.spawn(async move { owner.release(id, &hash, None).await });
         }
     }
 }

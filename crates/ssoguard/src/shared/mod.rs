@@ -20,6 +20,10 @@
 //!   per token at a time across the cluster, and one introspection budget (calls per second,
 //!   calls at once) for all instances. When Redis cannot answer, each instance falls back to
 //!   its own cache and its own per-process budget.
+//! - **Session lookups** (through
+//!   [`SessionVerifierBuilder::shared`](crate::session::SessionVerifierBuilder::shared)): a
+//!   live Better Auth session looked up by one instance is reused by the others until it
+//!   expires (or the cache TTL ends).
 //!
 //! All come from one [`SharedRedis`] (the URL, the per-call timeout, the key prefix):
 //!
@@ -42,11 +46,13 @@
 //! `redis://` and `rediss://` (TLS, the system's roots) URLs are accepted; the password in a
 //! URL is never logged.
 
+mod answers;
 mod client;
 mod introspection;
 mod replay;
 mod revocations;
 
+pub(crate) use answers::SharedAnswers;
 pub use client::SharedRedis;
 pub use introspection::RedisIntrospection;
 pub(crate) use introspection::introspect;
