@@ -261,3 +261,47 @@ impl Drop for Held {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::RedisServer;
+
+    #[tokio::test]
+    async fn a_slot_held_by_a_crashed_instance_expires_and_a_lock_keeps_others_waiting() {
+        let Ok(server) = RedisServer::start() else {
+            assert!(std::env::var_os("CI").is_none(), "redis-server cannot run");
+            eprintln!("SKIPPED: redis-server cannot run");
+            return;
+        };
+        let shared = SharedRedis::new(&server.url()).expect("url");
+        let cluster = shared.introspection();
+        let hold = Duration::from_millis(300);
+        let Ok(Start::Call(held)) = cluster.start(&[1; 32], 100, 1, hold).await else {
+            panic!("the first call starts");
+        };
+        assert!(
+            matches!(
+                cluster.start(&[1; 32], 100, 1, hold).await,
+                Ok(Start::Elsewhere)
+            ),
+            "the same token: wait for the caller's answer"
+        );
+        // The instance dies mid-call: nothing is released.
+        std::mem::forget(held);
+        assert!(matches!(
+            cluster.start(&[2; 32], 100, 1, hold).await,
+            Ok(Start::OverBudget)
+        ));
+        tokio::time::sleep(hold + Duration::from_millis(50)).await;
+        let Ok(Start::Call(held)) = cluster.start(&[2; 32], 100, 1, hold).await else {
+            panic!("the slot expired by itself");
+        };
+        held.finish(None).await;
+        assert!(matches!(
+            cluster.start(&[1; 32], 100, 1, hold).await,
+            Ok(Start::Call(_))
+        ));
+        assert!(cluster.reachable());
+    }
+}
