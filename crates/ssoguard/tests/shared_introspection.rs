@@ -4,7 +4,8 @@
 //! when every instance sees the token at once; one budget for all instances; a revocation
 //! heard by an instance refuses a token whose answer is cached everywhere; Redis killed: each
 //! instance falls back to its own cache and budget, with bounded waits; Redis restarted: shared
-//! again, without restarting any verifier.
+//! again, without restarting any verifier; a Redis that never answers costs one bounded wait,
+//! then is skipped.
 //!
 //! Without `redis-server` on the PATH the tests print `SKIPPED: …` and pass, except under `CI`.
 
@@ -308,4 +309,46 @@ async fn redis_killed_falls_back_per_process_and_restarted_is_shared_again() {
         assert!(Instant::now() < deadline, "shared again after restart");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redis_that_never_answers_costs_one_timeout_then_is_skipped() {
+    // Accepts connections and never replies: every Redis call ends by its timeout.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let _held = std::thread::spawn(move || {
+        let mut open = Vec::new();
+        for stream in silent.incoming().flatten() {
+            open.push(stream);
+        }
+    });
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let redis = SharedRedis::new(&format!("redis://127.0.0.1:{port}"))
+        .expect("a redis URL")
+        .timeout(Duration::from_millis(100));
+    let introspection = IntrospectionConfig::new("test-client", "test-secret").shared(&redis);
+    let v = Verifier::builder()
+        .authority(issuer.origin())
+        .audience("test-client")
+        .introspection(introspection)
+        .build()
+        .expect("config");
+    let started = Instant::now();
+    assert!(v.verify(&opaque(&issuer, "gina")).await.is_ok());
+    let first = started.elapsed();
+    assert!(
+        first < Duration::from_secs(1),
+        "one bounded wait: {first:?}"
+    );
+    // Skipped for a second: the next tokens do not wait on Redis at all.
+    let started = Instant::now();
+    for i in 0..5 {
+        assert!(v.verify(&opaque(&issuer, &format!("h{i}"))).await.is_ok());
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(issuer.introspections(), 6);
 }
