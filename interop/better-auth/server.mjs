@@ -48,6 +48,29 @@ const ADMIN_PASSWORD = "admin-password-123";
 // such as openid/profile/email/offline_access are refused for that grant).
 const M2M_SCOPES = ["api:read", "api:write"];
 
+// ---- MCP (README "MCP clients") ------------------------------------------------
+// BA_MCP_RESOURCE=<PUBLIC_URL>/mcp: the authorization server an MCP client finds through
+// tasks-api's protected resource metadata. It adds that second resource (RFC 8707: a token
+// requested for it is a JWT whose `aud` holds it), the scopes `tasks:read` and `tasks:write`,
+// open dynamic client registration (RFC 7591) for public clients, and each registered client
+// linked to the MCP resource. The seeded client gets the MCP resource and scopes too (the tests'
+// refused-token cases). Unset: none of this, so the other tests see the server they always did.
+// (The RFC 8414 metadata at the path-inserted root URL, where the MCP SDKs look first, needs
+// nothing: the oauth-provider plugin answers /.well-known/oauth-authorization-server/api/auth
+// itself whenever the request reaches Better Auth's handler, as every request does here.)
+const MCP_RESOURCE = env.BA_MCP_RESOURCE;
+const MCP_SCOPES = MCP_RESOURCE ? ["tasks:read", "tasks:write"] : [];
+const USER_SCOPES = ["openid", "profile", "email", "offline_access"];
+const mcpOptions = MCP_RESOURCE
+  ? {
+      allowDynamicClientRegistration: true,
+      allowUnauthenticatedClientRegistration: true,
+      // Registered clients may ask for the user scopes and the MCP ones, never api:* (M2M).
+      clientRegistrationDefaultScopes: [...USER_SCOPES, ...MCP_SCOPES],
+      clientRegistrationDefaultResources: [MCP_RESOURCE],
+    }
+  : {};
+
 // ---- deployment layout (the interop matrix; README "Layouts") ----------------
 // BA_BASE_PATH: Better Auth's basePath (its issuer is <origin><basePath>).
 const BASE_PATH = (env.BA_BASE_PATH || "/api/auth").replace(/\/+$/, "");
@@ -359,8 +382,9 @@ const auth = betterAuth({
     oauthProvider({
       loginPage: `${origin}/login`,
       consentPage: `${origin}/consent`,
-      scopes: ["openid", "profile", "email", "offline_access", ...M2M_SCOPES],
-      resources: [RESOURCE],
+      scopes: [...USER_SCOPES, ...M2M_SCOPES, ...MCP_SCOPES],
+      resources: [RESOURCE, ...(MCP_RESOURCE ? [MCP_RESOURCE] : [])],
+      ...mcpOptions,
       generateClientId: () => takeFixed("id") ?? undefined,
       generateClientSecret: () => takeFixed("secret") ?? undefined,
       // Only admins may create/update clients and set client_credentials scopes.
@@ -428,7 +452,7 @@ const created = await auth.api.adminCreateOAuthClient({
     token_endpoint_auth_method: "client_secret_basic",
     grant_types: ["authorization_code", "refresh_token", "client_credentials"],
     response_types: ["code"],
-    scope: ["openid", "profile", "email", "offline_access", ...M2M_SCOPES].join(" "),
+    scope: [...USER_SCOPES, ...M2M_SCOPES, ...MCP_SCOPES].join(" "),
     client_credentials_scopes: M2M_SCOPES,
     skip_consent: true,
   },
@@ -445,6 +469,12 @@ await auth.api.adminLinkClientResource({
   headers: adminHeaders,
   params: { identifier: RESOURCE, client_id: CLIENT_ID },
 });
+if (MCP_RESOURCE) {
+  await auth.api.adminLinkClientResource({
+    headers: adminHeaders,
+    params: { identifier: MCP_RESOURCE, client_id: CLIENT_ID },
+  });
+}
 // BA_BACKCHANNEL_LOGOUT_URI: the seeded client's OIDC back-channel logout URI, written into its
 // row: Better Auth's registration accepts only public https URIs, and a test's receiver is plain
 // http on 127.0.0.1. With it, Better Auth puts `sid` in the client's id_tokens and POSTs a logout
@@ -471,5 +501,5 @@ handler = async (req, res) => {
   return authHandler(req, res);
 };
 if (env.BA_PAGES) handler = await (await import("./pages.mjs")).withPages(auth, handler, { origin, clientId: CLIENT_ID });
-log(`better-auth=${BETTER_AUTH_VERSION} organizations=${ORGANIZATIONS} db=${dbPath} secondaryStorage=${secondaryStorage ? "redis" : "none"} cookieCache=${sessionOptions.cookieCache ? "compact" : "off"} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} setup=${Date.now() - t0}ms`);
+log(`better-auth=${BETTER_AUTH_VERSION} organizations=${ORGANIZATIONS} db=${dbPath} secondaryStorage=${secondaryStorage ? "redis" : "none"} cookieCache=${sessionOptions.cookieCache ? "compact" : "off"} alg=${ALG} basePath=${BASE_PATH} rootDiscovery=${ROOT_DISCOVERY} client=${CLIENT_ID} resource=${RESOURCE} mcpResource=${MCP_RESOURCE || "none"} setup=${Date.now() - t0}ms`);
 process.stdout.write(`READY ${origin}\n`);

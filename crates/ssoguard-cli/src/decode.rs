@@ -161,14 +161,7 @@ pub(crate) fn bare_origin(url: &str) -> Option<&str> {
     (!rest.is_empty() && !rest.contains('/')).then_some(url)
 }
 
-/// The origin of an http(s) URL (`http://h:1/api/auth` → `http://h:1`).
-pub(crate) fn origin_of(url: &str) -> &str {
-    let scheme_end = url.find("://").map_or(0, |i| i + 3);
-    match url[scheme_end..].find('/') {
-        Some(i) => &url[..scheme_end + i],
-        None => url,
-    }
-}
+pub(crate) use ssoguard::urls::origin_of;
 
 /// The kind of token this looks like, with the reason.
 pub(crate) fn kind(jwt: &Jwt) -> String {

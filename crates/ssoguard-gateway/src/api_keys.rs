@@ -41,7 +41,7 @@ pub(crate) fn verifier(
     keys: &ApiKeyIssuer,
 ) -> Result<ApiKeyVerifier, String> {
     ApiKeyVerifier::builder()
-        .remote(crate::sessions::better_auth_base(authority))
+        .remote(ssoguard::urls::better_auth_base(authority))
         .header(&keys.header)
         .cache_ttl(keys.cache_ttl)
         .negative_ttl(keys.cache_ttl.min(Duration::from_secs(5)))

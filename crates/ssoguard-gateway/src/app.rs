@@ -542,12 +542,12 @@ async fn proxy(State(state): State<AppState>, req: Request<Body>) -> Response {
     }
 }
 
-/// An `[[mcp]]` endpoint: the library's guard ([`ssoguard::axum::McpAuthLayer`]: a token for
+/// An `[[mcp]]` endpoint: the library's guard ([`ssoguard::mcp::McpAuthLayer`]: a token for
 /// the resource, the tool read from the JSON-RPC body and its scopes checked, the body passed on
 /// as the exact bytes checked), then the upstream with the caller's identity headers.
 async fn mcp_proxy(
     state: &AppState,
-    guard: ssoguard::axum::McpAuthLayer,
+    guard: ssoguard::mcp::McpAuthLayer,
     req: Request<Body>,
     client: SocketAddr,
 ) -> Response {

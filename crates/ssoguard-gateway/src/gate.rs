@@ -18,12 +18,13 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ssoguard::api_key::ApiKeyVerifier;
-use ssoguard::axum::{Auth, McpAuthLayer};
+use ssoguard::axum::Auth;
 use ssoguard::challenge::Scheme;
 use ssoguard::credential::{
     Credential, CredentialSources, Csrf, Refusal as CredentialRefusal, RefusalContext,
 };
 use ssoguard::dpop::{DpopConfig, DpopRequest, Presented};
+use ssoguard::mcp::McpAuthLayer;
 use ssoguard::mcp::McpResource;
 use ssoguard::organization::{MembershipRefusal, OrganizationSource, Organizations};
 use ssoguard::revocation::{MemoryRevocations, Revocations};
@@ -69,7 +70,7 @@ struct GateInner {
 }
 
 /// One `[[mcp]]` endpoint: its exact path and the library's guard
-/// ([`ssoguard::axum::McpAuthLayer`]: token for the resource, per-tool scopes from the body).
+/// ([`ssoguard::mcp::McpAuthLayer`]: token for the resource, per-tool scopes from the body).
 struct McpEndpoint {
     path: String,
     guard: McpAuthLayer,
@@ -191,7 +192,7 @@ impl Gate {
             if let Some((shared, _)) = &shared {
                 return shared.clone();
             }
-            let base = crate::sessions::better_auth_base(
+            let base = ssoguard::urls::better_auth_base(
                 i.authority
                     .as_deref()
                     .or(i.issuer.as_deref())

@@ -48,7 +48,7 @@ pub(crate) fn verifier(
     revocations: Arc<dyn Revocations>,
     shared: Option<&ssoguard::shared::SharedRedis>,
 ) -> Result<SessionVerifier, String> {
-    let base = better_auth_base(authority);
+    let base = ssoguard::urls::better_auth_base(authority);
     let mut builder = SessionVerifier::builder();
     if let Some(redis) = shared {
         builder = builder.shared(redis);
@@ -62,16 +62,4 @@ pub(crate) fn verifier(
         .cookie_prefix(&session.cookie_prefix)
         .build()
         .map_err(|e| format!("issuer {name:?}: {e}"))
-}
-
-/// Better Auth's base URL from an `authority`: kept when it has a path, else the origin plus
-/// the default base path `/api/auth`.
-pub(crate) fn better_auth_base(authority: &str) -> String {
-    let url = authority.trim_end_matches('/');
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    if url[after_scheme..].contains('/') {
-        url.to_owned()
-    } else {
-        format!("{url}/api/auth")
-    }
 }

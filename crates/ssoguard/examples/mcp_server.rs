@@ -25,7 +25,8 @@ use rmcp::transport::streamable_http_server::session::never::NeverSessionManager
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use ssoguard::Verifier;
-use ssoguard::axum::{Auth, CurrentUser, McpAuthLayer};
+use ssoguard::axum::{Auth, CurrentUser};
+use ssoguard::mcp::McpAuthLayer;
 use ssoguard::mcp::McpResource;
 use std::sync::Arc;
 

@@ -26,7 +26,7 @@
 //!   [`organization::Member`] and [`axum::RequirePermission`].
 //! - [`mcp::McpResource`]: an MCP server as an OAuth resource (RFC 9728 metadata, `aud` = the
 //!   resource, per-tool scopes with `insufficient_scope` step-up); the axum layer
-//!   [`axum::McpAuthLayer`] guards an `rmcp` server.
+//!   [`mcp::McpAuthLayer`] guards an `rmcp` server.
 //! - [`api_key::ApiKeyVerifier`]: Better Auth API keys (`x-api-key`), checked over HTTP or, with
 //!   feature `api-key-database`, in Better Auth's database.
 //!
@@ -80,6 +80,7 @@ mod single_flight;
 mod time;
 mod token_cache;
 mod ttl_map;
+pub mod urls;
 mod verify;
 
 #[cfg(feature = "axum")]

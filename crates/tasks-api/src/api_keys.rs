@@ -147,7 +147,7 @@ impl ApiKeySettings {
         builder = match (self.mode, &self.database_url) {
             (ApiKeyMode::Off, _) => return Ok(None),
             (ApiKeyMode::Remote, _) => builder
-                .remote(better_auth_base(auth_server_url))
+                .remote(ssoguard::urls::better_auth_base(auth_server_url))
                 .remote_permissions(self.remote_permissions),
             (ApiKeyMode::Database, Some(url)) => builder
                 .database_url(url.expose())
@@ -163,18 +163,6 @@ impl ApiKeySettings {
             builder = builder.insecure_allow_http();
         }
         builder.build().map(Some)
-    }
-}
-
-/// Better Auth's base URL from `AUTH_SERVER_URL`: kept when it has a path (the issuer form
-/// `http://localhost:3001/api/auth`), else the origin plus `/api/auth`.
-fn better_auth_base(auth_server_url: &str) -> String {
-    let url = auth_server_url.trim_end_matches('/');
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    if url[after_scheme..].contains('/') {
-        url.to_string()
-    } else {
-        format!("{url}/api/auth")
     }
 }
 
@@ -265,21 +253,5 @@ mod tests {
         assert!(settings(&on).expect("ok").remote_permissions);
         let err = settings(&[("BETTER_AUTH_API_KEY_REMOTE_PERMISSIONS", "1")]).unwrap_err();
         assert!(err.to_string().contains("only for"), "{err}");
-    }
-
-    #[test]
-    fn base_url_from_auth_server_url() {
-        assert_eq!(
-            better_auth_base("http://localhost:3001"),
-            "http://localhost:3001/api/auth"
-        );
-        assert_eq!(
-            better_auth_base("http://localhost:3001/"),
-            "http://localhost:3001/api/auth"
-        );
-        assert_eq!(
-            better_auth_base("https://sso.example.com/auth"),
-            "https://sso.example.com/auth"
-        );
     }
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 impl Auth {
     /// Finds, CSRF-checks and verifies the request's credential; the claims and the scheme it
     /// came with. `uri` is the request's (a DPoP proof names it); `None` refuses DPoP.
-    pub(super) async fn authenticate_inner(
+    pub(crate) async fn authenticate_inner(
         &self,
         method: &Method,
         uri: Option<&Uri>,
@@ -88,7 +88,7 @@ impl Auth {
 
     /// A 403 `insufficient_scope` (`scope` names the scopes needed, if that is what is
     /// missing).
-    pub(super) fn forbidden(
+    pub(crate) fn forbidden(
         &self,
         detail: String,
         scope: Vec<String>,

@@ -25,12 +25,10 @@
 
 mod api_key;
 mod credential;
-mod mcp;
 mod organization;
 mod rejection;
 mod require;
 
-pub use mcp::{DEFAULT_MCP_MAX_BODY_BYTES, McpAuthLayer, McpAuthService};
 pub use organization::{OrganizationRejection, PermissionName, RequirePermission};
 pub use rejection::AuthRejection;
 pub use require::{RequireLayer, RequireRole, RequireService};
@@ -254,7 +252,7 @@ impl Auth {
 /// Claims verified earlier in the same request (by a [`RequireLayer`]), reused by extractors,
 /// with the scheme the credential came with.
 #[derive(Clone, Debug)]
-struct VerifiedClaims(Arc<TokenClaims>, Option<Scheme>);
+pub(crate) struct VerifiedClaims(pub(crate) Arc<TokenClaims>, pub(crate) Option<Scheme>);
 
 async fn claims_from_parts<S>(
     parts: &mut Parts,

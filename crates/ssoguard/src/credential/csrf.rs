@@ -98,7 +98,9 @@ impl Csrf {
                 let origin = match headers.get(header::ORIGIN) {
                     Some(origin) => origin.to_str().ok(),
                     None => match headers.get(header::REFERER) {
-                        Some(referer) => Some(referer.to_str().ok().map_or("", origin_of)),
+                        Some(referer) => {
+                            Some(referer.to_str().ok().map_or("", crate::urls::origin_of))
+                        }
                         None => return Err(CrossSite("no Origin or Referer header")),
                     },
                 };
@@ -146,18 +148,6 @@ pub(crate) fn is_websocket_handshake(headers: &HeaderMap) -> bool {
                 let name = p.trim().split('/').next().unwrap_or("");
                 name.eq_ignore_ascii_case("websocket")
             })
-}
-
-/// The `scheme://host[:port]` of an absolute URL (`""` when it has no scheme).
-fn origin_of(url: &str) -> &str {
-    let Some(scheme_end) = url.find("://") else {
-        return "";
-    };
-    let rest = &url[scheme_end + 3..];
-    let end = rest
-        .find(['/', '?', '#'])
-        .map_or(url.len(), |i| scheme_end + 3 + i);
-    &url[..end]
 }
 
 fn is_json_or_bodiless(headers: &HeaderMap) -> bool {

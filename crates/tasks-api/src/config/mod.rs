@@ -104,14 +104,10 @@ fn list(value: &str) -> Vec<String> {
         .collect()
 }
 
-/// The origin (`scheme://host[:port]`) of a URL.
+/// The origin (`scheme://host[:port]`) of a URL ([`ssoguard::urls::origin_of`]).
 #[must_use]
 pub fn origin_of(url: &str) -> String {
-    let after_scheme = url.find("://").map_or(0, |i| i + 3);
-    match url[after_scheme..].find('/') {
-        Some(i) => url[..after_scheme + i].to_string(),
-        None => url.trim_end_matches('/').to_string(),
-    }
+    ssoguard::urls::origin_of(url).to_string()
 }
 
 impl Config {

@@ -10,7 +10,7 @@
 //!
 //! Same data and rules as the REST API (`/api/tasks`): the same validation (`TaskCreate`,
 //! `TaskUpdate`, `ListQuery`), another user's task is "not found". Tokens, scopes and the
-//! `insufficient_scope` step-up are [`ssoguard::axum::McpAuthLayer`]'s, decided before a tool
+//! `insufficient_scope` step-up are [`ssoguard::mcp::McpAuthLayer`]'s, decided before a tool
 //! runs; the tools read the caller it attached. The server is stateless (no `Mcp-Session-Id`):
 //! any instance behind a load balancer answers any request.
 
@@ -28,7 +28,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use rmcp::{ErrorData, ServerHandler, schemars, tool, tool_handler, tool_router};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use ssoguard::axum::{CurrentUser, McpAuthLayer};
+use ssoguard::axum::CurrentUser;
+use ssoguard::mcp::McpAuthLayer;
 use ssoguard::mcp::McpResource;
 use std::collections::HashMap;
 use std::sync::Arc;

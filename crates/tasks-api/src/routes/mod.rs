@@ -12,8 +12,9 @@ pub mod tasks;
 
 use crate::db::Db;
 use axum::extract::FromRef;
-use ssoguard::axum::{Auth, McpAuthLayer};
+use ssoguard::axum::Auth;
 use ssoguard::m2m::SsoAdminClient;
+use ssoguard::mcp::McpAuthLayer;
 use ssoguard::organization::Organizations;
 use ssoguard::shared::RedisRevocations;
 use std::ops::Deref;

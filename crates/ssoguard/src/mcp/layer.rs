@@ -1,10 +1,10 @@
-//! [`McpAuthLayer`]: an MCP endpoint (an `rmcp` `StreamableHttpService`, or any axum-mounted
-//! MCP server) protected as an OAuth resource, with the rules of [`crate::mcp`].
+//! [`McpAuthLayer`] (feature `axum`): an MCP endpoint (an `rmcp` `StreamableHttpService`, or any
+//! axum-mounted MCP server) protected as an OAuth resource, with the rules of [`McpResource`].
 
-use super::{Auth, AuthRejection, CurrentUser, VerifiedClaims};
+use super::resource::McpResource;
+use crate::axum::{Auth, AuthRejection, CurrentUser, VerifiedClaims};
 use crate::challenge::Scheme;
 use crate::claims::TokenClaims;
-use crate::mcp::McpResource;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderValue, Method, Request, StatusCode, header};
@@ -42,8 +42,8 @@ pub const DEFAULT_MCP_MAX_BODY_BYTES: usize = 1024 * 1024;
 ///
 /// ```
 /// use axum::Router;
-/// use ssoguard::axum::{Auth, McpAuthLayer};
-/// use ssoguard::mcp::McpResource;
+/// use ssoguard::axum::Auth;
+/// use ssoguard::mcp::{McpAuthLayer, McpResource};
 ///
 /// # fn build(mcp_server: axum::routing::MethodRouter) -> Result<Router, Box<dyn std::error::Error>> {
 /// let resource = McpResource::new("https://api.example.com/mcp")?
