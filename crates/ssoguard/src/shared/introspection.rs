@@ -34,11 +34,12 @@ use std::time::{Duration, Instant};
 
 /// Takes the lock for one token and a slot of the cluster budget, atomically.
 ///
-/// KEYS: the token's lock, the starts log, the calls in progress, the id counter.
-/// ARGV: calls per second, calls at once, how long a slot and the lock are held (ms).
+/// KEYS: the token's lock, the starts log, the calls in progress, the id counter, the token's
+/// answer. ARGV: calls per second, calls at once, how long a slot and the lock are held (ms).
 /// Returns the call's id (> 0), or -1 (over the rate), -2 (too many at once), -3 (another
-/// instance is calling for this token).
+/// instance is calling for this token), -4 (answered since the caller looked).
 const START: &str = r"
+if redis.call('EXISTS', KEYS[5]) == 1 then return -4 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return -3 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -126,11 +127,12 @@ pub(crate) async fn introspect(
                 tracing::warn!("cluster introspection budget exhausted; answering 503");
                 return Err(over_budget());
             }
+            Ok(Start::Answered) if Instant::now() < give_up => {}
             // Another instance is calling: its answer is awaited, not called for again.
             Ok(Start::Elsewhere) if Instant::now() < give_up => {
                 tokio::time::sleep(Duration::from_millis(25)).await;
             }
-            Ok(Start::Elsewhere) => return Err(unavailable()),
+            Ok(Start::Elsewhere | Start::Answered) => return Err(unavailable()),
             Err(()) => return introspector.call_alone(hash, token, endpoint).await,
         }
     }
@@ -144,6 +146,9 @@ pub(crate) enum Start {
     OverBudget,
     /// Another instance is calling for this token: wait for its answer.
     Elsewhere,
+    /// Another instance's answer arrived since the lookup (between the two round trips): read
+    /// it.
+    Answered,
 }
 
 /// A slot of the cluster budget and the token's lock, held while this instance calls. Dropped
@@ -182,11 +187,12 @@ impl RedisIntrospection {
         // Plain EVAL (~700 bytes a call): no script cache to miss after Redis restarts empty.
         let mut eval = redis::cmd("EVAL");
         eval.arg(START)
-            .arg(4)
+            .arg(5)
             .arg(format!("{key}:lock"))
             .arg(format!("{prefix}introspection-budget:starts"))
             .arg(format!("{prefix}introspection-budget:calls"))
             .arg(format!("{prefix}introspection-budget:ids"))
+            .arg(&key)
             .arg(per_second.max(1))
             .arg(at_once.max(1))
             .arg(hold_ms);
@@ -198,6 +204,7 @@ impl RedisIntrospection {
             })
             .await?;
         Ok(match reply {
+            -4 => Start::Answered,
             -3 => Start::Elsewhere,
             -2 | -1 => Start::OverBudget,
             id if id > 0 => Start::Call(Held {
