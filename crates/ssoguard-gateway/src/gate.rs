@@ -209,8 +209,17 @@ impl Gate {
         for i in &config.issuers {
             if let Some(settings) = &i.session {
                 let authority = i.authority.as_deref().unwrap_or_default();
-                let verifier =
-                    crate::sessions::verifier(&i.name, authority, settings, store_for(i))?;
+                let redis = config
+                    .shared
+                    .as_ref()
+                    .map(crate::shared::SharedConfig::redis);
+                let verifier = crate::sessions::verifier(
+                    &i.name,
+                    authority,
+                    settings,
+                    store_for(i),
+                    redis.as_ref(),
+                )?;
                 session = Some((i.name.clone(), verifier));
                 continue;
             }
@@ -227,7 +236,12 @@ impl Gate {
             let store = store_for(i);
             let mut vb = token_verifier(i, &i.audiences, store.clone(), dpop.clone());
             if let Some((id, secret)) = &i.introspection {
-                vb = vb.introspection(IntrospectionConfig::new(id, secret));
+                let mut introspection = IntrospectionConfig::new(id, secret);
+                // `[shared]`: answers and the introspection budget are the cluster's.
+                if let Some(settings) = &config.shared {
+                    introspection = introspection.shared(&settings.redis());
+                }
+                vb = vb.introspection(introspection);
             }
             let verifier = vb
                 .build()

@@ -40,15 +40,20 @@ pub struct SessionIssuer {
 
 /// The verifier of the session issuer `name` reached at `authority`.
 /// `revocations` is the store of the same SSO's token verifier, so a back-channel logout refuses
-/// the session's cookie too.
+/// the session's cookie too. With `[shared]`, live sessions are shared with the other instances.
 pub(crate) fn verifier(
     name: &str,
     authority: &str,
     session: &SessionIssuer,
     revocations: Arc<dyn Revocations>,
+    shared: Option<&ssoguard::shared::SharedRedis>,
 ) -> Result<SessionVerifier, String> {
     let base = ssoguard::urls::better_auth_base(authority);
-    SessionVerifier::builder()
+    let mut builder = SessionVerifier::builder();
+    if let Some(redis) = shared {
+        builder = builder.shared(redis);
+    }
+    builder
         .revocations(revocations)
         .secret(session.secret.clone())
         .remote(&base)

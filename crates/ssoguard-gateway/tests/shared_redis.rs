@@ -12,6 +12,9 @@
 //!   refused, bearer tokens still work, a DPoP request is 503 (its proof cannot be checked),
 //!   never let in. Redis restarted empty: every instance reconnects by itself (`ok`), and DPoP
 //!   works again, without restarting anything.
+//! - Opaque tokens (every instance with introspection): a token presented to two gateways and
+//!   two tasks-api costs the SSO one introspection call; with Redis killed each instance asks
+//!   for itself, and restarted, they share again.
 //!
 //! `tasks-api` is the workspace's binary beside this test's (`cargo test --workspace` builds
 //! it); without it, `redis-server` or nginx the test is a loud skip, and a failure under `CI`.
@@ -75,10 +78,12 @@ async fn gateway(issuer: &TestIssuer, upstream: &str, redis: &str) -> Instance {
         "upstream = \"{upstream}\"\npublic_url = \"{PUBLIC_URL}\"\n\
          [shared]\nredis_url = \"{redis}\"\n\
          [[issuer]]\nname = \"sso\"\nissuer = \"{}\"\naudiences = [\"{AUDIENCE}\"]\n\
+         introspection = {{ client_id = \"{AUDIENCE}\", client_secret_env = \"GW_SSO_SECRET\" }}\n\
          [[route]]\npath = \"/**\"\n",
         issuer.issuer()
     );
-    let gateway = Gateway::start(&config, &[("SSOGUARD_REDIS_URL", "")]).await;
+    let env = [("SSOGUARD_REDIS_URL", ""), ("GW_SSO_SECRET", "test-secret")];
+    let gateway = Gateway::start(&config, &env).await;
     Instance {
         base: format!("http://{}", gateway.addr),
         logout_path: "/_ssoguard/backchannel-logout",
@@ -95,6 +100,7 @@ async fn tasks_api(binary: &PathBuf, issuer: &TestIssuer, redis: &str) -> Instan
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("AUTH_SERVER_URL", issuer.origin())
         .env("SSO_CLIENT_ID", AUDIENCE)
+        .env("SSO_CLIENT_SECRET", "test-secret")
         .env("DATABASE_URL", format!("sqlite://{}", db.display()))
         .env("PORT", "0")
         .env("PUBLIC_URL", PUBLIC_URL)
@@ -391,4 +397,71 @@ async fn six_instances_behind_nginx_share_logouts_and_dpop_replay_through_redis(
             "still not forgotten"
         );
     }
+}
+
+/// An opaque token of `sub` from the test issuer (introspected, never a JWT).
+fn opaque(issuer: &TestIssuer, sub: &str) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs();
+    issuer.issue_opaque(json!({
+        "iss": issuer.issuer(), "client_id": AUDIENCE, "sub": sub, "exp": now + 600, "iat": now,
+    }))
+}
+
+#[tokio::test]
+async fn gateways_and_apis_introspect_an_opaque_token_once_through_redis() {
+    let Some(mut redis) = redis_server() else {
+        return;
+    };
+    let Some(tasks_api_bin) = tasks_api_binary() else {
+        return;
+    };
+    let issuer = TestIssuer::start().await.expect("issuer");
+    let upstream = support::echo_upstream().await;
+    let http = reqwest::Client::new();
+    let url = redis.url();
+    let mut all = Vec::new();
+    for _ in 0..2 {
+        all.push(gateway(&issuer, &upstream, &url).await);
+        all.push(tasks_api(&tasks_api_bin, &issuer, &url).await);
+    }
+    let all: Vec<&Instance> = all.iter().collect();
+    shared_state_is(&http, &all, "ok").await;
+    for round in 0..3 {
+        let token = opaque(&issuer, &format!("user{round}"));
+        let before = issuer.introspections();
+        for instance in &all {
+            for _ in 0..3 {
+                assert_eq!(bearer(&http, &instance.base, &token).await, 200);
+            }
+        }
+        assert_eq!(
+            issuer.introspections(),
+            before + 1,
+            "one call for four instances"
+        );
+    }
+
+    // Redis killed: each instance introspects for itself (its own budget), nothing refused.
+    redis.kill();
+    shared_state_is(&http, &all, "degraded").await;
+    let token = opaque(&issuer, "alone");
+    let before = issuer.introspections();
+    for instance in &all {
+        assert_eq!(bearer(&http, &instance.base, &token).await, 200);
+    }
+    assert_eq!(issuer.introspections(), before + all.len());
+
+    // Restarted: shared again, without restarting any instance.
+    redis.restart().expect("redis-server restarted");
+    shared_state_is(&http, &all, "ok").await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let token = opaque(&issuer, "shared-again");
+    let before = issuer.introspections();
+    for instance in &all {
+        assert_eq!(bearer(&http, &instance.base, &token).await, 200);
+    }
+    assert_eq!(issuer.introspections(), before + 1, "shared again");
 }

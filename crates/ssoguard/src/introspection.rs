@@ -13,6 +13,10 @@
 //! [`VerifyError::KeysUnavailable`] with [`KeysUnavailable::Introspection`] (503). Inactive
 //! answers are not cached, so a token is refused as soon as the SSO says so, and accepted again
 //! never (revocation is final).
+//!
+//! With [`IntrospectionConfig::shared`] (feature `shared-redis`) the cache is backed by Redis
+//! and the budget is the cluster's: see [`crate::shared::RedisIntrospection`]. Lookup order:
+//! this process's cache, Redis, the SSO.
 
 use crate::error::{KeysUnavailable, VerifyError};
 use crate::fetch::{MAX_REPLY_BYTES, read_bounded, redirect_policy};
@@ -62,6 +66,9 @@ pub struct IntrospectionConfig {
     pub max_calls_per_second: u32,
     /// Most introspection calls in progress at once. Default: 10. Over it: 503, as above.
     pub max_concurrent_calls: u32,
+    /// Answers and budget shared through Redis ([`IntrospectionConfig::shared`]).
+    #[cfg(feature = "shared-redis")]
+    pub(crate) shared: Option<Arc<crate::shared::RedisIntrospection>>,
 }
 
 impl std::fmt::Debug for IntrospectionConfig {
@@ -70,6 +77,9 @@ impl std::fmt::Debug for IntrospectionConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &"[redacted]")
             .field("endpoint", &self.endpoint)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("max_calls_per_second", &self.max_calls_per_second)
+            .field("max_concurrent_calls", &self.max_concurrent_calls)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +97,49 @@ impl IntrospectionConfig {
             timeout: Duration::from_secs(5),
             max_calls_per_second: 50,
             max_concurrent_calls: 10,
+            #[cfg(feature = "shared-redis")]
+            shared: None,
         }
+    }
+
+    /// Shares answers and the budget with every instance using the same Redis (and key
+    /// prefix). Default: not shared (each process has its own cache and budget).
+    ///
+    /// - An active answer is stored in Redis under the SHA-256 of the token (never the token)
+    ///   for min(`exp`, [`cache_ttl`](Self::cache_ttl)) and reused by the other instances;
+    ///   while one instance calls the SSO for a token, the others wait for its answer (up to
+    ///   [`timeout`](Self::timeout) + 1 s) instead of calling too. Inactive answers are not
+    ///   shared. Revocations are still checked on every request.
+    /// - [`max_calls_per_second`](Self::max_calls_per_second) and
+    ///   [`max_concurrent_calls`](Self::max_concurrent_calls) become the **cluster's** bounds
+    ///   (calls started in any one-second window, calls in progress), kept by a Lua script on
+    ///   Redis's clock.
+    /// - When Redis does not answer within [`SharedRedis::timeout`](crate::shared::SharedRedis)
+    ///   it is skipped for a second and the instance works alone: its own cache, its own calls,
+    ///   and the per-process budget with the same numbers (so N instances may then make N times
+    ///   the calls). The risk of sharing: whoever can write to this Redis can make any token
+    ///   hash look active; protect it as the SSO's own storage (ACL, `rediss://`).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), ssoguard::ConfigError> {
+    /// use ssoguard::IntrospectionConfig;
+    /// use ssoguard::shared::SharedRedis;
+    ///
+    /// let redis = SharedRedis::new("redis://127.0.0.1:6379")?;
+    /// let verifier = ssoguard::Verifier::builder()
+    ///     .authority("https://sso.example.com")
+    ///     .audience("api")
+    ///     .introspection(IntrospectionConfig::new("api", "secret").shared(&redis))
+    ///     .build()?;
+    /// # let _ = verifier; Ok(()) }
+    /// ```
+    #[cfg(feature = "shared-redis")]
+    #[must_use]
+    pub fn shared(mut self, redis: &crate::shared::SharedRedis) -> Self {
+        self.shared = Some(redis.introspection());
+        self
     }
 
     /// Sets [`IntrospectionConfig::endpoint`] (default: discovery's `introspection_endpoint`,
@@ -136,7 +188,7 @@ impl IntrospectionConfig {
 }
 
 /// One introspection answer (claims map) or why there is none, shared by the callers of a call.
-type CallResult = Result<Map<String, Value>, VerifyError>;
+pub(crate) type CallResult = Result<Map<String, Value>, VerifyError>;
 
 pub(crate) struct Introspector {
     cfg: IntrospectionConfig,
@@ -146,19 +198,21 @@ pub(crate) struct Introspector {
     budget: Budget,
     calls: std::sync::atomic::AtomicU64,
     allow_remote_http: bool,
+    #[cfg(feature = "shared-redis")]
+    shared: Option<Arc<crate::shared::RedisIntrospection>>,
     /// Makes the next call panic (tests of the single-flight's slot release).
     #[cfg(test)]
     panic_next_call: std::sync::atomic::AtomicBool,
 }
 
-fn unavailable() -> VerifyError {
+pub(crate) fn unavailable() -> VerifyError {
     VerifyError::KeysUnavailable {
         reason: KeysUnavailable::Introspection,
         retry_after: Duration::from_secs(5),
     }
 }
 
-fn over_budget() -> VerifyError {
+pub(crate) fn over_budget() -> VerifyError {
     VerifyError::KeysUnavailable {
         reason: KeysUnavailable::Introspection,
         retry_after: Duration::from_secs(1),
@@ -229,6 +283,8 @@ impl Introspector {
             .redirect(redirect_policy(allow_remote_http))
             .build()?;
         Ok(Introspector {
+            #[cfg(feature = "shared-redis")]
+            shared: cfg.shared.clone(),
             cache: TtlMap::new(cfg.max_entries),
             // The call itself is bounded by `timeout`; the wait a little longer so a waiter
             // sees the call's own timeout error rather than its own.
@@ -275,6 +331,10 @@ impl Introspector {
             if let Some(map) = self.cache.get(&hash) {
                 return Some(Ok(map));
             }
+            if self.shares() {
+                // Redis is asked (and the cluster's budget taken) inside the call.
+                return None;
+            }
             match self.budget.take() {
                 Some(p) => {
                     permit.set(Some(p));
@@ -292,7 +352,6 @@ impl Introspector {
             let endpoint = endpoint.to_string();
             let permit = permit.take();
             async move {
-                let _permit = permit;
                 #[cfg(test)]
                 if this
                     .panic_next_call
@@ -300,11 +359,10 @@ impl Introspector {
                 {
                     panic!("injected introspection panic");
                 }
-                let result = this.call(&token, &endpoint).await;
-                if let Ok(map) = &result {
-                    this.store(hash, map);
+                match permit {
+                    Some(permit) => this.call_and_store(hash, &token, &endpoint, permit).await,
+                    None => this.shared_call(hash, &token, &endpoint).await,
                 }
-                result
             }
         };
         match self.flights.join_or_start(hash, check, body) {
@@ -313,18 +371,85 @@ impl Introspector {
         }
     }
 
-    fn store(&self, hash: TokenHash, map: &Map<String, Value>) {
+    /// True when answers and budget go through Redis now (configured, and not skipped after
+    /// a failure).
+    fn shares(&self) -> bool {
+        #[cfg(feature = "shared-redis")]
+        if let Some(shared) = &self.shared {
+            return shared.reachable();
+        }
+        false
+    }
+
+    /// One call within this process's budget (`permit`), its active answer cached here.
+    async fn call_and_store(
+        &self,
+        hash: TokenHash,
+        token: &str,
+        endpoint: &str,
+        permit: tokio::sync::OwnedSemaphorePermit,
+    ) -> CallResult {
+        let result = self.call(token, endpoint).await;
+        drop(permit);
+        if let Ok(map) = &result {
+            self.cache.insert(hash, map.clone(), self.ttl_of(map));
+        }
+        result
+    }
+
+    /// The way without Redis, from inside a call: this process's budget, then the SSO.
+    pub(crate) async fn call_alone(
+        &self,
+        hash: TokenHash,
+        token: &str,
+        endpoint: &str,
+    ) -> CallResult {
+        match self.budget.take() {
+            Some(permit) => self.call_and_store(hash, token, endpoint, permit).await,
+            None => {
+                tracing::warn!("introspection budget exhausted; answering 503");
+                Err(over_budget())
+            }
+        }
+    }
+
+    /// Redis's answer, else one call for the cluster shared through Redis
+    /// ([`crate::shared::RedisIntrospection`]); without it, [`call_alone`](Self::call_alone).
+    async fn shared_call(&self, hash: TokenHash, token: &str, endpoint: &str) -> CallResult {
+        #[cfg(feature = "shared-redis")]
+        if let Some(shared) = &self.shared {
+            return crate::shared::introspect(self, shared, hash, token, endpoint).await;
+        }
+        self.call_alone(hash, token, endpoint).await
+    }
+
+    #[cfg(feature = "shared-redis")]
+    pub(crate) fn config(&self) -> &IntrospectionConfig {
+        &self.cfg
+    }
+
+    /// Caches an active answer here for `ttl`.
+    #[cfg(feature = "shared-redis")]
+    pub(crate) fn remember(&self, hash: TokenHash, map: &Map<String, Value>, ttl: Duration) {
+        self.cache.insert(hash, map.clone(), ttl);
+    }
+
+    /// How long an active answer may be reused: min(`exp`, `cache_ttl`).
+    pub(crate) fn ttl_of(&self, map: &Map<String, Value>) -> Duration {
         let now_unix = unix_now();
         let exp = map
             .get("exp")
             .and_then(Value::as_i64)
             .unwrap_or(now_unix + 60);
         let left = u64::try_from(exp.saturating_sub(now_unix)).unwrap_or(0);
-        let ttl = self.cfg.cache_ttl.min(Duration::from_secs(left));
-        self.cache.insert(hash, map.clone(), ttl);
+        self.cfg.cache_ttl.min(Duration::from_secs(left))
     }
 
-    async fn call(&self, token: &str, endpoint: &str) -> Result<Map<String, Value>, VerifyError> {
+    pub(crate) async fn call(
+        &self,
+        token: &str,
+        endpoint: &str,
+    ) -> Result<Map<String, Value>, VerifyError> {
         if !self.allow_remote_http && crate::fetch::is_remote_plain_http(endpoint) {
             tracing::error!(
                 endpoint,

@@ -145,7 +145,8 @@ impl SessionSettings {
     /// The verifier. `auth_server_url` serves the `remote` lookup: a URL with a path is
     /// Better Auth's base (`<origin><basePath>`), a bare origin gets `/api/auth`. Every answer,
     /// cached or not, is checked against `revocations` (the verifier's, so a back-channel logout
-    /// ends the session's cookies too).
+    /// ends the session's cookies too). With `shared` (`SSOGUARD_REDIS_URL`), a live session
+    /// looked up by one instance is reused by the others until its cache TTL ends.
     ///
     /// # Errors
     ///
@@ -156,6 +157,7 @@ impl SessionSettings {
         auth_server_url: &str,
         allow_http: bool,
         revocations: Arc<dyn Revocations>,
+        shared: Option<&ssoguard::shared::SharedRedis>,
     ) -> Result<SessionVerifier, ssoguard::ConfigError> {
         let mut builder = SessionVerifier::builder()
             .secret(self.secret.clone())
@@ -170,6 +172,9 @@ impl SessionSettings {
         };
         if allow_http {
             builder = builder.insecure_allow_http();
+        }
+        if let Some(redis) = shared {
+            builder = builder.shared(redis);
         }
         builder.build()
     }
@@ -289,6 +294,7 @@ mod tests {
                     "http://127.0.0.1:3001",
                     false,
                     Arc::new(ssoguard::revocation::MemoryRevocations::default()),
+                    None,
                 )
                 .map_err(variable_at_fault)
                 .expect_err("refused");

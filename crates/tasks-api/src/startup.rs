@@ -190,6 +190,12 @@ async fn start_dev_issuer(config: &mut Config) -> Result<DevIssuer, StartupError
 /// [`StartupError`] for an invalid SSO configuration or an unreachable database.
 pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     let mut builder = sso_verifier(config, config.sso_client_ids.iter().cloned());
+    // SSOGUARD_REDIS_URL: revocations, DPoP replay and introspection (answers and budget)
+    // shared with the other instances. DPOP_REQUIRED: bearer tokens refused.
+    let redis = match &config.redis_url {
+        None => None,
+        Some(url) => Some(SharedRedis::new(url.expose()).map_err(|_| StartupError::RedisUrl)?),
+    };
     if let (Some(secret), Some(client_id)) =
         (&config.sso_client_secret, config.sso_client_ids.first())
     {
@@ -203,19 +209,19 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
         if let Some(concurrent) = config.introspection_max_concurrent {
             introspection.max_concurrent_calls = concurrent;
         }
+        if let Some(redis) = &redis {
+            introspection = introspection.shared(redis);
+        }
         builder = builder.introspection(introspection);
     }
-    // DPOP_REQUIRED: bearer tokens refused. SSOGUARD_REDIS_URL: revocations and DPoP replay
-    // shared with the other instances.
     let mut dpop = DpopConfig::default().required(config.dpop_required);
-    let shared = match &config.redis_url {
+    let shared = match &redis {
         None => None,
-        Some(url) => {
-            let redis = SharedRedis::new(url.expose()).map_err(|_| StartupError::RedisUrl)?;
+        Some(redis) => {
             let revocations = redis.revocations();
             builder = builder.revocations(revocations.clone());
             dpop = dpop.replay_store(redis.replay_store());
-            tracing::info!("revocations and DPoP replay shared through Redis");
+            tracing::info!("revocations, DPoP replay and introspection shared through Redis");
             Some(revocations)
         }
     };
@@ -267,6 +273,7 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
                 &config.auth_server_url,
                 config.sso_allow_http,
                 auth.verifier().revocations(),
+                redis.as_ref(),
             )
             .map_err(|e| match e {
                 ssoguard::ConfigError::PlainHttp { .. } => StartupError::PlainHttp {

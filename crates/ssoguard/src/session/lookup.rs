@@ -72,6 +72,9 @@ pub(crate) struct Lookup {
     negative_ttl: Duration,
     pub(crate) issuer: String,
     pub(crate) audience: String,
+    /// Live sessions shared with the other instances (`SessionVerifierBuilder::shared`).
+    #[cfg(feature = "shared-redis")]
+    shared: Option<crate::shared::SharedAnswers>,
 }
 
 pub(crate) fn store_unavailable() -> VerifyError {
@@ -112,7 +115,15 @@ impl Lookup {
             negative_ttl: negative_ttl.min(ttl),
             issuer,
             audience,
+            #[cfg(feature = "shared-redis")]
+            shared: None,
         }
+    }
+
+    /// Shares live sessions through Redis.
+    #[cfg(feature = "shared-redis")]
+    pub(crate) fn shared(self, shared: Option<crate::shared::SharedAnswers>) -> Self {
+        Lookup { shared, ..self }
     }
 
     /// The cached answer for the session, or the answer of one shared lookup.
@@ -141,6 +152,24 @@ impl Lookup {
     }
 
     async fn look_up(&self, hash: TokenHash, asked: &Asked, metrics: &Metrics) -> Answer {
+        // Shared through Redis: keyed by the SHA-256 of this verifier's issuer, cookie name and
+        // the token, so verifiers that would build different claims never share them.
+        #[cfg(feature = "shared-redis")]
+        let shared = self.shared.as_ref().filter(|s| s.reachable()).map(|s| {
+            let key = format!("{}\n{}\n{}", self.issuer, self.audience, asked.token);
+            (s, TokenCache::hash(&key))
+        });
+        #[cfg(feature = "shared-redis")]
+        if let Some((shared, key)) = &shared {
+            if let Ok(Some((map, left))) = shared.get(key).await {
+                if let Ok(claims) = TokenClaims::from_map(map) {
+                    let claims = Arc::new(claims);
+                    let ttl = left.min(self.live_ttl(&claims, now_ms()));
+                    self.cache.insert(hash, Ok(claims.clone()), ttl);
+                    return Ok(claims);
+                }
+            }
+        }
         Metrics::incr(&metrics.session_lookups);
         let found = self
             .store
@@ -155,14 +184,24 @@ impl Lookup {
                 .map(Arc::new),
         };
         let ttl = match &answer {
-            Ok(claims) => {
-                let left_ms = claims.exp.saturating_mul(1000).saturating_sub(now);
-                self.ttl
-                    .min(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)))
-            }
+            Ok(claims) => self.live_ttl(claims, now),
             Err(_) => self.negative_ttl,
         };
         self.cache.insert(hash, answer.clone(), ttl);
+        // Only live sessions are shared: "not found", "expired" and "banned" are asked again.
+        #[cfg(feature = "shared-redis")]
+        if let (Some((shared, key)), Ok(claims)) = (&shared, &answer) {
+            if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(claims.as_ref()) {
+                shared.put(key, &map, ttl).await;
+            }
+        }
         answer
+    }
+
+    /// How long a live session is reused: min(its expiry, the TTL).
+    fn live_ttl(&self, claims: &TokenClaims, now_ms: i64) -> Duration {
+        let left_ms = claims.exp.saturating_mul(1000).saturating_sub(now_ms);
+        self.ttl
+            .min(Duration::from_millis(u64::try_from(left_ms).unwrap_or(0)))
     }
 }

@@ -127,6 +127,8 @@ pub struct SessionVerifierBuilder {
     issuer: Option<String>,
     allow_remote_http: bool,
     revocations: Option<Arc<dyn Revocations>>,
+    #[cfg(feature = "shared-redis")]
+    shared: Option<crate::shared::SharedRedis>,
 }
 
 impl std::fmt::Debug for SessionVerifierBuilder {
@@ -155,6 +157,8 @@ impl SessionVerifier {
             issuer: None,
             allow_remote_http: false,
             revocations: None,
+            #[cfg(feature = "shared-redis")]
+            shared: None,
         }
     }
 
@@ -277,6 +281,22 @@ impl SessionVerifier {
 }
 
 impl SessionVerifierBuilder {
+    /// Shares live sessions with every instance using the same Redis (and key prefix): a
+    /// session looked up by one instance is reused by the others until min(its expiry,
+    /// [`cache_ttl`](Self::cache_ttl)), stored as its claims under `<prefix>session:<SHA-256 of
+    /// the issuer, the cookie name and the token>` (never the token). "Not found", "expired",
+    /// "banned" and store errors are not shared. When a Redis call fails or is slower than
+    /// [`SharedRedis::timeout`](crate::shared::SharedRedis::timeout), Redis is skipped for a
+    /// second and sessions are looked up as without it. Revocations are checked on every
+    /// request, whichever cache answered. Default: not shared. Whoever can write to this Redis
+    /// can make a session token of their choice valid: protect it like Better Auth's own
+    /// storage. Feature `shared-redis`.
+    #[cfg(feature = "shared-redis")]
+    pub fn shared(mut self, redis: &crate::shared::SharedRedis) -> Self {
+        self.shared = Some(redis.clone());
+        self
+    }
+
     /// The revocations (back-channel logouts) every answer is checked against, cached or not:
     /// share the verifier's ([`Verifier::revocations`](crate::Verifier::revocations)) so a
     /// logout refuses the session's cookie too. Default: none.
@@ -458,6 +478,12 @@ impl SessionVerifierBuilder {
             self.lookup_timeout + Duration::from_secs(1),
             self.issuer.unwrap_or(default_issuer),
             names.token().to_owned(),
+        );
+        // Sessions shared through Redis (`shared`).
+        #[cfg(feature = "shared-redis")]
+        let lookup = lookup.shared(
+            self.shared
+                .map(|redis| crate::shared::SharedAnswers::new(&redis, "session")),
         );
         Ok(SessionVerifier {
             inner: Arc::new(Inner {

@@ -347,3 +347,64 @@ async fn a_back_channel_logout_refuses_the_cached_session() {
     );
     assert_eq!(sessions.calls.load(Ordering::SeqCst), 2, "no new lookups");
 }
+
+/// Two instances sharing one real Redis: a session looked up by one is not looked up by the
+/// other; unknown sessions are not shared; Redis killed: each looks up for itself.
+#[cfg(feature = "shared-redis")]
+#[tokio::test]
+async fn instances_sharing_redis_look_a_session_up_once() {
+    let Ok(mut redis) = crate::testing::RedisServer::start() else {
+        assert!(std::env::var_os("CI").is_none(), "redis-server cannot run");
+        eprintln!("SKIPPED: redis-server cannot run");
+        return;
+    };
+    let (sessions, base) = server().await;
+    sessions
+        .answers
+        .lock()
+        .expect("lock")
+        .insert("tok-s".into(), answer("tok-s", "alice", 3_600_000));
+    let shared = crate::shared::SharedRedis::new(&redis.url()).expect("url");
+    let instance = || {
+        SessionVerifier::builder()
+            .secret(secret())
+            .remote(&base)
+            .shared(&shared)
+            .build()
+            .expect("verifier")
+    };
+    let (a, b) = (instance(), instance());
+    let header = cookie_header("tok-s");
+    let from_a = a.verify_cookie_header([header.as_str()]).await.expect("a");
+    let from_b = b.verify_cookie_header([header.as_str()]).await.expect("b");
+    assert_eq!(from_a, from_b, "the same claims, from Redis");
+    assert_eq!(sessions.calls.load(Ordering::SeqCst), 1);
+    assert_eq!(
+        (a.metrics().session_lookups, b.metrics().session_lookups),
+        (1, 0)
+    );
+    // Not shared: unknown sessions (each instance asks).
+    let unknown = cookie_header("tok-unknown");
+    for v in [&a, &b] {
+        let err = v
+            .verify_cookie_header([unknown.as_str()])
+            .await
+            .unwrap_err();
+        assert_eq!(err, VerifyError::SessionNotFound);
+    }
+    assert_eq!(sessions.calls.load(Ordering::SeqCst), 3);
+    // Redis killed: a new session is looked up by each instance, promptly.
+    redis.kill();
+    sessions
+        .answers
+        .lock()
+        .expect("lock")
+        .insert("tok-t".into(), answer("tok-t", "bob", 3_600_000));
+    let header = cookie_header("tok-t");
+    let started = std::time::Instant::now();
+    for v in [&a, &b] {
+        assert!(v.verify_cookie_header([header.as_str()]).await.is_ok());
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(sessions.calls.load(Ordering::SeqCst), 5);
+}

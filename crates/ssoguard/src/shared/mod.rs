@@ -14,7 +14,18 @@
 //!   A revocation an instance knows is never forgotten when Redis fails; one received while
 //!   Redis is down is applied locally at once and written and published when Redis is back.
 //!
-//! Both come from one [`SharedRedis`] (the URL, the per-call timeout, the key prefix):
+//! - **Introspection** ([`RedisIntrospection`], through
+//!   [`IntrospectionConfig::shared`](crate::IntrospectionConfig::shared)): an opaque token's
+//!   active answer obtained by one instance is reused by the others until it expires, one call
+//!   per token at a time across the cluster, and one introspection budget (calls per second,
+//!   calls at once) for all instances. When Redis cannot answer, each instance falls back to
+//!   its own cache and its own per-process budget.
+//! - **Session lookups** (through
+//!   [`SessionVerifierBuilder::shared`](crate::session::SessionVerifierBuilder::shared)): a
+//!   live Better Auth session looked up by one instance is reused by the others until it
+//!   expires (or the cache TTL ends).
+//!
+//! All come from one [`SharedRedis`] (the URL, the per-call timeout, the key prefix):
 //!
 //! ```no_run
 //! # fn run() -> Result<(), ssoguard::ConfigError> {
@@ -35,10 +46,15 @@
 //! `redis://` and `rediss://` (TLS, the system's roots) URLs are accepted; the password in a
 //! URL is never logged.
 
+mod answers;
 mod client;
+mod introspection;
 mod replay;
 mod revocations;
 
+pub(crate) use answers::SharedAnswers;
 pub use client::SharedRedis;
+pub use introspection::RedisIntrospection;
+pub(crate) use introspection::introspect;
 pub use replay::RedisReplayStore;
 pub use revocations::{RedisRevocations, SharedHealth};

@@ -28,7 +28,8 @@ pub async fn health() -> Json<serde_json::Value> {
 /// With `SSOGUARD_REDIS_URL`, `shared_state` is `ok`, `connecting` or `degraded` (Redis
 /// unreachable: DPoP requests are answered 503, revocations known here are still enforced, those
 /// received elsewhere are not heard until Redis is back; `unpublished` counts logouts received
-/// here and waiting to be shared). It does not make the instance unready: taking every
+/// here and waiting to be shared; opaque tokens are introspected with this instance's own cache
+/// and budget). It does not make the instance unready: taking every
 /// instance out of the load balancer because Redis is down would refuse every request, bearer
 /// JWTs included, which still work. Without it, `shared_state` is `in_process`.
 ///
