@@ -68,7 +68,25 @@ pub struct IntrospectionConfig {
     pub max_concurrent_calls: u32,
     /// Answers and budget shared through Redis ([`IntrospectionConfig::shared`]).
     #[cfg(feature = "shared-redis")]
-    pub(crate) shared: Option<Arc<crate::shared::RedisIntrospection>>,
+    pub(crate) shared: Option<Arc<dyn SharedIntrospection>>,
+}
+
+/// Answers and a budget shared with the other instances of a service
+/// (`shared::RedisIntrospection`, set by `IntrospectionConfig::shared`).
+#[cfg(feature = "shared-redis")]
+pub(crate) trait SharedIntrospection: Send + Sync {
+    /// True while the shared store is in use (not skipped after a failure).
+    fn reachable(&self) -> bool;
+
+    /// The shared answer for `hash`, else one call for the cluster within its budget, else
+    /// (the store failing) `introspector`'s own way ([`Introspector::call_alone`]).
+    fn introspect<'a>(
+        self: Arc<Self>,
+        introspector: &'a Introspector,
+        hash: TokenHash,
+        token: &'a str,
+        endpoint: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = CallResult> + Send + 'a>>;
 }
 
 impl std::fmt::Debug for IntrospectionConfig {
@@ -100,46 +118,6 @@ impl IntrospectionConfig {
             #[cfg(feature = "shared-redis")]
             shared: None,
         }
-    }
-
-    /// Shares answers and the budget with every instance using the same Redis (and key
-    /// prefix). Default: not shared (each process has its own cache and budget).
-    ///
-    /// - An active answer is stored in Redis under the SHA-256 of the token (never the token)
-    ///   for min(`exp`, [`cache_ttl`](Self::cache_ttl)) and reused by the other instances;
-    ///   while one instance calls the SSO for a token, the others wait for its answer (up to
-    ///   [`timeout`](Self::timeout) + 1 s) instead of calling too. Inactive answers are not
-    ///   shared. Revocations are still checked on every request.
-    /// - [`max_calls_per_second`](Self::max_calls_per_second) and
-    ///   [`max_concurrent_calls`](Self::max_concurrent_calls) become the **cluster's** bounds
-    ///   (calls started in any one-second window, calls in progress), kept by a Lua script on
-    ///   Redis's clock.
-    /// - When Redis does not answer within [`SharedRedis::timeout`](crate::shared::SharedRedis)
-    ///   it is skipped for a second and the instance works alone: its own cache, its own calls,
-    ///   and the per-process budget with the same numbers (so N instances may then make N times
-    ///   the calls). The risk of sharing: whoever can write to this Redis can make any token
-    ///   hash look active; protect it as the SSO's own storage (ACL, `rediss://`).
-    ///
-    /// # Example
-    ///
-    /// ```no_run
-    /// # fn run() -> Result<(), ssoguard::ConfigError> {
-    /// use ssoguard::IntrospectionConfig;
-    /// use ssoguard::shared::SharedRedis;
-    ///
-    /// let redis = SharedRedis::new("redis://127.0.0.1:6379")?;
-    /// let verifier = ssoguard::Verifier::builder()
-    ///     .authority("https://sso.example.com")
-    ///     .audience("api")
-    ///     .introspection(IntrospectionConfig::new("api", "secret").shared(&redis))
-    ///     .build()?;
-    /// # let _ = verifier; Ok(()) }
-    /// ```
-    #[cfg(feature = "shared-redis")]
-    #[must_use]
-    pub fn shared(mut self, redis: &crate::shared::SharedRedis) -> Self {
-        self.shared = Some(redis.introspection());
-        self
     }
 
     /// Sets [`IntrospectionConfig::endpoint`] (default: discovery's `introspection_endpoint`,
@@ -199,7 +177,7 @@ pub(crate) struct Introspector {
     calls: std::sync::atomic::AtomicU64,
     allow_remote_http: bool,
     #[cfg(feature = "shared-redis")]
-    shared: Option<Arc<crate::shared::RedisIntrospection>>,
+    shared: Option<Arc<dyn SharedIntrospection>>,
     /// Makes the next call panic (tests of the single-flight's slot release).
     #[cfg(test)]
     panic_next_call: std::sync::atomic::AtomicBool,
@@ -414,11 +392,13 @@ impl Introspector {
     }
 
     /// Redis's answer, else one call for the cluster shared through Redis
-    /// ([`crate::shared::RedisIntrospection`]); without it, [`call_alone`](Self::call_alone).
+    /// (`shared::RedisIntrospection`); without it, [`call_alone`](Self::call_alone).
     async fn shared_call(&self, hash: TokenHash, token: &str, endpoint: &str) -> CallResult {
         #[cfg(feature = "shared-redis")]
         if let Some(shared) = &self.shared {
-            return crate::shared::introspect(self, shared, hash, token, endpoint).await;
+            return Arc::clone(shared)
+                .introspect(self, hash, token, endpoint)
+                .await;
         }
         self.call_alone(hash, token, endpoint).await
     }

@@ -25,7 +25,9 @@
 
 use super::answers::SharedAnswers;
 use super::client::{CallError, SharedRedis};
-use crate::introspection::{CallResult, Introspector, over_budget, unavailable};
+use crate::introspection::{
+    CallResult, IntrospectionConfig, Introspector, SharedIntrospection, over_budget, unavailable,
+};
 use crate::token_cache::TokenHash;
 use serde_json::{Map, Value};
 use std::fmt;
@@ -83,9 +85,66 @@ impl SharedRedis {
     }
 }
 
+impl IntrospectionConfig {
+    /// Shares answers and the budget with every instance using the same Redis (and key
+    /// prefix). Default: not shared (each process has its own cache and budget).
+    ///
+    /// - An active answer is stored in Redis under the SHA-256 of the token (never the token)
+    ///   for min(`exp`, [`cache_ttl`](Self::cache_ttl)) and reused by the other instances;
+    ///   while one instance calls the SSO for a token, the others wait for its answer (up to
+    ///   [`timeout`](Self::timeout) + 1 s) instead of calling too. Inactive answers are not
+    ///   shared. Revocations are still checked on every request.
+    /// - [`max_calls_per_second`](Self::max_calls_per_second) and
+    ///   [`max_concurrent_calls`](Self::max_concurrent_calls) become the **cluster's** bounds
+    ///   (calls started in any one-second window, calls in progress), kept by a Lua script on
+    ///   Redis's clock.
+    /// - When Redis does not answer within [`SharedRedis::timeout`](crate::shared::SharedRedis)
+    ///   it is skipped for a second and the instance works alone: its own cache, its own calls,
+    ///   and the per-process budget with the same numbers (so N instances may then make N times
+    ///   the calls). The risk of sharing: whoever can write to this Redis can make any token
+    ///   hash look active; protect it as the SSO's own storage (ACL, `rediss://`).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), ssoguard::ConfigError> {
+    /// use ssoguard::IntrospectionConfig;
+    /// use ssoguard::shared::SharedRedis;
+    ///
+    /// let redis = SharedRedis::new("redis://127.0.0.1:6379")?;
+    /// let verifier = ssoguard::Verifier::builder()
+    ///     .authority("https://sso.example.com")
+    ///     .audience("api")
+    ///     .introspection(IntrospectionConfig::new("api", "secret").shared(&redis))
+    ///     .build()?;
+    /// # let _ = verifier; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn shared(mut self, redis: &SharedRedis) -> Self {
+        self.shared = Some(redis.introspection() as Arc<dyn SharedIntrospection>);
+        self
+    }
+}
+
+impl SharedIntrospection for RedisIntrospection {
+    fn reachable(&self) -> bool {
+        RedisIntrospection::reachable(self)
+    }
+
+    fn introspect<'a>(
+        self: Arc<Self>,
+        introspector: &'a Introspector,
+        hash: TokenHash,
+        token: &'a str,
+        endpoint: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = CallResult> + Send + 'a>> {
+        Box::pin(async move { introspect(introspector, &self, hash, token, endpoint).await })
+    }
+}
+
 /// Redis's answer for `hash`, else one call for the cluster (within its budget) shared through
 /// Redis, else, when Redis fails, the instance's own way ([`Introspector::call_alone`]).
-pub(crate) async fn introspect(
+async fn introspect(
     introspector: &Introspector,
     shared: &Arc<RedisIntrospection>,
     hash: TokenHash,

@@ -55,6 +55,5 @@ mod revocations;
 pub(crate) use answers::SharedAnswers;
 pub use client::SharedRedis;
 pub use introspection::RedisIntrospection;
-pub(crate) use introspection::introspect;
 pub use replay::RedisReplayStore;
 pub use revocations::{RedisRevocations, SharedHealth};
