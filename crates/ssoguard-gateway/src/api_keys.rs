@@ -34,19 +34,22 @@ pub struct ApiKeyIssuer {
 }
 
 /// The verifier of the API-key issuer `name` reached at `authority` (remote mode; refusals
-/// cached up to 5 s).
+/// cached up to 5 s). With `[shared]`, accepted keys are shared with the other instances.
 pub(crate) fn verifier(
     name: &str,
     authority: &str,
     keys: &ApiKeyIssuer,
+    shared: Option<&ssoguard::shared::SharedRedis>,
 ) -> Result<ApiKeyVerifier, String> {
-    ApiKeyVerifier::builder()
+    let mut builder = ApiKeyVerifier::builder()
         .remote(ssoguard::urls::better_auth_base(authority))
         .header(&keys.header)
         .cache_ttl(keys.cache_ttl)
-        .negative_ttl(keys.cache_ttl.min(Duration::from_secs(5)))
-        .build()
-        .map_err(|e| format!("issuer {name:?}: {e}"))
+        .negative_ttl(keys.cache_ttl.min(Duration::from_secs(5)));
+    if let Some(redis) = shared {
+        builder = builder.shared(redis);
+    }
+    builder.build().map_err(|e| format!("issuer {name:?}: {e}"))
 }
 
 #[cfg(test)]

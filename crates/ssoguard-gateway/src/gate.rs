@@ -225,7 +225,12 @@ impl Gate {
             }
             if let Some(settings) = &i.api_key {
                 let authority = i.authority.as_deref().unwrap_or_default();
-                let verifier = crate::api_keys::verifier(&i.name, authority, settings)?;
+                let redis = config
+                    .shared
+                    .as_ref()
+                    .map(crate::shared::SharedConfig::redis);
+                let verifier =
+                    crate::api_keys::verifier(&i.name, authority, settings, redis.as_ref())?;
                 api_key = Some((i.name.clone(), verifier));
                 continue;
             }

@@ -139,6 +139,7 @@ impl ApiKeySettings {
         &self,
         auth_server_url: &str,
         allow_http: bool,
+        shared: Option<&ssoguard::shared::SharedRedis>,
     ) -> Result<Option<ApiKeyVerifier>, ssoguard::ConfigError> {
         let mut builder = ApiKeyVerifier::builder()
             .header(&self.header)
@@ -162,6 +163,10 @@ impl ApiKeySettings {
         if allow_http {
             builder = builder.insecure_allow_http();
         }
+        // SSOGUARD_REDIS_URL: an accepted key looked up by one instance serves them all.
+        if let Some(redis) = shared {
+            builder = builder.shared(redis);
+        }
         builder.build().map(Some)
     }
 }
@@ -183,7 +188,7 @@ mod tests {
         assert_eq!(s.header, "x-api-key");
         assert_eq!(s.cache_ttl, Duration::from_secs(30));
         assert!(
-            s.verifier("http://localhost:3001", false)
+            s.verifier("http://localhost:3001", false, None)
                 .expect("ok")
                 .is_none()
         );
@@ -203,11 +208,13 @@ mod tests {
         );
         assert_eq!(s.cache_ttl, Duration::from_secs(1));
         let keys = s
-            .verifier("http://localhost:3001", false)
+            .verifier("http://localhost:3001", false, None)
             .expect("ok")
             .expect("on");
         assert_eq!(keys.header_name(), "x-service-key");
-        let err = s.verifier("http://sso.example.com", false).unwrap_err();
+        let err = s
+            .verifier("http://sso.example.com", false, None)
+            .unwrap_err();
         assert!(
             matches!(err, ssoguard::ConfigError::PlainHttp { .. }),
             "{err}"

@@ -262,7 +262,11 @@ pub async fn build_state(config: &Config) -> Result<AppState, StartupError> {
     // API keys (`BETTER_AUTH_API_KEYS`, crate::api_keys).
     if let Some(keys) = config
         .api_keys
-        .verifier(&config.auth_server_url, config.sso_allow_http)
+        .verifier(
+            &config.auth_server_url,
+            config.sso_allow_http,
+            redis.as_ref(),
+        )
         .map_err(StartupError::Sso)?
     {
         auth = auth.with_api_keys(keys);

@@ -677,6 +677,7 @@ fn api_key_issuer(
         name,
         issuer.authority.as_deref().unwrap_or_default(),
         issuer.api_key.as_ref().expect("set above"),
+        None,
     )
     .map_err(|e| at(fi.name.span(), e))?;
     Ok(issuer)

@@ -131,6 +131,9 @@ struct Inner {
     cache: TtlMap<TokenHash, Cached>,
     flights: SingleFlight<TokenHash, Result<Arc<TokenClaims>, VerifyError>>,
     lookups: AtomicU64,
+    /// Accepted keys shared with the other instances ([`ApiKeyVerifierBuilder::shared`]).
+    #[cfg(feature = "shared-redis")]
+    shared: Option<crate::shared::SharedAnswers>,
 }
 
 /// Verifies Better Auth API keys (see the [module docs](self)). Cheap to clone (one `Arc`).
@@ -174,6 +177,8 @@ pub struct ApiKeyVerifierBuilder {
     service_configs: Vec<String>,
     #[cfg_attr(not(feature = "api-key-database"), allow(dead_code))]
     tables: (String, String),
+    #[cfg(feature = "shared-redis")]
+    shared: Option<crate::shared::SharedRedis>,
 }
 
 impl std::fmt::Debug for ApiKeyVerifierBuilder {
@@ -199,6 +204,8 @@ impl ApiKeyVerifier {
             remote_permissions: false,
             service_configs: Vec::new(),
             tables: ("apikey".into(), "user".into()),
+            #[cfg(feature = "shared-redis")]
+            shared: None,
         }
     }
 
@@ -262,6 +269,27 @@ impl ApiKeyVerifier {
         key: &str,
         hash: TokenHash,
     ) -> Result<Arc<TokenClaims>, VerifyError> {
+        // Shared through Redis: keyed by the SHA-256 of this verifier's issuer and the key, so
+        // verifiers that would build different claims never share them.
+        #[cfg(feature = "shared-redis")]
+        let shared = self
+            .0
+            .shared
+            .as_ref()
+            .filter(|s| s.reachable())
+            .map(|s| (s, TokenCache::hash(&format!("{}\n{key}", self.0.issuer))));
+        #[cfg(feature = "shared-redis")]
+        if let Some((shared, shared_key)) = &shared {
+            if let Ok(Some((map, left))) = shared.get(shared_key).await {
+                if let Ok(claims) = TokenClaims::from_map(map) {
+                    let claims = Arc::new(claims);
+                    self.0
+                        .cache
+                        .insert(hash, Ok(claims.clone()), left.min(self.0.cache_ttl));
+                    return Ok(claims);
+                }
+            }
+        }
         self.0.lookups.fetch_add(1, Ordering::Relaxed);
         let stored_hash = stored_hash(key);
         let now = unix_now();
@@ -283,6 +311,15 @@ impl ApiKeyVerifier {
                     .min(self.0.cache_ttl);
                 let claims = Arc::new(claims_for(&found, &self.0.issuer, now, left)?);
                 self.0.cache.insert(hash, Ok(claims.clone()), left);
+                // Only accepted keys are shared: refusals (and 503s) are asked again.
+                #[cfg(feature = "shared-redis")]
+                if let Some((shared, shared_key)) = &shared {
+                    if let Ok(serde_json::Value::Object(map)) =
+                        serde_json::to_value(claims.as_ref())
+                    {
+                        shared.put(shared_key, &map, left).await;
+                    }
+                }
                 Ok(claims)
             }
             Err(VerifyError::ApiKey(refusal)) => {
@@ -329,6 +366,22 @@ impl ApiKeyVerifierBuilder {
     /// how long a revoked or disabled key may still be accepted; zero disables the cache.
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
         self.cache_ttl = ttl;
+        self
+    }
+
+    /// Shares accepted keys with every instance using the same Redis (and key prefix): a key
+    /// looked up by one instance is reused by the others until min(its `expiresAt`, its rate
+    /// limit's window, [`cache_ttl`](Self::cache_ttl)), stored as its owner's claims under
+    /// `<prefix>apikey:<SHA-256 of the issuer and the key>` (never the key). Refusals and lookup
+    /// failures are not shared. So N instances make one lookup per key per TTL, not N (in
+    /// `remote` mode the plugin counts one use per lookup). When a Redis call fails or is slower
+    /// than [`SharedRedis::timeout`](crate::shared::SharedRedis::timeout), Redis is skipped for a
+    /// second and keys are looked up as without it. Default: not shared. Whoever can write to
+    /// this Redis can make a key of their choice valid: protect it like Better Auth's own
+    /// storage. Feature `shared-redis`.
+    #[cfg(feature = "shared-redis")]
+    pub fn shared(mut self, redis: &crate::shared::SharedRedis) -> Self {
+        self.shared = Some(redis.clone());
         self
     }
 
@@ -451,6 +504,11 @@ impl ApiKeyVerifierBuilder {
             // A lookup is at most two calls (owner, then permissions or user), each bounded.
             flights: SingleFlight::new(self.timeout * 2 + Duration::from_secs(1)),
             lookups: AtomicU64::new(0),
+            #[cfg(feature = "shared-redis")]
+            shared: self
+                .shared
+                .as_ref()
+                .map(|redis| crate::shared::SharedAnswers::new(redis, "apikey")),
         })))
     }
 }

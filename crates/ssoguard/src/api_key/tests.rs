@@ -282,3 +282,78 @@ async fn cache_ttl_bounds_how_long_an_answer_is_reused() {
     keys.verify("good-key").await.expect("ok");
     assert_eq!(calls.load(Ordering::SeqCst), 2, "asked again after the TTL");
 }
+
+/// Four instances sharing one real Redis: an accepted key looked up by one is looked up by no
+/// other, with the same claims; refusals are not shared; Redis killed: each looks up for itself,
+/// promptly; the key itself is never stored in Redis.
+#[cfg(feature = "shared-redis")]
+#[tokio::test]
+async fn instances_sharing_redis_look_a_key_up_once() {
+    let Ok(mut redis) = crate::testing::RedisServer::start() else {
+        assert!(std::env::var_os("CI").is_none(), "redis-server cannot run");
+        eprintln!("SKIPPED: redis-server cannot run");
+        return;
+    };
+    let (base, calls) = fake_sso(Duration::ZERO).await;
+    let shared = crate::shared::SharedRedis::new(&redis.url()).expect("url");
+    let instances: Vec<ApiKeyVerifier> = (0..4)
+        .map(|_| {
+            ApiKeyVerifier::builder()
+                .remote(&base)
+                .shared(&shared)
+                .build()
+                .expect("verifier")
+        })
+        .collect();
+    let first = instances[0].verify("good-key").await.expect("accepted");
+    for other in &instances[1..] {
+        let claims = other.verify("good-key").await.expect("accepted from Redis");
+        assert_eq!(claims.sub, first.sub);
+        assert_eq!(claims.extra["api_key_id"], "key-1");
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one lookup for the cluster"
+    );
+    let lookups: Vec<u64> = instances.iter().map(ApiKeyVerifier::lookups).collect();
+    assert_eq!(lookups, [1, 0, 0, 0]);
+    // What Redis holds: claims under a hash, never the key.
+    let mut conn = redis::Client::open(redis.url())
+        .expect("client")
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connection");
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("keys");
+    assert!(keys.iter().any(|k| k.contains("apikey:")), "{keys:?}");
+    for key in &keys {
+        assert!(!key.contains("good-key"), "{key}");
+        let value: Option<String> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut conn)
+            .await
+            .unwrap_or(None);
+        assert!(!value.unwrap_or_default().contains("good-key"), "{key}");
+    }
+    // Refusals are asked again by each instance.
+    for keys in &instances[..2] {
+        assert_eq!(
+            keys.verify("disabled-key").await.unwrap_err(),
+            VerifyError::ApiKey(ApiKeyRefusal::Disabled)
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    // Redis killed: a new key is looked up by each instance, within bounded waits.
+    redis.kill();
+    let started = std::time::Instant::now();
+    for keys in &instances[..2] {
+        let err = keys.verify("other-key").await.unwrap_err();
+        assert_eq!(err, VerifyError::ApiKey(ApiKeyRefusal::Unknown));
+    }
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(calls.load(Ordering::SeqCst), 5);
+}
