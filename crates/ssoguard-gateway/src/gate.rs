@@ -183,10 +183,13 @@ impl Gate {
         // cookie alike, and never another SSO's session that happens to use the same `sid`.
         // With `[shared]`, one Redis instead: its revocations are every SSO's (as in tasks-api,
         // keyed by `sid`/`sub`), and its replay store every verifier's.
-        let shared = config.shared.as_ref().map(|settings| {
-            let redis = settings.redis();
-            (redis.revocations(), redis.replay_store())
-        });
+        let redis = config
+            .shared
+            .as_ref()
+            .map(crate::shared::SharedConfig::redis);
+        let shared = redis
+            .as_ref()
+            .map(|redis| (redis.revocations(), redis.replay_store()));
         let mut revocations: HashMap<String, Arc<dyn Revocations>> = HashMap::new();
         let mut store_for = |i: &crate::config::IssuerConfig| -> Arc<dyn Revocations> {
             if let Some((shared, _)) = &shared {
@@ -209,10 +212,6 @@ impl Gate {
         for i in &config.issuers {
             if let Some(settings) = &i.session {
                 let authority = i.authority.as_deref().unwrap_or_default();
-                let redis = config
-                    .shared
-                    .as_ref()
-                    .map(crate::shared::SharedConfig::redis);
                 let verifier = crate::sessions::verifier(
                     &i.name,
                     authority,
@@ -225,10 +224,6 @@ impl Gate {
             }
             if let Some(settings) = &i.api_key {
                 let authority = i.authority.as_deref().unwrap_or_default();
-                let redis = config
-                    .shared
-                    .as_ref()
-                    .map(crate::shared::SharedConfig::redis);
                 let verifier =
                     crate::api_keys::verifier(&i.name, authority, settings, redis.as_ref())?;
                 api_key = Some((i.name.clone(), verifier));
@@ -243,8 +238,8 @@ impl Gate {
             if let Some((id, secret)) = &i.introspection {
                 let mut introspection = IntrospectionConfig::new(id, secret);
                 // `[shared]`: answers and the introspection budget are the cluster's.
-                if let Some(settings) = &config.shared {
-                    introspection = introspection.shared(&settings.redis());
+                if let Some(redis) = &redis {
+                    introspection = introspection.shared(redis);
                 }
                 vb = vb.introspection(introspection);
             }

@@ -62,7 +62,7 @@ path = "/"
 [[mcp]]
 path = "/mcp"
 [mcp.tools]
-search = ["notes:read"]
+find_notes = ["notes:read"]
 write_note = ["notes:write"]
 "#,
         sso.issuer()
@@ -133,7 +133,7 @@ async fn the_mcp_endpoint_is_a_resource_with_per_tool_scopes() {
     );
 
     // No token: 401 naming the MCP resource's metadata.
-    let resp = post(&gw, None, &call("search")).await;
+    let resp = post(&gw, None, &call("find_notes")).await;
     assert_eq!(resp.status(), 401);
     assert!(
         challenge(&resp).contains(&format!(
@@ -147,7 +147,7 @@ async fn the_mcp_endpoint_is_a_resource_with_per_tool_scopes() {
         let resp = post(
             &gw,
             Some(&token(aud, "notes:read notes:write")),
-            &call("search"),
+            &call("find_notes"),
         )
         .await;
         assert_eq!(resp.status(), 401, "{aud}");
@@ -167,7 +167,7 @@ async fn the_mcp_endpoint_is_a_resource_with_per_tool_scopes() {
         );
     }
     // A body whose tool cannot be read exactly: 400.
-    let smuggled = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"search","name":"write_note"}}"#;
+    let smuggled = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"find_notes","name":"write_note"}}"#;
     assert_eq!(post(&gw, Some(&reader), smuggled).await.status(), 400);
     assert!(
         seen.lock().expect("lock").is_empty(),
@@ -175,7 +175,7 @@ async fn the_mcp_endpoint_is_a_resource_with_per_tool_scopes() {
     );
 
     // Allowed: the upstream gets the exact bytes checked, and the caller's identity.
-    let body = call("search");
+    let body = call("find_notes");
     let resp = post(&gw, Some(&reader), &body).await;
     assert_eq!(resp.status(), 200);
     let seen = seen.lock().expect("lock").clone();

@@ -9,7 +9,7 @@
 //! every_request = []                     # scopes any MCP request needs
 //! # other_tools = ["notes:admin"]        # default: every scope named under [mcp.tools]
 //! [mcp.tools]
-//! search = ["notes:read"]
+//! find_notes = ["notes:read"]
 //! write_note = ["notes:write"]
 //! ```
 //!
