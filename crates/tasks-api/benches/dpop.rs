@@ -14,21 +14,15 @@
 // `criterion_group!` generates an undocumented `pub fn`.
 #![allow(missing_docs)]
 
+mod common;
+
 use axum::body::Body;
-use axum::http::{Request, StatusCode, header};
-use axum::response::Response;
+use axum::http::{Request, header};
+use common::{call, serve};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use http_body_util::BodyExt as _;
 use ssoguard::Algorithm;
-use ssoguard::dev::{DevIssuer, DevIssuerConfig};
-use ssoguard::testing::{DpopClient, SigningKey};
-use std::collections::HashMap;
-use std::convert::Infallible;
+use ssoguard::testing::DpopClient;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tasks_api::config::Config;
-use tasks_api::cors::cors_layer;
-use tasks_api::startup::{build_router, build_state, with_middleware};
-use tower::{Service, ServiceExt as _};
 
 /// The allocator the `tasks-api` binary uses (`src/main.rs`).
 #[global_allocator]
@@ -36,50 +30,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const PUBLIC_URL: &str = "https://api.example.test";
 
-async fn call<S>(service: &S, request: Request<Body>) -> usize
-where
-    S: Service<Request<Body>, Response = Response, Error = Infallible> + Clone,
-{
-    let response = service.clone().oneshot(request).await.expect("infallible");
-    assert_eq!(response.status(), StatusCode::OK);
-    let body = response
-        .into_body()
-        .collect()
-        .await
-        .expect("body")
-        .to_bytes();
-    body.len()
-}
-
 fn dpop_bench(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    tasks_api::telemetry::init(tasks_api::config::LogFormat::Pretty);
-    let db_file =
-        std::env::temp_dir().join(format!("tasks-api-dpop-bench-{}.db", std::process::id()));
-    let _ = std::fs::remove_file(&db_file);
-    let (config, state, dev) = rt.block_on(async {
-        let key = SigningKey::generate(Algorithm::EdDSA, "bench-eddsa").expect("key");
-        let mut dev_config = DevIssuerConfig::with_keys(vec![key]);
-        dev_config.addr = "127.0.0.1:0".into();
-        let dev = DevIssuer::start(dev_config).await.expect("dev issuer");
-        let vars: HashMap<&str, String> = [
-            ("AUTH_SERVER_URL", dev.issuer().origin().to_string()),
-            ("SSO_CLIENT_ID", dev.client_id().to_string()),
-            ("DATABASE_URL", format!("sqlite://{}", db_file.display())),
-            ("PORT", "0".to_string()),
-            ("PUBLIC_URL", PUBLIC_URL.to_string()),
-        ]
-        .into_iter()
-        .collect();
-        let config = Config::from_lookup(false, |k| vars.get(k).cloned()).expect("config");
-        let state = build_state(&config).await.expect("state");
-        state.auth.verifier().warm_up().await.expect("keys");
-        (config, state, dev)
-    });
-    let service = with_middleware(build_router(state), cors_layer(&config).expect("cors"));
+    let served = serve("dpop", PUBLIC_URL);
+    let (rt, service, dev) = (&served.rt, &served.service, &served.dev);
     let client = DpopClient::generate(Algorithm::ES256).expect("proof key");
     let jkt = client.jkt();
     let me_url = format!("{PUBLIC_URL}/api/me");
@@ -114,20 +67,19 @@ fn dpop_bench(c: &mut Criterion) {
             .body(Body::empty())
             .expect("request")
     };
-    assert!(rt.block_on(call(&service, bearer())) > 0);
-    assert!(rt.block_on(call(&service, dpop())) > 0);
+    assert!(rt.block_on(call(service, bearer())) > 0);
+    assert!(rt.block_on(call(service, dpop())) > 0);
 
     let mut group = c.benchmark_group("dpop-http");
     group.bench_function("bearer_distinct", |b| {
-        b.to_async(&rt)
-            .iter_batched(bearer, |req| call(&service, req), BatchSize::SmallInput);
+        b.to_async(rt)
+            .iter_batched(bearer, |req| call(service, req), BatchSize::SmallInput);
     });
     group.bench_function("dpop_distinct", |b| {
-        b.to_async(&rt)
-            .iter_batched(dpop, |req| call(&service, req), BatchSize::SmallInput);
+        b.to_async(rt)
+            .iter_batched(dpop, |req| call(service, req), BatchSize::SmallInput);
     });
     group.finish();
-    let _ = std::fs::remove_file(&db_file);
 }
 
 criterion_group!(benches, dpop_bench);
