@@ -34,13 +34,22 @@ async fn rpc(
     token: Option<&str>,
     body: &Value,
 ) -> (u16, reqwest::header::HeaderMap, Value) {
+    post_mcp(app, token, body.to_string()).await
+}
+
+/// `body`, as it is, posted to `/mcp`.
+async fn post_mcp(
+    app: &TestApp,
+    token: Option<&str>,
+    body: String,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let mut req = reqwest::Client::new()
         .post(app.url("/mcp"))
         .header("accept", "application/json, text/event-stream")
         .header("content-type", "application/json")
         .header("mcp-protocol-version", "2025-06-18")
         .timeout(Duration::from_secs(10))
-        .body(body.to_string());
+        .body(body);
     if let Some(token) = token {
         req = req.bearer_auth(token);
     }
@@ -50,6 +59,15 @@ async fn rpc(
     let text = resp.text().await.expect("body");
     let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
     (status, headers, value)
+}
+
+/// The user's tasks as the REST API lists them.
+async fn rest_tasks(app: &TestApp, user: &str) -> Value {
+    app.get("/api/tasks", &app.token(user, "user"))
+        .await
+        .json()
+        .await
+        .expect("json")
 }
 
 fn call(id: u64, tool: &str, arguments: Value) -> Value {
@@ -242,12 +260,7 @@ async fn the_tools_act_for_the_tokens_user_on_the_rest_apis_data() {
     let id = task["id"].as_str().expect("id").to_string();
 
     // The REST API sees the same task for the same user.
-    let rest: Value = app
-        .get("/api/tasks", &app.token("alice", "user"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let rest = rest_tasks(&app, "alice").await;
     assert_eq!(rest[0]["id"], id.as_str());
 
     let (_, _, body) = rpc(
@@ -299,12 +312,7 @@ async fn the_tools_act_for_the_tokens_user_on_the_rest_apis_data() {
     )
     .await;
     assert_eq!(result(&body)["deleted"], id.as_str());
-    let rest: Value = app
-        .get("/api/tasks", &app.token("alice", "user"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let rest = rest_tasks(&app, "alice").await;
     assert_eq!(rest, json!([]));
 }
 
@@ -339,12 +347,7 @@ async fn a_tool_beyond_the_tokens_scopes_is_a_step_up_403_before_it_runs() {
     assert_eq!(status, 403);
     assert!(challenge(&headers).contains("scope=\"tasks:read\""));
     // Nothing was created.
-    let tasks: Value = app
-        .get("/api/tasks", &app.token("reader", "user"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let tasks = rest_tasks(&app, "reader").await;
     assert_eq!(tasks, json!([]));
 }
 
@@ -359,35 +362,14 @@ async fn bodies_the_guard_cannot_read_exactly_never_reach_the_server() {
         "not json",
     ];
     for body in smuggled {
-        let resp = reqwest::Client::new()
-            .post(app.url("/mcp"))
-            .bearer_auth(&reader)
-            .header("accept", "application/json, text/event-stream")
-            .header("content-type", "application/json")
-            .body(body)
-            .send()
-            .await
-            .expect("request");
-        assert_eq!(resp.status(), 400, "{body}");
+        let (status, _, _) = post_mcp(&app, Some(&reader), body.to_string()).await;
+        assert_eq!(status, 400, "{body}");
     }
     // An escaped tool name is the same tool.
     let escaped = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create\u005ftask","arguments":{"title":"x"}}}"#;
-    let resp = reqwest::Client::new()
-        .post(app.url("/mcp"))
-        .bearer_auth(&reader)
-        .header("accept", "application/json, text/event-stream")
-        .header("content-type", "application/json")
-        .body(escaped)
-        .send()
-        .await
-        .expect("request");
-    assert_eq!(resp.status(), 403);
-    let tasks: Value = app
-        .get("/api/tasks", &app.token("reader", "user"))
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (status, _, _) = post_mcp(&app, Some(&reader), escaped.to_string()).await;
+    assert_eq!(status, 403);
+    let tasks = rest_tasks(&app, "reader").await;
     assert_eq!(tasks, json!([]));
 }
 
